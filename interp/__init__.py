@@ -1,0 +1,65 @@
+"""interp: contact maps from biological sequence models, and the metrics and structures to check them."""
+
+from interp.contacts import (
+    Pair,
+    apc,
+    center_jacobian,
+    frobenius_norm,
+    jacobian_to_contacts,
+    symmetrize,
+    symmetrize_jacobian,
+    top_pairs,
+    zero_diagonal,
+)
+from interp.errors import (
+    AlignmentFormatError,
+    ChainNotFoundError,
+    ContactMapError,
+    EmptySequenceError,
+    FastaFormatError,
+    InterpError,
+    InvalidSequenceError,
+    RRFormatError,
+    SequenceMismatchError,
+    SequenceTooLongError,
+    StructureError,
+)
+from interp.io import load_contacts, read_alignment, read_fasta, read_rr, save_contacts, write_rr
+from interp.metrics import ContactPrecision, contact_precision, precision_table
+from interp.structure import ContactMap, contact_map
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AlignmentFormatError",
+    "ChainNotFoundError",
+    "ContactMap",
+    "ContactMapError",
+    "ContactPrecision",
+    "EmptySequenceError",
+    "FastaFormatError",
+    "InterpError",
+    "InvalidSequenceError",
+    "Pair",
+    "RRFormatError",
+    "SequenceMismatchError",
+    "SequenceTooLongError",
+    "StructureError",
+    "apc",
+    "center_jacobian",
+    "contact_map",
+    "contact_precision",
+    "frobenius_norm",
+    "jacobian_to_contacts",
+    "load_contacts",
+    "precision_table",
+    "read_alignment",
+    "read_fasta",
+    "read_rr",
+    "save_contacts",
+    "symmetrize",
+    "symmetrize_jacobian",
+    "top_pairs",
+    "write_rr",
+    "zero_diagonal",
+]

@@ -1,0 +1,80 @@
+"""The `interp` command (typer): score predicted contacts against a structure, compute true contact maps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(
+    name="interp",
+    help="Contact maps from biological sequence models: explainers, structures and precision metrics.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+def _print_table(table: dict[str, float]) -> None:
+    for key, value in table.items():
+        typer.echo(f"{key:16s} {value:.4f}")
+
+
+@app.command("contact-map")
+def contact_map_command(
+    structure: Annotated[Path, typer.Argument(help="PDB or mmCIF file, gzipped or not.")],
+    out: Annotated[Path, typer.Option(help="Where to write the .npz map.")],
+    chain: Annotated[str | None, typer.Option(help="Chain id; '-' for a blank chain; default: first chain.")] = None,
+    atom: Annotated[str | None, typer.Option(help="CB (protein default), CA, heavy (RNA default) or an atom name.")] = None,
+    threshold: Annotated[float, typer.Option(help="Contact distance cut-off in Angstrom.")] = 8.0,
+) -> None:
+    """Compute the true contact map of one chain and save it as .npz."""
+    from interp.errors import InterpError
+    from interp.io import save_contacts
+    from interp.structure import contact_map
+
+    try:
+        truth = contact_map(structure, chain=chain, atom=atom, threshold=threshold)
+    except InterpError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    save_contacts(out, truth.contacts, sequence=truth.sequence, distances=truth.distances, resolved=truth.resolved)
+    typer.echo(f"{structure}: chain {truth.chain}, {len(truth)} residues, {int(truth.resolved.sum())} resolved -> {out}")
+
+
+@app.command()
+def score(
+    prediction: Annotated[Path, typer.Argument(help="Predicted contacts: CASP RR file or .npz from interp.")],
+    structure: Annotated[Path, typer.Argument(help="PDB or mmCIF file with the true structure.")],
+    chain: Annotated[str | None, typer.Option(help="Chain id; '-' for a blank chain.")] = None,
+    length: Annotated[int | None, typer.Option(help="Override L (default: resolved residues).")] = None,
+) -> None:
+    """Print P@L, P@L/2, P@L/5 by range for a prediction against a structure."""
+    from interp.errors import InterpError
+    from interp.io import load_contacts, read_rr
+    from interp.metrics import precision_table
+    from interp.structure import contact_map
+
+    try:
+        if prediction.suffix == ".npz":
+            data = load_contacts(prediction)
+            pred, sequence = data["contacts"], data.get("sequence")
+        else:
+            rr = read_rr(prediction)
+            if rr.sequence is None:
+                raise typer.BadParameter("the RR file has no sequence line")
+            pred, sequence = rr.to_map(), rr.sequence
+        truth = contact_map(structure, chain=chain, sequence=sequence)
+        _print_table(precision_table(pred, truth, length=length))
+    except InterpError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def main() -> None:
+    """Entry point of the console script."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

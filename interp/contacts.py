@@ -1,0 +1,161 @@
+"""Pure tensor functions that turn a Jacobian [L, A, L, A] into a contact map [L, L], and pick top pairs.
+
+The reference order (ColabDesign's categorical Jacobian, Zhang et al. 2024) is: centre along all four axes,
+symmetrise the tensor when both letter axes share one alphabet, Frobenius norm over the letter axes,
+zero the diagonal, average product correction (APC), zero the diagonal, symmetrise the map.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from einops import rearrange, reduce
+
+from interp.errors import ContactMapError
+
+
+class Pair(NamedTuple):
+    """One predicted contact: 0-based residue indices i < j and the map's score."""
+
+    i: int
+    j: int
+    score: float
+
+
+def _check_jacobian(jacobian: torch.Tensor) -> None:
+    if jacobian.dim() != 4 or jacobian.shape[0] != jacobian.shape[2]:
+        raise ContactMapError(f"a Jacobian must have shape [L, A, L, B]; got {tuple(jacobian.shape)}")
+    _check_finite(jacobian, "Jacobian")
+
+
+def _check_map(contact_map: torch.Tensor) -> None:
+    if contact_map.dim() != 2 or contact_map.shape[0] != contact_map.shape[1]:
+        raise ContactMapError(f"a contact map must be square [L, L]; got {tuple(contact_map.shape)}")
+    _check_finite(contact_map, "contact map")
+
+
+def _check_finite(tensor: torch.Tensor, what: str) -> None:
+    if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+        bad = torch.nonzero(~torch.isfinite(tensor))[0].tolist()
+        raise ContactMapError(f"{what} holds NaN or infinite values (first at index {bad})")
+
+
+def center_jacobian(jacobian: torch.Tensor) -> torch.Tensor:
+    """Subtract the mean along each of the four axes in turn (axes of size 1 are left alone)."""
+    _check_jacobian(jacobian)
+    centered = jacobian.clone()
+    for axis in range(4):
+        if centered.shape[axis] > 1:
+            centered -= centered.mean(dim=axis, keepdim=True)
+    return centered
+
+
+def symmetrize_jacobian(jacobian: torch.Tensor) -> torch.Tensor:
+    """Average J[i, a, j, b] with J[j, b, i, a]; needs both letter axes to have the same size."""
+    _check_jacobian(jacobian)
+    if jacobian.shape[1] != jacobian.shape[3]:
+        raise ContactMapError(
+            f"cannot symmetrise a Jacobian whose letter axes differ ({jacobian.shape[1]} vs {jacobian.shape[3]})"
+        )
+    return (jacobian + rearrange(jacobian, "i a j b -> j b i a")) / 2
+
+
+def frobenius_norm(jacobian: torch.Tensor) -> torch.Tensor:
+    """Frobenius norm over the two letter axes: [L, A, L, B] -> [L, L]."""
+    _check_jacobian(jacobian)
+    return reduce(jacobian.square(), "i a j b -> i j", "sum").sqrt()
+
+
+def zero_diagonal(contact_map: torch.Tensor) -> torch.Tensor:
+    """A copy of the map with its diagonal set to zero."""
+    _check_map(contact_map)
+    out = contact_map.clone()
+    out.fill_diagonal_(0)
+    return out
+
+
+def symmetrize(contact_map: torch.Tensor) -> torch.Tensor:
+    """(M + M^T) / 2."""
+    _check_map(contact_map)
+    return (contact_map + contact_map.T) / 2
+
+
+def apc(contact_map: torch.Tensor) -> torch.Tensor:
+    """Average product correction: M - (row sums x column sums) / total sum (Dunn et al. 2008).
+
+    The outer product of the full row and column sums; a map whose total is zero is returned unchanged.
+    """
+    _check_map(contact_map)
+    total = contact_map.sum()
+    if total == 0:
+        return contact_map.clone()
+    row = contact_map.sum(dim=1, keepdim=True)
+    col = contact_map.sum(dim=0, keepdim=True)
+    return contact_map - row * col / total
+
+
+def jacobian_to_contacts(
+    jacobian: torch.Tensor,
+    *,
+    center: bool = True,
+    symmetrize_tensor: bool | None = None,
+    use_apc: bool = True,
+) -> torch.Tensor:
+    """Post-process a Jacobian [L, A, L, B] into a symmetric contact map [L, L] with a zero diagonal.
+
+    `symmetrize_tensor=None` symmetrises the tensor exactly when A == B (one alphabet on both axes).
+    """
+    _check_jacobian(jacobian)
+    if symmetrize_tensor is None:
+        symmetrize_tensor = jacobian.shape[1] == jacobian.shape[3]
+    if center:
+        jacobian = center_jacobian(jacobian)
+    if symmetrize_tensor:
+        jacobian = symmetrize_jacobian(jacobian)
+    return norm_map_to_contacts(frobenius_norm(jacobian), use_apc=use_apc)
+
+
+def norm_map_to_contacts(norm_map: torch.Tensor, *, use_apc: bool = True) -> torch.Tensor:
+    """The map half of the reference order: zero diagonal, APC, zero diagonal, symmetrise."""
+    out = zero_diagonal(norm_map)
+    if use_apc:
+        out = zero_diagonal(apc(out))
+    return symmetrize(out)
+
+
+def top_pairs(
+    contact_map: torch.Tensor,
+    k: int,
+    min_separation: int = 6,
+    max_separation: int | None = None,
+) -> list[Pair]:
+    """The k highest-scoring pairs i < j with min_separation <= j - i (<= max_separation), best first.
+
+    Ties keep (i, j) order, so the result is deterministic. Fewer than k pairs come back when fewer exist.
+    """
+    _check_map(contact_map)
+    if k < 0:
+        raise ContactMapError(f"k must be >= 0; got {k}")
+    length = contact_map.shape[0]
+    i, j = torch.triu_indices(length, length, offset=max(min_separation, 1))
+    if max_separation is not None:
+        keep = (j - i) <= max_separation
+        i, j = i[keep], j[keep]
+    scores = contact_map[i, j]
+    order = torch.sort(scores, descending=True, stable=True).indices[:k]
+    return [Pair(int(i[n]), int(j[n]), float(scores[n])) for n in order]
+
+
+__all__ = [
+    "Pair",
+    "center_jacobian",
+    "symmetrize_jacobian",
+    "frobenius_norm",
+    "zero_diagonal",
+    "symmetrize",
+    "apc",
+    "jacobian_to_contacts",
+    "norm_map_to_contacts",
+    "top_pairs",
+]

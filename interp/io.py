@@ -1,0 +1,279 @@
+"""Files in and out: FASTA, alignments (A3M, PSICOV .aln, aligned FASTA), CASP RR contacts, .npz maps.
+
+Readers raise a typed `InterpError` naming the file, record and line; writers write to a temporary file
+and rename it, so an interrupted write never leaves a half-written output.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import math
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, NamedTuple
+
+import numpy as np
+import torch
+
+from interp.errors import AlignmentFormatError, EmptySequenceError, FastaFormatError, RRFormatError
+
+PathLike = str | os.PathLike
+
+
+class Record(NamedTuple):
+    """One FASTA or alignment record."""
+
+    name: str
+    sequence: str
+
+
+def _open_text(path: PathLike) -> IO[str]:
+    path = Path(path)
+    if path.suffix == ".gz":
+        return gzip.open(path, "rt", encoding="utf-8", errors="replace")
+    return open(path, encoding="utf-8", errors="replace")
+
+
+def _base_suffix(path: PathLike) -> str:
+    path = Path(path)
+    suffixes = [s.lower() for s in path.suffixes if s.lower() != ".gz"]
+    return suffixes[-1] if suffixes else ""
+
+
+@contextlib.contextmanager
+def atomic_write(path: PathLike, mode: str = "w") -> Iterator[IO]:
+    """Open a temporary file beside `path` and move it over `path` only when the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode) as handle:
+            yield handle
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def _parse_fasta_lines(path: PathLike, error: type) -> list[Record]:
+    records: list[Record] = []
+    name: str | None = None
+    chunks: list[str] = []
+    with _open_text(path) as handle:
+        for number, line in enumerate(handle, start=1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            if line.startswith(">"):
+                if name is not None:
+                    records.append(Record(name, "".join(chunks)))
+                name, chunks = line[1:].strip(), []
+            elif name is None:
+                raise error(f"{path}: line {number}: sequence text before the first '>' header")
+            else:
+                chunks.append("".join(line.split()))
+    if name is not None:
+        records.append(Record(name, "".join(chunks)))
+    return records
+
+
+def read_fasta(path: PathLike) -> list[Record]:
+    """Read a (possibly gzipped) FASTA file as [(name, sequence)]; whitespace inside sequences is dropped."""
+    records = _parse_fasta_lines(path, FastaFormatError)
+    if not records:
+        raise FastaFormatError(f"{path}: no FASTA records found")
+    for index, record in enumerate(records):
+        if not record.sequence:
+            raise EmptySequenceError(f"{path}: record {index + 1} ({record.name!r}) has an empty sequence")
+    return records
+
+
+ALIGNMENT_FORMATS = ("a3m", "psicov", "fasta")
+_SUFFIX_FORMAT = {".a3m": "a3m", ".aln": "psicov", ".psicov": "psicov"}
+
+
+def _detect_format(path: PathLike) -> str:
+    fmt = _SUFFIX_FORMAT.get(_base_suffix(path))
+    if fmt is not None:
+        return fmt
+    with _open_text(path) as handle:
+        for line in handle:
+            if line.strip() and not line.startswith("#"):
+                return "fasta" if line.startswith(">") else "psicov"
+    raise AlignmentFormatError(f"{path}: the alignment file is empty")
+
+
+def read_alignment(path: PathLike, fmt: str | None = None) -> list[Record]:
+    """Read an alignment as [(name, aligned row)], the query first; every row has the query's length.
+
+    Formats: "a3m" (lowercase insertions and '.' dropped), "psicov" (.aln, one row per line, rows named
+    by their 0-based index), "fasta" (aligned FASTA; letters upper-cased, '.' read as a gap '-').
+    """
+    fmt = fmt or _detect_format(path)
+    if fmt not in ALIGNMENT_FORMATS:
+        raise AlignmentFormatError(f"{path}: unknown alignment format {fmt!r}; known: {ALIGNMENT_FORMATS}")
+    if fmt == "psicov":
+        with _open_text(path) as handle:
+            rows = [line.strip() for line in handle if line.strip() and not line.startswith("#")]
+        records = [Record(str(index), row.upper().replace(".", "-")) for index, row in enumerate(rows)]
+    elif fmt == "a3m":
+        raw = _parse_fasta_lines(path, AlignmentFormatError)
+        records = [Record(r.name, "".join(c for c in r.sequence if not c.islower() and c != ".")) for r in raw]
+    else:
+        raw = _parse_fasta_lines(path, AlignmentFormatError)
+        records = [Record(r.name, r.sequence.upper().replace(".", "-")) for r in raw]
+    if not records:
+        raise AlignmentFormatError(f"{path}: no alignment rows found")
+    width = len(records[0].sequence)
+    if width == 0:
+        raise AlignmentFormatError(f"{path}: the query (row 1, {records[0].name!r}) is empty")
+    for index, record in enumerate(records):
+        if len(record.sequence) != width:
+            raise AlignmentFormatError(
+                f"{path}: row {index + 1} ({record.name!r}) has {len(record.sequence)} aligned columns; "
+                f"the query has {width}"
+            )
+    return records
+
+
+@dataclass(frozen=True)
+class RRContacts:
+    """The contents of a CASP RR file; residue indices are 0-based here (the file's are 1-based)."""
+
+    sequence: str | None
+    i: torch.Tensor
+    j: torch.Tensor
+    score: torch.Tensor
+
+    def to_map(self, length: int | None = None, fill: float = -math.inf) -> torch.Tensor:
+        """A symmetric [L, L] float map; pairs not in the file get `fill` (-inf: "not predicted")."""
+        if length is None:
+            if self.sequence is None:
+                raise RRFormatError("the RR file has no sequence; pass length=")
+            length = len(self.sequence)
+        if self.i.numel() and int(torch.maximum(self.i, self.j).max()) >= length:
+            raise RRFormatError(f"RR file names residue {int(torch.maximum(self.i, self.j).max()) + 1} > length {length}")
+        out = torch.full((length, length), fill, dtype=torch.float64)
+        for a, b, s in zip(self.i.tolist(), self.j.tolist(), self.score.tolist(), strict=True):
+            value = max(s, out[a, b].item())
+            out[a, b] = out[b, a] = value
+        return out
+
+
+_RR_HEADERS = ("PFRMAT", "TARGET", "AUTHOR", "METHOD", "REMARK", "MODEL", "END", "RMSD", "SCORE")
+
+
+def read_rr(path: PathLike) -> RRContacts:
+    """Read a CASP RR file ("i j d_min d_max p" or "i j p" lines, 1-based), with or without headers."""
+    sequence_parts: list[str] = []
+    pairs: list[tuple[int, int, float]] = []
+    with _open_text(path) as handle:
+        for number, line in enumerate(handle, start=1):
+            fields = line.split()
+            if not fields or fields[0].upper() in _RR_HEADERS:
+                continue
+            if len(fields) == 1 and fields[0].isalpha():
+                if pairs:
+                    raise RRFormatError(f"{path}: line {number}: sequence text after the contact lines")
+                sequence_parts.append(fields[0].upper())
+                continue
+            if len(fields) not in (3, 5):
+                raise RRFormatError(f"{path}: line {number}: expected 'i j d_min d_max p' or 'i j p'; got {line.strip()!r}")
+            try:
+                a, b = int(fields[0]), int(fields[1])
+                score = float(fields[-1])
+            except ValueError:
+                raise RRFormatError(f"{path}: line {number}: not numbers: {line.strip()!r}") from None
+            if a < 1 or b < 1 or a == b or not math.isfinite(score):
+                raise RRFormatError(f"{path}: line {number}: residues must be >= 1, distinct, score finite: {line.strip()!r}")
+            pairs.append((min(a, b) - 1, max(a, b) - 1, score))
+    sequence = "".join(sequence_parts) or None
+    if sequence is not None:
+        for a, b, _ in pairs:
+            if b >= len(sequence):
+                raise RRFormatError(f"{path}: residue {b + 1} is beyond the file's sequence of length {len(sequence)}")
+    tensor = torch.tensor(pairs, dtype=torch.float64).reshape(-1, 3)
+    return RRContacts(sequence, tensor[:, 0].long(), tensor[:, 1].long(), tensor[:, 2])
+
+
+def write_rr(
+    path: PathLike,
+    contact_map: torch.Tensor,
+    sequence: str | None = None,
+    *,
+    k: int | None = None,
+    min_separation: int = 6,
+    target: str = "interp",
+    method: str = "interp",
+) -> None:
+    """Write the top-k pairs (all pairs with j - i >= min_separation when k is None) as a CASP RR file.
+
+    RR wants probabilities in [0, 1]: scores are min-max scaled over the written pairs (order kept).
+    """
+    from interp.contacts import top_pairs
+
+    contact_map = torch.as_tensor(contact_map)
+    length = contact_map.shape[0]
+    if sequence is not None and len(sequence) != length:
+        raise RRFormatError(f"sequence has {len(sequence)} residues, the map {length}")
+    pairs = top_pairs(contact_map, k if k is not None else length * length, min_separation=min_separation)
+    scores = np.array([p.score for p in pairs], dtype=np.float64)
+    span = float(scores.max() - scores.min()) if len(scores) else 0.0
+    scaled = (scores - scores.min()) / span if span > 0 else np.ones_like(scores)
+    with atomic_write(path) as handle:
+        handle.write(f"PFRMAT RR\nTARGET {target}\nAUTHOR interp\nMETHOD {method}\n")
+        handle.write("REMARK scores min-max scaled to [0, 1]; 0 8 = C-beta distance bounds\nMODEL  1\n")
+        if sequence:
+            for start in range(0, len(sequence), 50):
+                handle.write(sequence[start : start + 50] + "\n")
+        for pair, score in zip(pairs, scaled, strict=True):
+            handle.write(f"{pair.i + 1} {pair.j + 1} 0 8 {score:.5f}\n")
+        handle.write("END\n")
+
+
+def save_contacts(path: PathLike, contacts: Any, *, sequence: str | None = None, **extra: Any) -> None:
+    """Save a contact map (and the sequence and any extra arrays or scalars) as a compressed .npz."""
+    arrays = {"contacts": np.asarray(torch.as_tensor(contacts).detach().cpu().numpy())}
+    if sequence is not None:
+        arrays["sequence"] = np.array(sequence)
+    for key, value in extra.items():
+        if value is None:
+            continue
+        if isinstance(value, torch.Tensor):
+            value = value.detach().cpu().numpy()
+        arrays[key] = np.asarray(value)
+    with atomic_write(path, "wb") as handle:
+        np.savez_compressed(handle, **arrays)
+
+
+def load_contacts(path: PathLike) -> dict[str, Any]:
+    """Load a .npz written by `save_contacts`: tensors for arrays, str for the sequence (no pickles)."""
+    with np.load(path, allow_pickle=False) as data:
+        out: dict[str, Any] = {}
+        for key in data.files:
+            value = data[key]
+            if value.dtype.kind == "U":
+                out[key] = str(value) if value.ndim == 0 else value.tolist()
+            elif value.ndim == 0:
+                out[key] = value.item()
+            else:
+                out[key] = torch.from_numpy(value)
+    return out
+
+
+__all__ = [
+    "Record",
+    "RRContacts",
+    "read_fasta",
+    "read_alignment",
+    "read_rr",
+    "write_rr",
+    "save_contacts",
+    "load_contacts",
+    "atomic_write",
+]
