@@ -25,7 +25,9 @@ def contact_map_command(
     structure: Annotated[Path, typer.Argument(help="PDB or mmCIF file, gzipped or not.")],
     out: Annotated[Path, typer.Option(help="Where to write the .npz map.")],
     chain: Annotated[str | None, typer.Option(help="Chain id; '-' for a blank chain; default: first chain.")] = None,
-    atom: Annotated[str | None, typer.Option(help="CB (protein default), CA, heavy (RNA default) or an atom name.")] = None,
+    atom: Annotated[
+        str | None, typer.Option(help="CB (protein default), CA, heavy (RNA default) or an atom name.")
+    ] = None,
     threshold: Annotated[float, typer.Option(help="Contact distance cut-off in Angstrom.")] = 8.0,
 ) -> None:
     """Compute the true contact map of one chain and save it as .npz."""
@@ -39,7 +41,9 @@ def contact_map_command(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     save_contacts(out, truth.contacts, sequence=truth.sequence, distances=truth.distances, resolved=truth.resolved)
-    typer.echo(f"{structure}: chain {truth.chain}, {len(truth)} residues, {int(truth.resolved.sum())} resolved -> {out}")
+    typer.echo(
+        f"{structure}: chain {truth.chain}, {len(truth)} residues, {int(truth.resolved.sum())} resolved -> {out}"
+    )
 
 
 @app.command()

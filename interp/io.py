@@ -157,7 +157,9 @@ class RRContacts:
                 raise RRFormatError("the RR file has no sequence; pass length=")
             length = len(self.sequence)
         if self.i.numel() and int(torch.maximum(self.i, self.j).max()) >= length:
-            raise RRFormatError(f"RR file names residue {int(torch.maximum(self.i, self.j).max()) + 1} > length {length}")
+            raise RRFormatError(
+                f"RR file names residue {int(torch.maximum(self.i, self.j).max()) + 1} > length {length}"
+            )
         out = torch.full((length, length), fill, dtype=torch.float64)
         for a, b, s in zip(self.i.tolist(), self.j.tolist(), self.score.tolist(), strict=True):
             value = max(s, out[a, b].item())
@@ -183,18 +185,22 @@ def read_rr(path: PathLike) -> RRContacts:
                 sequence_parts.append(fields[0].upper())
                 continue
             if len(fields) not in (3, 5):
-                raise RRFormatError(f"{path}: line {number}: expected 'i j d_min d_max p' or 'i j p'; got {line.strip()!r}")
+                raise RRFormatError(
+                    f"{path}: line {number}: expected 'i j d_min d_max p' or 'i j p'; got {line.strip()!r}"
+                )
             try:
                 a, b = int(fields[0]), int(fields[1])
                 score = float(fields[-1])
             except ValueError:
                 raise RRFormatError(f"{path}: line {number}: not numbers: {line.strip()!r}") from None
             if a < 1 or b < 1 or a == b or not math.isfinite(score):
-                raise RRFormatError(f"{path}: line {number}: residues must be >= 1, distinct, score finite: {line.strip()!r}")
+                raise RRFormatError(
+                    f"{path}: line {number}: residues must be >= 1, distinct, score finite: {line.strip()!r}"
+                )
             pairs.append((min(a, b) - 1, max(a, b) - 1, score))
     sequence = "".join(sequence_parts) or None
     if sequence is not None:
-        for a, b, _ in pairs:
+        for _, b, _ in pairs:
             if b >= len(sequence):
                 raise RRFormatError(f"{path}: residue {b + 1} is beyond the file's sequence of length {len(sequence)}")
     tensor = torch.tensor(pairs, dtype=torch.float64).reshape(-1, 3)

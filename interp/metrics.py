@@ -184,4 +184,12 @@ class ContactPrecision(Metric):
         }
 
 
-__all__ = ["RANGES", "DEFAULT_KS", "resolve_k", "resolve_range", "contact_precision", "precision_table", "ContactPrecision"]
+__all__ = [
+    "RANGES",
+    "DEFAULT_KS",
+    "resolve_k",
+    "resolve_range",
+    "contact_precision",
+    "precision_table",
+    "ContactPrecision",
+]

@@ -73,14 +73,16 @@ def _read_atoms(path: PathLike) -> struc.AtomArray:
             raise StructureError(f"{path}: cannot decompress ({exc})") from None
     text = raw.decode("utf-8", errors="replace")
     names = [s.lower() for s in path.suffixes if s.lower() != ".gz"]
-    is_cif = bool(names) and names[-1] in (".cif", ".mmcif") or text.lstrip().startswith("data_")
+    is_cif = (bool(names) and names[-1] in (".cif", ".mmcif")) or text.lstrip().startswith("data_")
     try:
         if is_cif:
             atoms = pdbx.get_structure(pdbx.CIFFile.read(io.StringIO(text)), model=1, altloc="first")
         else:
             atoms = pdb.get_structure(pdb.PDBFile.read(io.StringIO(text)), model=1, altloc="first")
     except Exception as exc:  # biotite raises many types on malformed input
-        raise StructureError(f"{path}: cannot read as {'mmCIF' if is_cif else 'PDB'} ({type(exc).__name__}: {exc})") from None
+        raise StructureError(
+            f"{path}: cannot read as {'mmCIF' if is_cif else 'PDB'} ({type(exc).__name__}: {exc})"
+        ) from None
     if atoms.array_length() == 0:
         raise StructureError(f"{path}: the structure holds no atoms")
     return atoms[(atoms.element != "H") & (atoms.element != "D")]
@@ -147,7 +149,7 @@ def _chain_distances(
     chain_atoms: struc.AtomArray, starts: np.ndarray, atom: str, kind: str
 ) -> tuple[np.ndarray, np.ndarray]:
     """Residue-residue distance matrix of the chain and its resolved mask."""
-    bounds = list(starts) + [chain_atoms.array_length()]
+    bounds = [*list(starts), chain_atoms.array_length()]
     residues = [chain_atoms[bounds[n] : bounds[n + 1]] for n in range(len(starts))]
     if atom == "heavy":
         coords = chain_atoms.coord.astype(np.float64)
@@ -176,13 +178,17 @@ def _align_to_sequence(
     """Pairs (structure index, sequence index) from a global alignment with free end gaps."""
     if kind == "protein":
         known = set(ProteinSequence.alphabet.get_symbols())
+
         def to_seq(s: str) -> ProteinSequence:
             return ProteinSequence("".join(c if c in known else "X" for c in s))
+
         matrix = bioalign.SubstitutionMatrix.std_protein_matrix()
     else:
         known = set(NucleotideSequence.alphabet_amb.get_symbols())
+
         def to_seq(s: str) -> NucleotideSequence:
             return NucleotideSequence("".join(c if c in known else "N" for c in s.replace("U", "T")), ambiguous=True)
+
         matrix = bioalign.SubstitutionMatrix.std_nucleotide_matrix()
     alignment = bioalign.align_optimal(
         to_seq(structure_seq), to_seq(sequence), matrix, gap_penalty=(-10, -1), terminal_penalty=False, max_number=1
