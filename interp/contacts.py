@@ -41,10 +41,10 @@ def _check_finite(tensor: torch.Tensor, what: str) -> None:
         raise ContactMapError(f"{what} holds NaN or infinite values (first at index {bad})")
 
 
-def center_jacobian(jacobian: torch.Tensor) -> torch.Tensor:
+def center_jacobian(jacobian: torch.Tensor, *, inplace: bool = False) -> torch.Tensor:
     """Subtract the mean along each of the four axes in turn (axes of size 1 are left alone)."""
     _check_jacobian(jacobian)
-    centered = jacobian.clone()
+    centered = jacobian if inplace else jacobian.clone()
     for axis in range(4):
         if centered.shape[axis] > 1:
             centered -= centered.mean(dim=axis, keepdim=True)
@@ -84,15 +84,37 @@ def symmetrize(contact_map: torch.Tensor) -> torch.Tensor:
 def apc(contact_map: torch.Tensor) -> torch.Tensor:
     """Average product correction: M - (row sums x column sums) / total sum (Dunn et al. 2008).
 
-    The outer product of the full row and column sums; a map whose total is zero is returned unchanged.
+    The outer product of the full row and column sums, for one map [L, L] or a stack [..., L, L];
+    a map whose total is zero is returned unchanged.
     """
-    _check_map(contact_map)
-    total = contact_map.sum()
-    if total == 0:
-        return contact_map.clone()
-    row = contact_map.sum(dim=1, keepdim=True)
-    col = contact_map.sum(dim=0, keepdim=True)
-    return contact_map - row * col / total
+    if contact_map.dim() < 2 or contact_map.shape[-1] != contact_map.shape[-2]:
+        raise ContactMapError(f"a contact map must be square [..., L, L]; got {tuple(contact_map.shape)}")
+    _check_finite(contact_map, "contact map")
+    total = contact_map.sum(dim=(-2, -1), keepdim=True)
+    row = contact_map.sum(dim=-1, keepdim=True)
+    col = contact_map.sum(dim=-2, keepdim=True)
+    safe_total = torch.where(total == 0, torch.ones_like(total), total)
+    return contact_map - torch.where(total == 0, torch.zeros_like(total), row * col / safe_total)
+
+
+def symmetric_frobenius_norm(jacobian: torch.Tensor, *, rows_per_block: int = 16) -> torch.Tensor:
+    """Frobenius norm of the symmetrised Jacobian, block by block, never materialising the symmetric tensor.
+
+    Equal to `frobenius_norm(symmetrize_jacobian(J))` with memory of a few row blocks instead of a copy.
+    """
+    _check_jacobian(jacobian)
+    if jacobian.shape[1] != jacobian.shape[3]:
+        raise ContactMapError(
+            f"cannot symmetrise a Jacobian whose letter axes differ ({jacobian.shape[1]} vs {jacobian.shape[3]})"
+        )
+    length = jacobian.shape[0]
+    out = torch.empty(length, length, dtype=jacobian.dtype, device=jacobian.device)
+    for start in range(0, length, rows_per_block):
+        rows = slice(start, min(start + rows_per_block, length))
+        mirrored = rearrange(jacobian[:, :, rows, :], "q b p a -> p a q b")
+        block = (jacobian[rows] + mirrored) / 2
+        out[rows] = reduce(block.square(), "p a q b -> p q", "sum").sqrt()
+    return out
 
 
 def jacobian_to_contacts(
@@ -101,19 +123,20 @@ def jacobian_to_contacts(
     center: bool = True,
     symmetrize_tensor: bool | None = None,
     use_apc: bool = True,
+    inplace: bool = False,
 ) -> torch.Tensor:
     """Post-process a Jacobian [L, A, L, B] into a symmetric contact map [L, L] with a zero diagonal.
 
     `symmetrize_tensor=None` symmetrises the tensor exactly when A == B (one alphabet on both axes).
+    `inplace=True` centres the given tensor in place, so no copy of it is ever made (for long sequences).
     """
     _check_jacobian(jacobian)
     if symmetrize_tensor is None:
         symmetrize_tensor = jacobian.shape[1] == jacobian.shape[3]
     if center:
-        jacobian = center_jacobian(jacobian)
-    if symmetrize_tensor:
-        jacobian = symmetrize_jacobian(jacobian)
-    return norm_map_to_contacts(frobenius_norm(jacobian), use_apc=use_apc)
+        jacobian = center_jacobian(jacobian, inplace=inplace)
+    norm = symmetric_frobenius_norm(jacobian) if symmetrize_tensor else frobenius_norm(jacobian)
+    return norm_map_to_contacts(norm, use_apc=use_apc)
 
 
 def norm_map_to_contacts(norm_map: torch.Tensor, *, use_apc: bool = True) -> torch.Tensor:
@@ -156,6 +179,7 @@ __all__ = [
     "symmetrize",
     "apc",
     "jacobian_to_contacts",
+    "symmetric_frobenius_norm",
     "norm_map_to_contacts",
     "top_pairs",
 ]

@@ -1,0 +1,159 @@
+"""The adapter contract: what an explainer needs to know about one model family, and nothing more.
+
+An adapter turns a sequence into token ids (and says where each residue sits), names the token ids of
+its alphabet and mask, says whether the model is masked or causal, and runs a forward that returns
+logits and, on request, attentions or hidden states. Explainers never touch a model except through it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from interp.errors import EmptySequenceError, InterpError, InvalidSequenceError, SequenceTooLongError
+
+PROTEIN_ALPHABET = "ACDEFGHIKLMNPQRSTVWY"
+RNA_ALPHABET = "ACGU"
+DNA_ALPHABET = "ACGT"
+UNKNOWN_POLICIES = ("error", "mask")
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """One sequence as the model sees it.
+
+    input_ids [T]; residue_positions [L]: the token holding residue i; readout_positions [L]: the token
+    whose logits predict residue i (the same token for a masked model, the one before it for a causal one).
+    """
+
+    sequence: str
+    input_ids: torch.Tensor
+    residue_positions: torch.Tensor
+    readout_positions: torch.Tensor
+
+
+@dataclass
+class ForwardOutput:
+    """What `Adapter.forward` returns: logits [B, T, V]; attentions per layer [B, heads, T, T]; hidden states."""
+
+    logits: torch.Tensor | None
+    attentions: tuple[torch.Tensor, ...] | None = None
+    hidden_states: tuple[torch.Tensor, ...] | None = None
+
+
+class Adapter:
+    """Base adapter. Subclasses set the attributes below and implement `token_ids_for` and `_run`."""
+
+    name: str = "adapter"
+    alphabet: str = PROTEIN_ALPHABET
+    causal: bool = False
+    has_lm_head: bool = True
+
+    def __init__(
+        self,
+        model: nn.Module,
+        *,
+        prefix_ids: Sequence[int] = (),
+        suffix_ids: Sequence[int] = (),
+        mask_token_id: int | None = None,
+        max_length: int | None = None,
+    ) -> None:
+        self.model = model
+        self.prefix_ids = list(prefix_ids)
+        self.suffix_ids = list(suffix_ids)
+        self.mask_token_id = mask_token_id
+        self.max_length = max_length
+        self._letter_ids: torch.Tensor | None = None
+
+    # --- what the model is -------------------------------------------------------------------
+    @property
+    def device(self) -> torch.device:
+        for parameter in self.model.parameters():
+            return parameter.device
+        return torch.device("cpu")
+
+    @property
+    def letter_token_ids(self) -> torch.Tensor:
+        """Token ids of the alphabet's letters, in alphabet order [A]."""
+        if self._letter_ids is None:
+            self._letter_ids = torch.tensor([self.token_ids_for(c) for c in self.alphabet], dtype=torch.long)
+        return self._letter_ids
+
+    def token_ids_for(self, letter: str) -> int:
+        """Token id of one residue letter."""
+        raise NotImplementedError
+
+    def input_embedding(self) -> nn.Embedding:
+        """The module that maps token ids to vectors (the gradient Jacobian hooks it)."""
+        embedding = self.model.get_input_embeddings()  # type: ignore[operator]
+        if not isinstance(embedding, nn.Embedding):
+            raise InterpError(f"{self.name}: the model's input embedding is not an nn.Embedding")
+        return embedding
+
+    # --- sequences -----------------------------------------------------------------------------
+    def check_sequence(self, sequence: str, *, name: str | None = None, unknown: str = "error") -> str:
+        """Validate a sequence against the alphabet; returns it unchanged. Errors name record and position."""
+        where = f"sequence {name!r}" if name is not None else "sequence"
+        if unknown not in UNKNOWN_POLICIES:
+            raise InterpError(f"unknown={unknown!r}; choose one of {UNKNOWN_POLICIES}")
+        if not isinstance(sequence, str):
+            raise InvalidSequenceError(f"{where}: expected a str, got {type(sequence).__name__}")
+        if not sequence:
+            raise EmptySequenceError(f"{where} is empty")
+        if self.max_length is not None and len(sequence) > self.max_length:
+            raise SequenceTooLongError(
+                f"{where} has {len(sequence)} residues; {self.name} takes at most {self.max_length}"
+            )
+        if unknown == "mask" and self.mask_token_id is None:
+            raise InterpError(f"{self.name} has no mask token, so unknown='mask' is not available")
+        allowed = set(self.alphabet)
+        for position, letter in enumerate(sequence, start=1):
+            if letter not in allowed and unknown == "error":
+                raise InvalidSequenceError(
+                    f"{where}: letter {letter!r} at position {position} is not in the {self.name} alphabet "
+                    f"{self.alphabet!r} (pass unknown='mask' to mask non-canonical letters)"
+                )
+        return sequence
+
+    def encode(self, sequence: str, *, name: str | None = None, unknown: str = "error") -> Encoded:
+        """Token ids with the family's special tokens; letters outside the alphabet masked if asked."""
+        self.check_sequence(sequence, name=name, unknown=unknown)
+        lookup = dict(zip(self.alphabet, self.letter_token_ids.tolist(), strict=True))
+        body = [lookup.get(letter, self.mask_token_id) for letter in sequence]
+        ids = torch.tensor(self.prefix_ids + body + self.suffix_ids, dtype=torch.long)
+        positions = torch.arange(len(sequence), dtype=torch.long) + len(self.prefix_ids)
+        readout = positions - 1 if self.causal else positions
+        if bool((readout < 0).any()):
+            raise InterpError(f"{self.name}: a causal model needs a start token before the first residue")
+        return Encoded(sequence, ids, positions, readout)
+
+    # --- running the model -------------------------------------------------------------------
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        *,
+        output_attentions: bool = False,
+        output_hidden_states: bool = False,
+    ) -> ForwardOutput:
+        """Run the model on a batch of equal-length token ids [B, T]."""
+        return self._run(
+            input_ids.to(self.device),
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+        )
+
+    def _run(self, input_ids: torch.Tensor, *, output_attentions: bool, output_hidden_states: bool) -> ForwardOutput:
+        raise NotImplementedError
+
+    @contextlib.contextmanager
+    def attention_weights_enabled(self) -> Iterator[None]:
+        """Within this block, forwards can return attention weights (e.g. eager attention instead of SDPA)."""
+        yield
+
+    def __repr__(self) -> str:
+        kind = "causal" if self.causal else "masked"
+        return f"{type(self).__name__}({self.name}, {kind}, alphabet={self.alphabet!r})"

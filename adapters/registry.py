@@ -1,0 +1,76 @@
+"""Which adapter fits a model: a registry keyed by `config.model_type`, checked against the tokenizer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from torch import nn
+
+from interp.adapters.base import Adapter
+from interp.errors import InterpError
+
+AdapterFactory = Callable[..., Adapter]
+TokenizerCheck = Callable[[Any], bool]
+
+
+@dataclass(frozen=True)
+class _Entry:
+    model_type: str
+    factory: AdapterFactory
+    accepts: TokenizerCheck | None
+    name: str
+
+
+_REGISTRY: list[_Entry] = []
+
+
+def register_adapter(
+    model_type: str,
+    factory: AdapterFactory,
+    *,
+    accepts: TokenizerCheck | None = None,
+    name: str | None = None,
+) -> None:
+    """Register `factory(model, tokenizer, **options) -> Adapter` for models whose config.model_type matches.
+
+    Several factories may share a model type (ESM-2 and Nucleotide Transformer are both "esm"); `accepts`
+    (tokenizer -> bool) picks between them. Later registrations are tried first, so users can override.
+    """
+    _REGISTRY.insert(0, _Entry(model_type, factory, accepts, name or getattr(factory, "__name__", model_type)))
+
+
+def registered_adapters() -> list[tuple[str, str]]:
+    """(model_type, adapter name) for every registration, most recent first."""
+    return [(entry.model_type, entry.name) for entry in _REGISTRY]
+
+
+def get_adapter(model: nn.Module | Adapter, tokenizer: Any = None, **options: Any) -> Adapter:
+    """The adapter for this model and tokenizer (an Adapter passed in is returned as it is)."""
+    if isinstance(model, Adapter):
+        return model
+    config = getattr(model, "config", None)
+    model_type = getattr(config, "model_type", None)
+    if model_type is None:
+        raise InterpError(
+            f"{type(model).__name__} has no config.model_type; wrap it with "
+            "interp.adapters.CustomAdapter(module, alphabet=...) to say how it tokenizes"
+        )
+    tried = []
+    for entry in _REGISTRY:
+        if entry.model_type != model_type:
+            continue
+        tried.append(entry.name)
+        if entry.accepts is None or (tokenizer is not None and entry.accepts(tokenizer)):
+            return entry.factory(model, tokenizer, **options)
+    known = sorted({entry.model_type for entry in _REGISTRY})
+    if tried:
+        raise InterpError(
+            f"no adapter for model_type {model_type!r} accepts tokenizer {type(tokenizer).__name__} "
+            f"(tried {tried}); pass the model's tokenizer, or register_adapter(...) one"
+        )
+    raise InterpError(
+        f"no adapter registered for model_type {model_type!r}; known: {known}. "
+        "Use interp.adapters.register_adapter(...) or CustomAdapter(module, alphabet=...)"
+    )

@@ -1,0 +1,213 @@
+"""The attention readout: one forward pass, every layer's and head's attention map over the residues,
+symmetrised and APC-corrected per head, then combined ("mean", "top_k", "logistic" or "calibrated").
+
+Models loaded with SDPA or flash attention return no attention weights; the readout pass runs with
+eager attention (switched for that one pass and switched back), and an empty result is an error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from einops import rearrange
+from torch import nn
+
+from interp.adapters.base import Adapter, Encoded
+from interp.contacts import apc, norm_map_to_contacts
+from interp.errors import InterpError
+from interp.explainers.base import Explainer, check_finite_output, eval_mode
+from interp.explainers.combiners import (
+    HeadSubsetCombiner,
+    MeanCombiner,
+    combiner_from_dict,
+    fit_logistic,
+    pair_features,
+)
+from interp.io import atomic_write
+from interp.metrics import contact_precision
+from interp.prediction import ContactPrediction
+
+COMBINERS = ("mean", "top_k", "logistic", "calibrated")
+
+
+class AttentionReadout(Explainer):
+    """Contacts from attention maps. combiner: "mean" works at once; the others need `fit` or `calibrate`."""
+
+    method = "attention"
+
+    def __init__(
+        self,
+        model: nn.Module | Adapter,
+        tokenizer: Any = None,
+        *,
+        adapter: Adapter | None = None,
+        combiner: str = "mean",
+        show_progress: bool = False,
+    ) -> None:
+        super().__init__(model, tokenizer, adapter=adapter, show_progress=show_progress)
+        if combiner not in COMBINERS:
+            raise InterpError(f"combiner={combiner!r}; choose one of {COMBINERS}")
+        self.combiner: Any = MeanCombiner() if combiner == "mean" else None
+        self.combiner_kind = combiner
+
+    # --- per-head maps -------------------------------------------------------------------------
+    def head_maps(self, sequence: str | Encoded, *, unknown: str = "error") -> torch.Tensor:
+        """[layers * heads, L, L]: each head's attention over residues, symmetrised, then APC-corrected."""
+        encoded = sequence if isinstance(sequence, Encoded) else self.adapter.encode(sequence, unknown=unknown)
+        adapter = self.adapter
+        with torch.inference_mode(), adapter.attention_weights_enabled(), eval_mode(adapter.model):
+            out = adapter.forward(encoded.input_ids[None], output_attentions=True)
+        attentions = out.attentions
+        if not attentions or any(a is None for a in attentions):
+            raise InterpError(
+                f"{adapter.name}: the model returned no attention weights (an attention implementation without "
+                "weights, or a model with no attention): use a Jacobian explainer"
+            )
+        stacked = torch.stack([a[0] for a in attentions]).float()  # [layers, heads, T, T]
+        positions = encoded.residue_positions.to(stacked.device)
+        stacked = stacked.index_select(2, positions).index_select(3, positions)
+        maps = rearrange(stacked, "l h i j -> (l h) i j").cpu()
+        check_finite_output(maps, "attention weights")
+        return apc(maps + maps.transpose(1, 2))
+
+    def _explain(self, encoded: Encoded, name: str | None) -> ContactPrediction:
+        if self.combiner is None:
+            raise InterpError(
+                f"combiner {self.combiner_kind!r} is not fitted: call fit(sequences, structures, k=...) "
+                "(top_k, logistic), calibrate(sequences, k=...) (calibrated), or load(path)"
+            )
+        combined = self.combiner.combine(self.head_maps(encoded))
+        contacts = norm_map_to_contacts(combined.float(), use_apc=False)
+        return ContactPrediction(
+            sequence=encoded.sequence,
+            method=f"attention_{self.combiner.kind}",
+            contacts=contacts,
+            name=name,
+            metadata={"adapter": self.adapter.name, "combiner": self.combiner.to_dict()},
+        )
+
+    # --- fitting combiners -----------------------------------------------------------------------
+    def _truth_maps(self, sequences: Sequence[str], truths: Sequence[Any]) -> list[tuple[torch.Tensor, Any]]:
+        from interp.structure import contact_map
+
+        if len(sequences) != len(truths):
+            raise InterpError(f"{len(sequences)} sequences but {len(truths)} structures or contact maps")
+        out = []
+        for seq, truth in zip(sequences, truths, strict=True):
+            if isinstance(truth, (str, os.PathLike)):
+                truth = contact_map(truth, sequence=seq)
+            contacts = torch.as_tensor(truth.contacts if hasattr(truth, "contacts") else truth).bool()
+            resolved = getattr(truth, "resolved", None)
+            if contacts.shape != (len(seq), len(seq)):
+                raise InterpError(f"true map of shape {tuple(contacts.shape)} for a sequence of length {len(seq)}")
+            out.append((contacts, resolved))
+        return out
+
+    def _rank_heads(
+        self, sequences: Sequence[str], labels: list[tuple[torch.Tensor, Any]], min_separation: int
+    ) -> torch.Tensor:
+        """Mean P@L of every head over the sequences, pairs with j - i >= min_separation."""
+        scores = None
+        for seq, (contacts, resolved) in zip(sequences, labels, strict=True):
+            maps = self.head_maps(seq)
+            per_head = torch.tensor(
+                [
+                    contact_precision(m, contacts, resolved=resolved, k="L", min_separation=min_separation)
+                    for m in maps
+                ]
+            ).nan_to_num(0.0)
+            scores = per_head if scores is None else scores + per_head
+        assert scores is not None
+        return scores / len(sequences)
+
+    def fit(
+        self,
+        sequences: Sequence[str],
+        truths: Sequence[Any],
+        *,
+        k: int = 16,
+        combiner: str | None = None,
+        min_separation: int = 6,
+        l1: float = 1e-3,
+    ) -> AttentionReadout:
+        """Fit "top_k" (the k heads with the best mean P@L) or "logistic" on labelled proteins.
+
+        truths: ContactMaps, bool [L, L] maps, or structure files (aligned to each sequence).
+        """
+        kind = combiner or (self.combiner_kind if self.combiner_kind in ("top_k", "logistic") else "top_k")
+        if kind not in ("top_k", "logistic"):
+            raise InterpError(f"fit() makes 'top_k' or 'logistic' combiners, not {kind!r}")
+        if not sequences:
+            raise InterpError("fit() needs at least one labelled sequence")
+        labels = self._truth_maps(sequences, truths)
+        if kind == "top_k":
+            scores = self._rank_heads(sequences, labels, min_separation)
+            order = torch.argsort(scores, descending=True, stable=True)[:k]
+            self.combiner = HeadSubsetCombiner(
+                heads=order.tolist(), n_heads_total=len(scores), kind="top_k", scores=scores[order].tolist()
+            )
+        else:
+            features, targets = [], []
+            for seq, (contacts, resolved) in zip(sequences, labels, strict=True):
+                i, j, x = pair_features(self.head_maps(seq), min_separation)
+                keep = torch.ones(len(i), dtype=torch.bool)
+                if resolved is not None:
+                    resolved_t = torch.as_tensor(resolved).bool()
+                    keep = resolved_t[i] & resolved_t[j]
+                features.append(x[keep])
+                targets.append(contacts[i, j][keep])
+            self.combiner = fit_logistic(torch.cat(features), torch.cat(targets), l1=l1, min_separation=min_separation)
+        self.combiner_kind = kind
+        return self
+
+    def calibrate(
+        self, sequences: Sequence[str], *, k: int = 16, jacobian: Explainer | None = None, min_separation: int = 6
+    ) -> AttentionReadout:
+        """Choose the k heads that agree best with the categorical Jacobian on these sequences (no structures).
+
+        The Jacobian's top-L pairs (j - i >= min_separation) serve as labels; heads are ranked by their P@L on them.
+        """
+        from interp.explainers.categorical import CategoricalJacobian
+
+        if not sequences:
+            raise InterpError("calibrate() needs at least one sequence")
+        explainer = jacobian or CategoricalJacobian(self.adapter.model, adapter=self.adapter)
+        labels = []
+        for seq in sequences:
+            reference = explainer.attribute(seq)
+            pseudo = torch.zeros(len(seq), len(seq), dtype=torch.bool)
+            for pair in reference.top(len(seq), min_separation=min_separation):
+                pseudo[pair.i, pair.j] = pseudo[pair.j, pair.i] = True
+            labels.append((pseudo, None))
+        scores = self._rank_heads(sequences, labels, min_separation)
+        order = torch.argsort(scores, descending=True, stable=True)[:k]
+        self.combiner = HeadSubsetCombiner(
+            heads=order.tolist(), n_heads_total=len(scores), kind="calibrated", scores=scores[order].tolist()
+        )
+        self.combiner_kind = "calibrated"
+        return self
+
+    # --- persistence -----------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the fitted combiner (head selection or weights) as JSON."""
+        if self.combiner is None:
+            raise InterpError("nothing to save: the combiner is not fitted")
+        with atomic_write(path) as handle:
+            json.dump({"interp_attention_combiner": 1, **self.combiner.to_dict()}, handle, indent=1)
+
+    def load(self, path: str | os.PathLike) -> AttentionReadout:
+        """Read a combiner written by `save` (plain JSON; nothing is evaluated)."""
+        with open(path) as handle:
+            try:
+                data = json.load(handle)
+            except json.JSONDecodeError as exc:
+                raise InterpError(f"{path}: not a combiner file ({exc})") from None
+        if not isinstance(data, dict) or "interp_attention_combiner" not in data:
+            raise InterpError(f"{path}: not a combiner file written by AttentionReadout.save")
+        self.combiner = combiner_from_dict(data)
+        self.combiner_kind = self.combiner.kind
+        return self

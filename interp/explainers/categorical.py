@@ -1,0 +1,175 @@
+"""The categorical Jacobian: mutate every position to every letter, read how every other position's logits move.
+
+J[p, a, q, b] = f(x with x_p = a)[q, b] - f(x)[q, b], for logits f restricted to the alphabet (Zhang et al.,
+PNAS 2024). Mutants from many positions share a batch; the wild-type letter's own forward is skipped
+(its row is zero by definition). `fast=True` replaces the A letters by the mask token (L forwards).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from typing import Any
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from interp.adapters.base import Adapter, Encoded, ForwardOutput
+from interp.contacts import jacobian_to_contacts
+from interp.errors import InterpError
+from interp.explainers.base import Explainer, available_memory_bytes, check_finite_output
+from interp.prediction import ContactPrediction
+
+CPU_MAX_BATCH = 32
+GPU_MAX_BATCH = 1024
+
+
+def auto_batch_size(adapter: Adapter, n_tokens: int) -> int:
+    """How many mutants fit in one forward: a quarter of free memory over a per-sequence activation estimate.
+
+    On a CPU the forward is compute-bound well below this, so the batch is also capped (CPU_MAX_BATCH).
+    """
+    config = getattr(adapter.model, "config", None)
+    hidden = int(getattr(config, "hidden_size", 0) or getattr(config, "d_model", 0) or 512)
+    heads = int(getattr(config, "num_attention_heads", 0) or 8)
+    inner = int(getattr(config, "intermediate_size", 0) or 4 * hidden)
+    vocab = int(getattr(config, "vocab_size", 0) or 64)
+    per_sequence = 4 * n_tokens * (8 * hidden + 2 * inner + 2 * heads * n_tokens + vocab)
+    device = adapter.device
+    budget = available_memory_bytes(device) // 4
+    cap = GPU_MAX_BATCH if device.type == "cuda" else CPU_MAX_BATCH
+    return int(max(1, min(cap, budget // max(per_sequence, 1))))
+
+
+class CategoricalJacobian(Explainer):
+    """Contacts from the categorical Jacobian [L, A, L, A] of the model's logits.
+
+    batch_size: mutants per forward (None: from free memory); dtype: autocast dtype (e.g. torch.bfloat16)
+    or None for the model's own precision; keep_jacobian: keep the raw tensor on the prediction.
+    """
+
+    method = "categorical_jacobian"
+
+    def __init__(
+        self,
+        model: nn.Module | Adapter,
+        tokenizer: Any = None,
+        *,
+        adapter: Adapter | None = None,
+        fast: bool = False,
+        batch_size: int | None = None,
+        dtype: torch.dtype | None = None,
+        keep_jacobian: bool = False,
+        show_progress: bool = False,
+    ) -> None:
+        super().__init__(model, tokenizer, adapter=adapter, show_progress=show_progress)
+        if batch_size is not None and batch_size < 1:
+            raise InterpError(f"batch_size must be >= 1; got {batch_size}")
+        if fast and self.adapter.mask_token_id is None:
+            raise InterpError(f"{self.adapter.name} has no mask token, so fast=True is not available")
+        if not self.adapter.has_lm_head and type(self) is CategoricalJacobian:
+            raise InterpError(f"{self.adapter.name} has no language-model head: use RepresentationJacobian")
+        self.fast = fast
+        self.batch_size = batch_size
+        self.dtype = dtype
+        self.keep_jacobian = keep_jacobian
+        if fast:
+            self.method = "fast_categorical_jacobian"
+
+    # --- what is read off each forward (logits here; hidden states in RepresentationJacobian) ---
+    def _forward_kwargs(self) -> dict[str, bool]:
+        return {}
+
+    def _readout(self, out: ForwardOutput, encoded: Encoded) -> torch.Tensor:
+        """Logits at the residues' readout positions, restricted to the alphabet: [B, L, A]."""
+        if out.logits is None:
+            raise InterpError(f"{self.adapter.name}: the forward returned no logits")
+        letters = self.adapter.letter_token_ids.to(out.logits.device)
+        positions = encoded.readout_positions.to(out.logits.device)
+        return out.logits.index_select(1, positions).index_select(2, letters)
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if self.dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.adapter.device.type, dtype=self.dtype)
+
+    def _substitutions(self) -> torch.Tensor:
+        if self.fast:
+            return torch.tensor([self.adapter.mask_token_id], dtype=torch.long)
+        return self.adapter.letter_token_ids
+
+    def jacobian(self, sequence: str | Encoded, *, unknown: str = "error") -> torch.Tensor:
+        """The raw Jacobian [L, S, L, X] (S letters, or 1 mask for fast; X output letters or features)."""
+        encoded = sequence if isinstance(sequence, Encoded) else self.adapter.encode(sequence, unknown=unknown)
+        adapter = self.adapter
+        device = adapter.device
+        ids = encoded.input_ids.to(device)
+        positions = encoded.residue_positions.to(device)
+        subs = self._substitutions().to(device)
+        length, n_subs = len(encoded.sequence), len(subs)
+
+        pos_index = torch.arange(length, device=device).repeat_interleave(n_subs)
+        sub_index = torch.arange(n_subs, device=device).repeat(length)
+        needed = subs[sub_index] != ids[positions[pos_index]]  # the wild-type letter's row is zero: skip it
+        pos_index, sub_index = pos_index[needed], sub_index[needed]
+
+        kwargs = self._forward_kwargs()
+        batch_size = self.batch_size or auto_batch_size(adapter, len(ids))
+        with torch.inference_mode(), self._autocast():
+            wild_type = self._readout(adapter.forward(ids[None], **kwargs), encoded)[0].float()
+        check_finite_output(wild_type, "outputs for the unmutated sequence")
+        # allocated outside inference mode, so the caller may post-process it in place
+        jac = torch.zeros(length, n_subs, *wild_type.shape, dtype=torch.float32, device=device)
+        with torch.inference_mode(), self._autocast():
+            n_batches = math.ceil(len(pos_index) / batch_size)
+            bar = tqdm(total=n_batches, disable=not self.show_progress, desc=self.method, unit="batch", leave=False)
+            for start in range(0, len(pos_index), batch_size):
+                p = pos_index[start : start + batch_size]
+                s = sub_index[start : start + batch_size]
+                batch = ids.repeat(len(p), 1)
+                batch[torch.arange(len(p), device=device), positions[p]] = subs[s]
+                values = self._readout(adapter.forward(batch, **kwargs), encoded).float()
+                check_finite_output(values, "outputs", p.tolist())
+                jac[p, s] = values - wild_type
+                bar.update(1)
+            bar.close()
+        return jac
+
+    def _explain(self, encoded: Encoded, name: str | None) -> ContactPrediction:
+        jac = self.jacobian(encoded)
+        kept = jac.clone() if self.keep_jacobian else None
+        contacts = jacobian_to_contacts(jac, inplace=True).float().cpu()
+        del jac
+        return ContactPrediction(
+            sequence=encoded.sequence,
+            method=self.method,
+            contacts=contacts,
+            jacobian=None if kept is None else kept.cpu(),
+            name=name,
+            metadata={"adapter": self.adapter.name},
+        )
+
+
+class RepresentationJacobian(CategoricalJacobian):
+    """The categorical Jacobian of one layer's hidden states [L, A, L, H] (for encoders without an LM head).
+
+    layer: index into the model's hidden states (0 = embeddings, -1 = last layer).
+    """
+
+    method = "representation_jacobian"
+
+    def __init__(self, model: nn.Module | Adapter, tokenizer: Any = None, *, layer: int = -1, **options: Any) -> None:
+        super().__init__(model, tokenizer, **options)
+        self.layer = layer
+        if self.fast:
+            self.method = "fast_representation_jacobian"
+
+    def _forward_kwargs(self) -> dict[str, bool]:
+        return {"output_hidden_states": True}
+
+    def _readout(self, out: ForwardOutput, encoded: Encoded) -> torch.Tensor:
+        if not out.hidden_states:
+            raise InterpError(f"{self.adapter.name}: the forward returned no hidden states")
+        states = out.hidden_states[self.layer]
+        return states.index_select(1, encoded.residue_positions.to(states.device))
