@@ -8,6 +8,7 @@ logits and, on request, attentions or hidden states. Explainers never touch a mo
 from __future__ import annotations
 
 import contextlib
+import copy
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -148,6 +149,12 @@ class Adapter:
 
     def _run(self, input_ids: torch.Tensor, *, output_attentions: bool, output_hidden_states: bool) -> ForwardOutput:
         raise NotImplementedError
+
+    def with_model(self, model: nn.Module) -> Adapter:
+        """The same adapter running another module with the same parameters (e.g. `torch.compile(model)`)."""
+        clone = copy.copy(self)
+        clone.model = model
+        return clone
 
     @contextlib.contextmanager
     def attention_weights_enabled(self) -> Iterator[None]:

@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import torch
+from interp.adapters.base import Adapter, ForwardOutput
 from torch import nn
 
-from interp.adapters.base import Adapter, ForwardOutput
 from interp.errors import InterpError
 
 

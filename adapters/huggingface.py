@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import torch
-from torch import nn
-
 from interp.adapters.base import PROTEIN_ALPHABET, Adapter, ForwardOutput
 from interp.adapters.registry import register_adapter
+from torch import nn
+
 from interp.errors import InterpError
 
 _HUGE = 10**9

@@ -26,11 +26,36 @@ from interp.errors import (
 )
 from interp.io import load_contacts, read_alignment, read_fasta, read_rr, save_contacts, write_rr
 from interp.metrics import ContactPrecision, contact_precision, precision_table
+from interp.prediction import ContactPrediction
 from interp.structure import ContactMap, contact_map
 
 __version__ = "0.1.0"
 
+_LAZY = {  # explainers pull in captum and transformers: imported on first use, so the CLI starts fast
+    "AttentionReadout": "interp.explainers",
+    "CategoricalJacobian": "interp.explainers",
+    "Explainer": "interp.explainers",
+    "GradientJacobian": "interp.explainers",
+    "RepresentationJacobian": "interp.explainers",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'interp' has no attribute {name!r}")
+
 __all__ = [
+    "AttentionReadout",
+    "CategoricalJacobian",
+    "ContactPrediction",
+    "Explainer",
+    "GradientJacobian",
+    "RepresentationJacobian",
     "AlignmentFormatError",
     "ChainNotFoundError",
     "ContactMap",

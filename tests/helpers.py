@@ -32,3 +32,39 @@ def families() -> list[dict[str, str]]:
         return []
     with open(DATA / "families.tsv", newline="") as handle:
         return list(csv.DictReader(handle, delimiter="\t"))
+
+
+def reference_postprocess(jac, symmetrize_tensor: bool = True):
+    """The reference order written out with numpy loops: centre, symmetrise, norm, diag, APC, diag, symmetrise."""
+    import numpy as np
+
+    j = np.asarray(jac, dtype=np.float64).copy()
+    for axis in range(4):
+        if j.shape[axis] > 1:  # a size-1 axis (a one-letter fast Jacobian) would be zeroed, so it is skipped
+            j = j - j.mean(axis=axis, keepdims=True)
+    if symmetrize_tensor:
+        j = (j + j.transpose(2, 3, 0, 1)) / 2
+    length = j.shape[0]
+    norm = np.zeros((length, length))
+    for p in range(length):
+        for q in range(length):
+            norm[p, q] = np.sqrt((j[p, :, q, :] ** 2).sum())
+    np.fill_diagonal(norm, 0)
+    total = norm.sum()
+    if total == 0:  # nothing to correct (documented: APC leaves an all-zero map alone)
+        return norm
+    corrected = np.zeros_like(norm)
+    for p in range(length):
+        for q in range(length):
+            corrected[p, q] = norm[p, q] - norm[p, :].sum() * norm[:, q].sum() / total
+    np.fill_diagonal(corrected, 0)
+    return (corrected + corrected.T) / 2
+
+
+def assert_maps_close(ours, want, rtol: float = 1e-5) -> None:
+    """Relative agreement: elementwise rtol, with an absolute floor of rtol times the map's largest value."""
+    import numpy as np
+
+    ours = np.asarray(ours, dtype=np.float64)
+    want = np.asarray(want, dtype=np.float64)
+    np.testing.assert_allclose(ours, want, rtol=rtol, atol=rtol * np.abs(want).max())

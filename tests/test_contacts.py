@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from helpers import reference_postprocess
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -18,29 +19,7 @@ from interp.contacts import (
 )
 from interp.errors import ContactMapError
 
-
-def reference_contacts(jac: np.ndarray) -> np.ndarray:
-    """The reference order written out with numpy loops: centre, symmetrise, norm, diag, APC, diag, symmetrise."""
-    j = jac.astype(np.float64).copy()
-    for axis in range(4):
-        if j.shape[axis] > 1:  # a size-1 axis (a one-letter fast Jacobian) would be zeroed, so it is skipped
-            j = j - j.mean(axis=axis, keepdims=True)
-    j = (j + j.transpose(2, 3, 0, 1)) / 2
-    length = j.shape[0]
-    norm = np.zeros((length, length))
-    for p in range(length):
-        for q in range(length):
-            norm[p, q] = np.sqrt((j[p, :, q, :] ** 2).sum())
-    np.fill_diagonal(norm, 0)
-    corrected = np.zeros_like(norm)
-    total = norm.sum()
-    if total == 0:  # nothing to correct (documented: APC leaves an all-zero map alone)
-        return norm
-    for p in range(length):
-        for q in range(length):
-            corrected[p, q] = norm[p, q] - norm[p, :].sum() * norm[:, q].sum() / total
-    np.fill_diagonal(corrected, 0)
-    return (corrected + corrected.T) / 2
+reference_contacts = reference_postprocess
 
 
 def test_jacobian_to_contacts_matches_reference():

@@ -115,10 +115,7 @@ class AttentionReadout(Explainer):
         for seq, (contacts, resolved) in zip(sequences, labels, strict=True):
             maps = self.head_maps(seq)
             per_head = torch.tensor(
-                [
-                    contact_precision(m, contacts, resolved=resolved, k="L", min_separation=min_separation)
-                    for m in maps
-                ]
+                [contact_precision(m, contacts, resolved=resolved, k="L", min_separation=min_separation) for m in maps]
             ).nan_to_num(0.0)
             scores = per_head if scores is None else scores + per_head
         assert scores is not None

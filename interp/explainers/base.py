@@ -19,13 +19,14 @@ from interp.prediction import ContactPrediction
 
 @contextlib.contextmanager
 def eval_mode(model: nn.Module) -> Iterator[None]:
-    """Run the block with the model in eval mode (no dropout) and restore its mode afterwards."""
-    was_training = model.training
+    """Run the block with the model in eval mode (no dropout), then restore every submodule's own mode."""
+    modes = [(module, module.training) for module in model.modules()]
     model.eval()
     try:
         yield
     finally:
-        model.train(was_training)
+        for module, training in modes:
+            module.training = training
 
 
 def available_memory_bytes(device: torch.device) -> int:
@@ -48,7 +49,9 @@ def check_finite_output(values: torch.Tensor, what: str, positions: Sequence[int
     bad = ~torch.isfinite(values)
     if bool(bad.any()):
         row = int(torch.nonzero(bad)[0][0])
-        where = f" (mutant at residue {positions[row] + 1})" if positions is not None else ""
+        where = ""
+        if positions is not None:
+            where = " (the unmutated sequence)" if positions[row] < 0 else f" (mutant at residue {positions[row] + 1})"
         raise InterpError(f"the model returned NaN or infinite {what}{where}")
 
 
@@ -93,8 +96,7 @@ class Explainer(Attribution):
         ]
         with eval_mode(self.adapter.model):
             results = [
-                self._explain(enc, None if names is None else label)
-                for enc, label in zip(encoded, labels, strict=True)
+                self._explain(enc, None if names is None else label) for enc, label in zip(encoded, labels, strict=True)
             ]
         return results[0] if single else results
 

@@ -46,7 +46,10 @@ class CategoricalJacobian(Explainer):
     """Contacts from the categorical Jacobian [L, A, L, A] of the model's logits.
 
     batch_size: mutants per forward (None: from free memory); dtype: autocast dtype (e.g. torch.bfloat16)
-    or None for the model's own precision; keep_jacobian: keep the raw tensor on the prediction.
+    or None for the model's own precision; keep_jacobian: keep the raw tensor on the prediction;
+    compile: run the mutant passes through `torch.compile(model)` (fused kernels: faster after a one-off
+    compile per sequence length; the model itself is untouched). Every forward has the same batch shape
+    (the wild type rides in the first batch, the last batch is padded), so nothing recompiles mid-run.
     """
 
     method = "categorical_jacobian"
@@ -61,9 +64,14 @@ class CategoricalJacobian(Explainer):
         batch_size: int | None = None,
         dtype: torch.dtype | None = None,
         keep_jacobian: bool = False,
+        compile: bool = False,
         show_progress: bool = False,
     ) -> None:
         super().__init__(model, tokenizer, adapter=adapter, show_progress=show_progress)
+        self.compile = compile
+        self._runner = (
+            self.adapter.with_model(torch.compile(self.adapter.model, dynamic=False)) if compile else self.adapter
+        )
         if batch_size is not None and batch_size < 1:
             raise InterpError(f"batch_size must be >= 1; got {batch_size}")
         if fast and self.adapter.mask_token_id is None:
@@ -113,27 +121,41 @@ class CategoricalJacobian(Explainer):
         sub_index = torch.arange(n_subs, device=device).repeat(length)
         needed = subs[sub_index] != ids[positions[pos_index]]  # the wild-type letter's row is zero: skip it
         pos_index, sub_index = pos_index[needed], sub_index[needed]
+        # row 0 of the work list is the wild type itself (position index -1), then every mutant
+        pos_index = torch.cat([torch.tensor([-1], device=device), pos_index])
+        sub_index = torch.cat([torch.tensor([0], device=device), sub_index])
 
         kwargs = self._forward_kwargs()
-        batch_size = self.batch_size or auto_batch_size(adapter, len(ids))
-        with torch.inference_mode(), self._autocast():
-            wild_type = self._readout(adapter.forward(ids[None], **kwargs), encoded)[0].float()
-        check_finite_output(wild_type, "outputs for the unmutated sequence")
-        # allocated outside inference mode, so the caller may post-process it in place
-        jac = torch.zeros(length, n_subs, *wild_type.shape, dtype=torch.float32, device=device)
-        with torch.inference_mode(), self._autocast():
-            n_batches = math.ceil(len(pos_index) / batch_size)
-            bar = tqdm(total=n_batches, disable=not self.show_progress, desc=self.method, unit="batch", leave=False)
-            for start in range(0, len(pos_index), batch_size):
-                p = pos_index[start : start + batch_size]
-                s = sub_index[start : start + batch_size]
-                batch = ids.repeat(len(p), 1)
-                batch[torch.arange(len(p), device=device), positions[p]] = subs[s]
-                values = self._readout(adapter.forward(batch, **kwargs), encoded).float()
-                check_finite_output(values, "outputs", p.tolist())
-                jac[p, s] = values - wild_type
-                bar.update(1)
-            bar.close()
+        batch_size = min(self.batch_size or auto_batch_size(adapter, len(ids)), len(pos_index))
+        n_batches = math.ceil(len(pos_index) / batch_size)
+        jac: torch.Tensor | None = None
+        wild_type: torch.Tensor | None = None
+        bar = tqdm(total=n_batches, disable=not self.show_progress, desc=self.method, unit="batch", leave=False)
+        for start in range(0, len(pos_index), batch_size):
+            p = pos_index[start : start + batch_size]
+            s = sub_index[start : start + batch_size]
+            n_real = len(p)
+            if n_real < batch_size:  # pad with copies of the last row: every forward has one shape
+                p = torch.cat([p, p[-1:].expand(batch_size - n_real)])
+                s = torch.cat([s, s[-1:].expand(batch_size - n_real)])
+            batch = ids.repeat(batch_size, 1)
+            mutated = p >= 0
+            rows = torch.arange(batch_size, device=device)[mutated]
+            batch[rows, positions[p[mutated]]] = subs[s[mutated]]
+            with torch.inference_mode(), self._autocast():
+                values = self._readout(self._runner.forward(batch, **kwargs), encoded)[:n_real].float()
+            check_finite_output(values, "outputs", p[:n_real].tolist())
+            p, s = p[:n_real], s[:n_real]
+            if wild_type is None:
+                wild_type = values[0].clone()
+                # allocated outside inference mode, so the caller may post-process it in place
+                jac = torch.zeros(length, n_subs, *wild_type.shape, dtype=torch.float32, device=device)
+                p, s, values = p[1:], s[1:], values[1:]
+            assert jac is not None
+            jac[p, s] = values - wild_type
+            bar.update(1)
+        bar.close()
+        assert jac is not None
         return jac
 
     def _explain(self, encoded: Encoded, name: str | None) -> ContactPrediction:
