@@ -49,6 +49,7 @@ def __getattr__(name: str):
         return value
     raise AttributeError(f"module 'interp' has no attribute {name!r}")
 
+
 __all__ = [
     "AttentionReadout",
     "CategoricalJacobian",

@@ -35,19 +35,41 @@ def _check_map(contact_map: torch.Tensor) -> None:
     _check_finite(contact_map, "contact map")
 
 
-def _check_finite(tensor: torch.Tensor, what: str) -> None:
-    if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
-        bad = torch.nonzero(~torch.isfinite(tensor))[0].tolist()
-        raise ContactMapError(f"{what} holds NaN or infinite values (first at index {bad})")
+def _check_finite(tensor: torch.Tensor, what: str, rows_per_block: int = 16) -> None:
+    """Refuse NaN or inf, naming the first bad index; checked in row blocks (isfinite on a whole
+    [L, A, L, A] tensor would allocate temporaries several times its size)."""
+    if not tensor.is_floating_point():
+        return
+    for start in range(0, tensor.shape[0], rows_per_block):
+        block = tensor[start : start + rows_per_block]
+        finite = torch.isfinite(block)
+        if not bool(finite.all()):
+            bad = torch.nonzero(~finite)[0]
+            bad[0] += start
+            raise ContactMapError(f"{what} holds NaN or infinite values (first at index {bad.tolist()})")
 
 
-def center_jacobian(jacobian: torch.Tensor, *, inplace: bool = False) -> torch.Tensor:
-    """Subtract the mean along each of the four axes in turn (axes of size 1 are left alone)."""
+def center_jacobian(jacobian: torch.Tensor, *, inplace: bool = False, rows_per_block: int = 16) -> torch.Tensor:
+    """Subtract the mean along each of the four axes in turn (axes of size 1 are left alone).
+
+    Works block by block over the first axis, so `inplace=True` needs no temporary of the tensor's size.
+    """
     _check_jacobian(jacobian)
     centered = jacobian if inplace else jacobian.clone()
-    for axis in range(4):
+    length = centered.shape[0]
+    blocks = [slice(start, min(start + rows_per_block, length)) for start in range(0, length, rows_per_block)]
+    if length > 1:
+        total = torch.zeros(centered.shape[1:], dtype=centered.dtype, device=centered.device)
+        for rows in blocks:
+            total += centered[rows].sum(dim=0)
+        mean = total / length
+        for rows in blocks:
+            centered[rows] -= mean
+    for axis in (1, 2, 3):
         if centered.shape[axis] > 1:
-            centered -= centered.mean(dim=axis, keepdim=True)
+            for rows in blocks:
+                block = centered[rows]
+                block -= block.mean(dim=axis, keepdim=True)
     return centered
 
 

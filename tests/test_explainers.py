@@ -365,3 +365,14 @@ def test_bfloat16_autocast_stays_close_to_fp32(esm):
     fp32 = CategoricalJacobian(model, tokenizer).jacobian(SEQ)
     bf16 = CategoricalJacobian(model, tokenizer, dtype=torch.bfloat16).jacobian(SEQ)
     assert float((bf16 - fp32).norm() / fp32.norm()) < 0.1
+
+
+def test_partial_jacobian_rows(esm):
+    model, tokenizer = esm
+    explainer = CategoricalJacobian(model, tokenizer, batch_size=8)
+    full = explainer.jacobian(SEQ)
+    part = explainer.jacobian(SEQ, positions=[2, 5])
+    torch.testing.assert_close(part[[2, 5]], full[[2, 5]], rtol=1e-5, atol=1e-6)
+    assert not part[[0, 1, 3, 4]].any()
+    with pytest.raises(InterpError, match="positions must lie"):
+        explainer.jacobian(SEQ, positions=[99])

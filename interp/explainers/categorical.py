@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -22,13 +23,15 @@ from interp.explainers.base import Explainer, available_memory_bytes, check_fini
 from interp.prediction import ContactPrediction
 
 CPU_MAX_BATCH = 32
+CPU_TOKENS_PER_BATCH = 8192  # a CPU is compute-bound well before this: larger batches only cost memory
 GPU_MAX_BATCH = 1024
 
 
 def auto_batch_size(adapter: Adapter, n_tokens: int) -> int:
     """How many mutants fit in one forward: a quarter of free memory over a per-sequence activation estimate.
 
-    On a CPU the forward is compute-bound well below this, so the batch is also capped (CPU_MAX_BATCH).
+    On a CPU the forward is compute-bound well below this, so the batch is also capped (CPU_MAX_BATCH
+    sequences and CPU_TOKENS_PER_BATCH tokens).
     """
     config = getattr(adapter.model, "config", None)
     hidden = int(getattr(config, "hidden_size", 0) or getattr(config, "d_model", 0) or 512)
@@ -38,7 +41,7 @@ def auto_batch_size(adapter: Adapter, n_tokens: int) -> int:
     per_sequence = 4 * n_tokens * (8 * hidden + 2 * inner + 2 * heads * n_tokens + vocab)
     device = adapter.device
     budget = available_memory_bytes(device) // 4
-    cap = GPU_MAX_BATCH if device.type == "cuda" else CPU_MAX_BATCH
+    cap = GPU_MAX_BATCH if device.type == "cuda" else min(CPU_MAX_BATCH, CPU_TOKENS_PER_BATCH // n_tokens)
     return int(max(1, min(cap, budget // max(per_sequence, 1))))
 
 
@@ -107,26 +110,38 @@ class CategoricalJacobian(Explainer):
             return torch.tensor([self.adapter.mask_token_id], dtype=torch.long)
         return self.adapter.letter_token_ids
 
-    def jacobian(self, sequence: str | Encoded, *, unknown: str = "error") -> torch.Tensor:
-        """The raw Jacobian [L, S, L, X] (S letters, or 1 mask for fast; X output letters or features)."""
+    def jacobian(
+        self, sequence: str | Encoded, *, unknown: str = "error", positions: Sequence[int] | None = None
+    ) -> torch.Tensor:
+        """The raw Jacobian [L, S, L, X] (S letters, or 1 mask for fast; X output letters or features).
+
+        positions: mutate only these 0-based residues (their rows are filled, the others stay zero).
+        """
         encoded = sequence if isinstance(sequence, Encoded) else self.adapter.encode(sequence, unknown=unknown)
         adapter = self.adapter
         device = adapter.device
         ids = encoded.input_ids.to(device)
-        positions = encoded.residue_positions.to(device)
+        token_positions = encoded.residue_positions.to(device)
         subs = self._substitutions().to(device)
         length, n_subs = len(encoded.sequence), len(subs)
 
-        pos_index = torch.arange(length, device=device).repeat_interleave(n_subs)
-        sub_index = torch.arange(n_subs, device=device).repeat(length)
-        needed = subs[sub_index] != ids[positions[pos_index]]  # the wild-type letter's row is zero: skip it
+        mutated_positions = torch.arange(length, device=device)
+        if positions is not None:
+            mutated_positions = torch.as_tensor(list(positions), dtype=torch.long, device=device)
+            if mutated_positions.numel() and not bool(((mutated_positions >= 0) & (mutated_positions < length)).all()):
+                raise InterpError(f"positions must lie in 0..{length - 1}; got {list(positions)}")
+        pos_index = mutated_positions.repeat_interleave(n_subs)
+        sub_index = torch.arange(n_subs, device=device).repeat(len(mutated_positions))
+        needed = subs[sub_index] != ids[token_positions[pos_index]]  # the wild-type letter's row is zero: skip it
         pos_index, sub_index = pos_index[needed], sub_index[needed]
         # row 0 of the work list is the wild type itself (position index -1), then every mutant
         pos_index = torch.cat([torch.tensor([-1], device=device), pos_index])
         sub_index = torch.cat([torch.tensor([0], device=device), sub_index])
 
         kwargs = self._forward_kwargs()
-        batch_size = min(self.batch_size or auto_batch_size(adapter, len(ids)), len(pos_index))
+        batch_size = self.batch_size or auto_batch_size(adapter, len(ids))
+        if not self.compile:  # a compiled model keeps one batch shape (padding), an eager one just shrinks
+            batch_size = min(batch_size, len(pos_index))
         n_batches = math.ceil(len(pos_index) / batch_size)
         jac: torch.Tensor | None = None
         wild_type: torch.Tensor | None = None
@@ -141,7 +156,7 @@ class CategoricalJacobian(Explainer):
             batch = ids.repeat(batch_size, 1)
             mutated = p >= 0
             rows = torch.arange(batch_size, device=device)[mutated]
-            batch[rows, positions[p[mutated]]] = subs[s[mutated]]
+            batch[rows, token_positions[p[mutated]]] = subs[s[mutated]]
             with torch.inference_mode(), self._autocast():
                 values = self._readout(self._runner.forward(batch, **kwargs), encoded)[:n_real].float()
             check_finite_output(values, "outputs", p[:n_real].tolist())

@@ -32,7 +32,7 @@ class GradientJacobian(Explainer):
         tokenizer: Any = None,
         *,
         adapter: Adapter | None = None,
-        chunk_size: int | None = 256,
+        chunk_size: int | None = 32,
         keep_jacobian: bool = False,
         show_progress: bool = False,
     ) -> None:

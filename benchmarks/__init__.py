@@ -1,0 +1,1 @@
+"""Runnable benchmark scripts (speed, memory); results land in benchmarks/results as JSON and markdown."""

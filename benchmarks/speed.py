@@ -1,0 +1,200 @@
+"""Speed and memory of the explainers on an ESM-2-8M-shaped model (random weights), ratios side by side.
+
+Per length L: the reference-style categorical Jacobian (one forward of one position's 20 mutants at a time,
+fp32, written here), the pure-forward ceiling (the same 20L sequences through the model at the batch size
+the explainer uses, nothing else), our exact fp32 path (eager and torch.compile), our bf16 path (autocast,
+eager and compiled), the attention readout and the gradient Jacobian. Peak memory at L = 1024 runs in a
+child process. Usage: python benchmarks/speed.py [--lengths 64 128 256] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.common import machine, markdown_table, random_protein, timed, write_results
+from interp.contacts import jacobian_to_contacts, top_pairs
+from interp.explainers import AttentionReadout, CategoricalJacobian, GradientJacobian
+from interp.explainers.categorical import auto_batch_size
+from interp.models import esm_model
+
+
+def reference_jacobian(model, tokenizer, sequence: str) -> torch.Tensor:
+    """The reference implementation's loop: for each position, its 20 mutants in one fp32 forward."""
+    letters = torch.tensor([tokenizer.convert_tokens_to_ids(c) for c in "ACDEFGHIKLMNPQRSTVWY"])
+    ids = torch.tensor(tokenizer(sequence)["input_ids"])
+    length = len(sequence)
+    with torch.inference_mode():
+        wild = model(input_ids=ids[None]).logits[0, 1 : length + 1][:, letters]
+        jac = torch.zeros(length, 20, length, 20)
+        for p in range(length):
+            batch = ids.repeat(20, 1)
+            batch[:, p + 1] = letters
+            jac[p] = model(input_ids=batch).logits[:, 1 : length + 1][:, :, letters] - wild
+    return jac
+
+
+def pure_forward_ceiling(model, tokenizer, sequence: str, batch_size: int) -> None:
+    """The same 20L mutant sequences through the model at `batch_size`, and nothing else."""
+    letters = torch.tensor([tokenizer.convert_tokens_to_ids(c) for c in "ACDEFGHIKLMNPQRSTVWY"])
+    ids = torch.tensor(tokenizer(sequence)["input_ids"])
+    length = len(sequence)
+    all_ids = ids.repeat(20 * length, 1)
+    rows = torch.arange(20 * length)
+    all_ids[rows, rows // 20 + 1] = letters.repeat(length)
+    with torch.inference_mode():
+        for start in range(0, len(all_ids), batch_size):
+            model(input_ids=all_ids[start : start + batch_size])
+
+
+def deviation(ours: torch.Tensor, ref: torch.Tensor) -> dict[str, float]:
+    """Max |difference| relative to max |reference|, correlation, and overlap of the top-L pairs (j-i >= 6)."""
+    length = ref.shape[0]
+    top_ref = {(p.i, p.j) for p in top_pairs(ref, length, 6)}
+    top_ours = {(p.i, p.j) for p in top_pairs(ours, length, 6)}
+    return {
+        "max_rel_diff": float((ours - ref).abs().max() / ref.abs().max()),
+        "corr": float(torch.corrcoef(torch.stack([ours.flatten(), ref.flatten()]))[0, 1]),
+        "topL_overlap": len(top_ref & top_ours) / max(len(top_ref), 1),
+    }
+
+
+def compiled_warm(explainer: CategoricalJacobian, sequence: str) -> float:
+    """Compile for this shape by running only the first position's batch; returns the seconds it took."""
+    seconds, _ = timed(lambda: explainer.jacobian(sequence, positions=[0]))
+    return seconds
+
+
+def run_length(length: int, model, tokenizer, log) -> dict:
+    sequence = random_protein(length, seed=length)
+    row: dict = {"L": length}
+    exact = CategoricalJacobian(model, tokenizer)
+    batch = exact.batch_size or auto_batch_size(exact.adapter, length + 2)
+    row["batch"] = batch
+
+    row["reference_s"], ref_jac = timed(lambda: reference_jacobian(model, tokenizer, sequence))
+    ref_map = jacobian_to_contacts(ref_jac)
+    log(f"L={length} reference {row['reference_s']:.1f}s")
+    row["ceiling_s"], _ = timed(lambda: pure_forward_ceiling(model, tokenizer, sequence, batch))
+    log(f"L={length} ceiling {row['ceiling_s']:.1f}s")
+    row["exact_s"], pred = timed(lambda: exact.attribute(sequence))
+    row["exact_dev"] = deviation(pred.contacts, ref_map)
+    log(f"L={length} exact {row['exact_s']:.1f}s")
+
+    compiled = CategoricalJacobian(model, tokenizer, compile=True)
+    row["compile_s"] = compiled_warm(compiled, sequence)
+    row["exact_compiled_s"], pred = timed(lambda: compiled.attribute(sequence))
+    row["exact_compiled_dev"] = deviation(pred.contacts, ref_map)
+    log(f"L={length} exact compiled {row['exact_compiled_s']:.1f}s (+{row['compile_s']:.0f}s compile)")
+
+    bf16 = CategoricalJacobian(model, tokenizer, dtype=torch.bfloat16)
+    row["bf16_s"], pred = timed(lambda: bf16.attribute(sequence))
+    row["bf16_dev"] = deviation(pred.contacts, ref_map)
+    bf16c = CategoricalJacobian(model, tokenizer, dtype=torch.bfloat16, compile=True)
+    row["bf16_compile_s"] = compiled_warm(bf16c, sequence)
+    row["bf16_compiled_s"], pred = timed(lambda: bf16c.attribute(sequence))
+    row["bf16_compiled_dev"] = deviation(pred.contacts, ref_map)
+    bf16_jac = bf16c.jacobian(sequence)
+    row["bf16_jacobian_rel_err"] = float((bf16_jac - ref_jac).norm() / ref_jac.norm())
+    log(f"L={length} bf16 {row['bf16_s']:.1f}s, compiled {row['bf16_compiled_s']:.1f}s")
+
+    readout = AttentionReadout(model, tokenizer)
+    readout.attribute(sequence)
+    times = sorted(timed(lambda: readout.attribute(sequence))[0] for _ in range(5))
+    row["attention_s"] = times[2]
+    row["gradient_s"], _ = timed(lambda: GradientJacobian(model, tokenizer).attribute(sequence))
+    log(f"L={length} attention {row['attention_s'] * 1000:.1f}ms gradient {row['gradient_s']:.1f}s")
+
+    row["speedup_exact_vs_reference"] = row["reference_s"] / row["exact_s"]
+    row["speedup_exact_compiled_vs_reference"] = row["reference_s"] / row["exact_compiled_s"]
+    row["speedup_bf16_compiled_vs_reference"] = row["reference_s"] / row["bf16_compiled_s"]
+    row["exact_over_ceiling"] = row["exact_s"] / row["ceiling_s"]
+    row["attention_speedup_vs_jacobian"] = row["exact_s"] / row["attention_s"]
+    row["attention_target"] = 0.25 * 20 * length
+    row["gradient_over_jacobian"] = row["gradient_s"] / row["exact_s"]
+    return row
+
+
+def memory_child(length: int, positions: int) -> dict:
+    """In a fresh process: peak RSS of a full-size Jacobian buffer plus post-processing at this length."""
+    model, tokenizer = esm_model("8M")
+    sequence = random_protein(length, seed=1)
+    explainer = CategoricalJacobian(model, tokenizer)
+    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    rows = list(range(0, length, max(1, length // positions)))[:positions]
+    seconds, jac = timed(lambda: explainer.jacobian(sequence, positions=rows))
+    contacts = jacobian_to_contacts(jac, inplace=True)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return {
+        "L": length,
+        "mutated_positions": len(rows),
+        "jacobian_buffer_GB": jac.numel() * 4 / 1e9,
+        "baseline_GB": baseline / 1e9,
+        "peak_GB": peak / 1e9,
+        "contacts_shape": list(contacts.shape),
+        "seconds_for_those_positions": seconds,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lengths", type=int, nargs="+", default=[64, 128, 256])
+    parser.add_argument("--quick", action="store_true", help="L = 64 only, memory at L = 512")
+    parser.add_argument("--memory-length", type=int, default=1024)
+    parser.add_argument("--memory-child", type=int, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.memory_child is not None:
+        print(json.dumps(memory_child(args.memory_child, positions=8)))
+        return
+    lengths = [64] if args.quick else args.lengths
+    memory_length = 512 if args.quick else args.memory_length
+
+    def log(message: str) -> None:
+        print(message, flush=True)
+
+    model, tokenizer = esm_model("8M")
+    rows = [run_length(length, model, tokenizer, log) for length in lengths]
+    child = subprocess.run(
+        [sys.executable, __file__, "--memory-child", str(memory_length)], capture_output=True, text=True, check=True
+    )
+    memory = json.loads(child.stdout.strip().splitlines()[-1])
+    log(f"memory at L={memory_length}: peak {memory['peak_GB']:.2f} GB")
+
+    table = markdown_table(
+        [
+            {
+                **r,
+                "exact vs ref": r["speedup_exact_vs_reference"],
+                "exact compiled vs ref": r["speedup_exact_compiled_vs_reference"],
+                "bf16 compiled vs ref": r["speedup_bf16_compiled_vs_reference"],
+                "exact / ceiling": r["exact_over_ceiling"],
+                "exact compiled / ceiling": r["exact_compiled_s"] / r["ceiling_s"],
+                "exact max rel diff": r["exact_dev"]["max_rel_diff"],
+                "compiled max rel diff": r["exact_compiled_dev"]["max_rel_diff"],
+                "bf16 map corr": r["bf16_compiled_dev"]["corr"],
+                "bf16 J rel err": r["bf16_jacobian_rel_err"],
+                "attention x faster (target)": f"{r['attention_speedup_vs_jacobian']:.0f} ({r['attention_target']:.0f})",
+                "gradient / jacobian": r["gradient_over_jacobian"],
+            }
+            for r in rows
+        ],
+        ["L", "batch", "reference_s", "ceiling_s", "exact_s", "exact_compiled_s", "bf16_compiled_s", "exact vs ref",
+         "exact compiled vs ref", "bf16 compiled vs ref", "exact / ceiling", "exact compiled / ceiling",
+         "exact max rel diff", "compiled max rel diff", "bf16 map corr", "bf16 J rel err",
+         "attention x faster (target)", "gradient / jacobian"],
+    )  # fmt: skip
+    memory_table = markdown_table([memory], list(memory))
+    payload = {"machine": machine(), "model": "ESM-2 8M shape, random weights", "rows": rows, "memory": memory}
+    path = write_results("speed", payload, table + "\n\nPeak memory (child process):\n\n" + memory_table)
+    print(path.read_text())
+
+
+if __name__ == "__main__":
+    main()
