@@ -376,3 +376,11 @@ def test_partial_jacobian_rows(esm):
     assert not part[[0, 1, 3, 4]].any()
     with pytest.raises(InterpError, match="positions must lie"):
         explainer.jacobian(SEQ, positions=[99])
+
+
+def test_symmetrized_apc_equals_apc_of_the_symmetric_map():
+    from interp.contacts import apc
+    from interp.explainers.attention import symmetrized_apc
+
+    maps = torch.rand(5, 9, 9, dtype=torch.float64)
+    torch.testing.assert_close(symmetrized_apc(maps), apc(maps + maps.transpose(1, 2)))

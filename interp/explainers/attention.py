@@ -17,7 +17,7 @@ from einops import rearrange
 from torch import nn
 
 from interp.adapters.base import Adapter, Encoded
-from interp.contacts import apc, norm_map_to_contacts
+from interp.contacts import norm_map_to_contacts
 from interp.errors import InterpError
 from interp.explainers.base import Explainer, check_finite_output, eval_mode
 from interp.explainers.combiners import (
@@ -32,6 +32,18 @@ from interp.metrics import contact_precision
 from interp.prediction import ContactPrediction
 
 COMBINERS = ("mean", "top_k", "logistic", "calibrated")
+
+
+def symmetrized_apc(maps: torch.Tensor) -> torch.Tensor:
+    """APC(M + M^T) for a stack of maps [H, L, L], with one temporary: equal to `apc(maps + maps.mT)`.
+
+    A symmetric map's row and column sums agree, so the correction is a rank-one update done in place.
+    """
+    out = maps + maps.transpose(1, 2)
+    row = out.sum(dim=-1)
+    total = row.sum(dim=-1, keepdim=True)
+    scaled = row / torch.where(total > 0, total, torch.ones_like(total)).sqrt()
+    return out.baddbmm_(scaled.unsqueeze(2), scaled.unsqueeze(1), alpha=-1)
 
 
 class AttentionReadout(Explainer):
@@ -67,12 +79,17 @@ class AttentionReadout(Explainer):
                 f"{adapter.name}: the model returned no attention weights (an attention implementation without "
                 "weights, or a model with no attention): use a Jacobian explainer"
             )
-        stacked = torch.stack([a[0] for a in attentions]).float()  # [layers, heads, T, T]
-        positions = encoded.residue_positions.to(stacked.device)
-        stacked = stacked.index_select(2, positions).index_select(3, positions)
-        maps = rearrange(stacked, "l h i j -> (l h) i j").cpu()
-        check_finite_output(maps, "attention weights")
-        return apc(maps + maps.transpose(1, 2))
+        stacked = torch.stack([a[0] for a in attentions])  # [layers, heads, T, T]
+        check_finite_output(stacked, "attention weights")
+        positions = encoded.residue_positions
+        first, length = int(positions[0]), len(positions)
+        if torch.equal(positions, torch.arange(first, first + length)):  # residues are one run of tokens
+            stacked = stacked[..., first : first + length, first : first + length]
+        else:
+            device_positions = positions.to(stacked.device)
+            stacked = stacked.index_select(2, device_positions).index_select(3, device_positions)
+        maps = rearrange(stacked, "l h i j -> (l h) i j").float().cpu()
+        return symmetrized_apc(maps)
 
     def _explain(self, encoded: Encoded, name: str | None) -> ContactPrediction:
         if self.combiner is None:

@@ -8,11 +8,14 @@ projects them onto the alphabet's letters.
 
 from __future__ import annotations
 
+import contextlib
+import warnings
 from typing import Any
 
 import torch
 from einops import einsum, rearrange
 from torch import nn
+from tqdm.auto import tqdm
 
 from interp.adapters.base import Adapter, Encoded
 from interp.contacts import jacobian_to_contacts
@@ -32,7 +35,8 @@ class GradientJacobian(Explainer):
         tokenizer: Any = None,
         *,
         adapter: Adapter | None = None,
-        chunk_size: int | None = 32,
+        chunk_size: int | None = 16,
+        eager_attention: bool = False,
         keep_jacobian: bool = False,
         show_progress: bool = False,
     ) -> None:
@@ -40,6 +44,7 @@ class GradientJacobian(Explainer):
         if not self.adapter.has_lm_head:
             raise InterpError(f"{self.adapter.name} has no language-model head: use RepresentationJacobian")
         self.chunk_size = chunk_size
+        self.eager_attention = eager_attention
         self.keep_jacobian = keep_jacobian
 
     def jacobian(self, sequence: str | Encoded, *, unknown: str = "error") -> torch.Tensor:
@@ -62,20 +67,36 @@ class GradientJacobian(Explainer):
                 handle.remove()
             return logits[0].index_select(0, readout).index_select(1, letters)
 
-        with torch.no_grad():  # no parameter gradients; torch.func still differentiates the embedded input
-            embedded = embedding(ids).detach()
-            with adapter.attention_weights_enabled():  # eager attention: every op has a vmap batching rule
-                logits, pullback = torch.func.vjp(logits_of, embedded)
-                check_finite_output(logits, "logits for the unmutated sequence")
-                cotangents = torch.eye(length * n_letters, device=device, dtype=logits.dtype)
-                cotangents = rearrange(cotangents, "n (q b) -> n q b", q=length)
-                (grads,) = torch.func.vmap(pullback, chunk_size=self.chunk_size)(cotangents)
-            grads = grads[:, 0].index_select(1, residues)  # [(q b), p, hidden]
-            letter_vectors = embedding.weight.detach().index_select(0, letters)
-            jac = einsum(grads, letter_vectors, "n p h, a h -> p a n")
-            jac = rearrange(jac, "p a (q b) -> p a q b", q=length).float().contiguous()
+        letter_vectors = embedding.weight.detach().index_select(0, letters)
+        n_outputs = length * n_letters
+        chunk = self.chunk_size or n_outputs
+        jac = torch.empty(length, n_letters, n_outputs, dtype=torch.float32, device=device)
+        with torch.no_grad(), self._attention_context():  # no parameter gradients; torch.func still
+            embedded = embedding(ids).detach()  # differentiates the embedded input
+            logits, pullback = torch.func.vjp(logits_of, embedded)
+            check_finite_output(logits, "logits for the unmutated sequence")
+            batched_pullback = torch.func.vmap(pullback)
+            # SDPA's CPU backward has no vmap batching rule yet: torch loops over the chunk (still faster
+            # than eager attention, measured in benchmarks/speed.py) and warns each time; the note is ours.
+            warnings.filterwarnings("ignore", message="There is a performance drop because we have not yet")
+            bar = tqdm(total=-(-n_outputs // chunk), disable=not self.show_progress, desc=self.method, leave=False)
+            for start in range(0, n_outputs, chunk):
+                stop = min(start + chunk, n_outputs)
+                outputs = torch.arange(start, stop, device=device)
+                cotangents = torch.zeros(stop - start, length, n_letters, device=device, dtype=logits.dtype)
+                cotangents[torch.arange(stop - start, device=device), outputs // n_letters, outputs % n_letters] = 1
+                (grads,) = batched_pullback(cotangents)  # [chunk, 1, T, hidden]
+                residue_grads = grads[:, 0].index_select(1, residues)
+                jac[:, :, start:stop] = einsum(residue_grads, letter_vectors, "n p h, a h -> p a n").float()
+                bar.update(1)
+            bar.close()
+        jac = rearrange(jac, "p a (q b) -> p a q b", q=length)
         check_finite_output(jac, "gradients")
         return jac
+
+    def _attention_context(self):
+        """Eager attention when asked (every op then has a vmap batching rule); the model's own otherwise."""
+        return self.adapter.attention_weights_enabled() if self.eager_attention else contextlib.nullcontext()
 
     def _explain(self, encoded: Encoded, name: str | None) -> ContactPrediction:
         jac = self.jacobian(encoded)
