@@ -384,3 +384,16 @@ def test_symmetrized_apc_equals_apc_of_the_symmetric_map():
 
     maps = torch.rand(5, 9, 9, dtype=torch.float64)
     torch.testing.assert_close(symmetrized_apc(maps), apc(maps + maps.transpose(1, 2)))
+
+
+def test_prediction_precision_against_a_structure_file(esm, data_dir):
+    from interp.metrics import precision_table
+    from interp.structure import contact_map
+
+    model, tokenizer = esm
+    structure = data_dir / "protein/1a3a_A/1a3a.pdb"
+    sequence = contact_map(structure, chain="A").sequence
+    pred = AttentionReadout(model, tokenizer).attribute(sequence)
+    table = pred.precision(structure, chain="A")
+    assert set(table) >= {"long_P@L", "medium_P@L/2", "short_P@L/5"}
+    assert table == precision_table(pred.contacts, contact_map(structure, chain="A", sequence=sequence))

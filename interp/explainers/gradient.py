@@ -71,8 +71,8 @@ class GradientJacobian(Explainer):
         n_outputs = length * n_letters
         chunk = self.chunk_size or n_outputs
         jac = torch.empty(length, n_letters, n_outputs, dtype=torch.float32, device=device)
-        with torch.no_grad(), self._attention_context():  # no parameter gradients; torch.func still
-            embedded = embedding(ids).detach()  # differentiates the embedded input
+        with torch.no_grad(), self._attention_context(), warnings.catch_warnings():  # no parameter gradients;
+            embedded = embedding(ids).detach()  # torch.func still differentiates the embedded input
             logits, pullback = torch.func.vjp(logits_of, embedded)
             check_finite_output(logits, "logits for the unmutated sequence")
             batched_pullback = torch.func.vmap(pullback)
