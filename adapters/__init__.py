@@ -12,7 +12,15 @@ from interp.adapters.base import (
     ForwardOutput,
 )
 from interp.adapters.custom import CustomAdapter
-from interp.adapters.huggingface import EsmAdapter, HFTokenAdapter, ProtBertAdapter
+from interp.adapters.families import (
+    CausalProteinAdapter,
+    EsmAdapter,
+    EsmcAdapter,
+    ProtBertAdapter,
+    ProtT5EncoderAdapter,
+    RnaAdapter,
+)
+from interp.adapters.huggingface import HFTokenAdapter, tokenizes_per_letter
 from interp.adapters.registry import get_adapter, register_adapter, registered_adapters
 
 __all__ = [
@@ -20,13 +28,18 @@ __all__ = [
     "PROTEIN_ALPHABET",
     "RNA_ALPHABET",
     "Adapter",
+    "CausalProteinAdapter",
     "CustomAdapter",
     "Encoded",
     "EsmAdapter",
+    "EsmcAdapter",
     "ForwardOutput",
     "HFTokenAdapter",
     "ProtBertAdapter",
+    "ProtT5EncoderAdapter",
+    "RnaAdapter",
     "get_adapter",
     "register_adapter",
     "registered_adapters",
+    "tokenizes_per_letter",
 ]

@@ -53,6 +53,7 @@ class Adapter:
     alphabet: str = PROTEIN_ALPHABET
     causal: bool = False
     has_lm_head: bool = True
+    letter_aliases: dict[str, str] = {}  # noqa: RUF012 - read-only class default, e.g. {"T": "U"} for RNA
 
     def __init__(
         self,
@@ -111,7 +112,7 @@ class Adapter:
             )
         if unknown == "mask" and self.mask_token_id is None:
             raise InterpError(f"{self.name} has no mask token, so unknown='mask' is not available")
-        allowed = set(self.alphabet)
+        allowed = set(self.alphabet) | set(self.letter_aliases)
         for position, letter in enumerate(sequence, start=1):
             if letter not in allowed and unknown == "error":
                 raise InvalidSequenceError(
@@ -124,6 +125,7 @@ class Adapter:
         """Token ids with the family's special tokens; letters outside the alphabet masked if asked."""
         self.check_sequence(sequence, name=name, unknown=unknown)
         lookup = dict(zip(self.alphabet, self.letter_token_ids.tolist(), strict=True))
+        lookup.update({alias: lookup[letter] for alias, letter in self.letter_aliases.items()})
         body = [lookup.get(letter, self.mask_token_id) for letter in sequence]
         ids = torch.tensor(self.prefix_ids + body + self.suffix_ids, dtype=torch.long)
         positions = torch.arange(len(sequence), dtype=torch.long) + len(self.prefix_ids)

@@ -8,7 +8,6 @@ from typing import Any
 
 import torch
 from interp.adapters.base import PROTEIN_ALPHABET, Adapter, ForwardOutput
-from interp.adapters.registry import register_adapter
 from torch import nn
 
 from interp.errors import InterpError
@@ -17,10 +16,12 @@ _HUGE = 10**9
 
 
 def _letter_token_id(tokenizer: Any, letter: str) -> int | None:
-    token_id = tokenizer.convert_tokens_to_ids(letter)
-    if token_id is None or (tokenizer.unk_token_id is not None and token_id == tokenizer.unk_token_id):
-        return None
-    return int(token_id)
+    """The token of a residue letter: the letter itself, or its SentencePiece form "▁A" (ProtT5)."""
+    for token in (letter, "\u2581" + letter):
+        token_id = tokenizer.convert_tokens_to_ids(token)
+        if token_id is not None and token_id != tokenizer.unk_token_id:
+            return int(token_id)
+    return None
 
 
 def tokenizer_has_letters(alphabet: str) -> Any:
@@ -30,6 +31,30 @@ def tokenizer_has_letters(alphabet: str) -> Any:
         try:
             return all(_letter_token_id(tokenizer, letter) is not None for letter in alphabet)
         except (KeyError, TypeError, AttributeError):
+            return False
+
+    return accepts
+
+
+def tokenizes_per_letter(alphabet: str) -> Any:
+    """A registry check: does the tokenizer turn a sequence into one token per letter (plain or spaced)?
+
+    Rejects BPE and k-mer tokenizers (ProtGPT2, DNABERT-2, Nucleotide Transformer), whose vocabularies
+    hold single letters too but which never tokenize a real sequence letter by letter.
+    """
+
+    def accepts(tokenizer: Any) -> bool:
+        try:
+            expected = [_letter_token_id(tokenizer, letter) for letter in alphabet]
+            if None in expected:
+                return False
+            probe = alphabet * 3
+            for text in (probe, " ".join(probe)):
+                ids = list(tokenizer(text, add_special_tokens=False)["input_ids"])
+                if ids == expected * 3:
+                    return True
+            return False
+        except (KeyError, TypeError, AttributeError, ValueError):
             return False
 
     return accepts
@@ -56,18 +81,30 @@ class HFTokenAdapter(Adapter):
         alphabet: str = PROTEIN_ALPHABET,
         name: str | None = None,
         causal: bool = False,
+        has_lm_head: bool = True,
         max_length: int | None = None,
+        prefix_ids: list[int] | None = None,
+        suffix_ids: list[int] | None = None,
+        letter_aliases: dict[str, str] | None = None,
     ) -> None:
         if tokenizer is None:
             raise InterpError(f"{type(model).__name__}: pass the model's tokenizer (AutoTokenizer.from_pretrained)")
         self.alphabet = alphabet
         self.causal = causal
+        self.has_lm_head = has_lm_head
+        self.letter_aliases = dict(letter_aliases or {})
         self.name = name or getattr(getattr(model, "config", None), "model_type", "hf")
         self.tokenizer = tokenizer
         for letter in alphabet:
             if _letter_token_id(tokenizer, letter) is None:
                 raise InterpError(f"{self.name}: the tokenizer has no token for residue letter {letter!r}")
         prefix, suffix = special_token_layout(tokenizer, alphabet[0])
+        prefix = prefix if prefix_ids is None else list(prefix_ids)
+        suffix = suffix if suffix_ids is None else list(suffix_ids)
+        if causal and not prefix:  # the first residue is predicted from a start token
+            if tokenizer.bos_token_id is None:
+                raise InterpError(f"{self.name}: a causal model needs a start token; pass prefix_ids=")
+            prefix = [int(tokenizer.bos_token_id)]
         if max_length is None:
             max_length = self._default_max_length(model, tokenizer, len(prefix) + len(suffix))
         super().__init__(
@@ -113,23 +150,3 @@ class HFTokenAdapter(Adapter):
             yield
         finally:
             self.model.set_attn_implementation(previous)  # type: ignore[operator]
-
-
-class EsmAdapter(HFTokenAdapter):
-    """ESM-2, ESM-1b and ESM-1v (`EsmForMaskedLM` with the 33-token amino-acid vocabulary)."""
-
-    def __init__(self, model: nn.Module, tokenizer: Any, **options: Any) -> None:
-        options.setdefault("name", "esm")
-        super().__init__(model, tokenizer, **options)
-
-
-class ProtBertAdapter(HFTokenAdapter):
-    """ProtBert (`BertForMaskedLM`; its tokenizer wants space-separated letters, the ids are built directly)."""
-
-    def __init__(self, model: nn.Module, tokenizer: Any, **options: Any) -> None:
-        options.setdefault("name", "protbert")
-        super().__init__(model, tokenizer, **options)
-
-
-register_adapter("esm", EsmAdapter, accepts=tokenizer_has_letters(PROTEIN_ALPHABET), name="esm")
-register_adapter("bert", ProtBertAdapter, accepts=tokenizer_has_letters(PROTEIN_ALPHABET), name="protbert")

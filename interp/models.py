@@ -73,4 +73,80 @@ def protbert_model(*, seed: int = 0, attn_implementation: str = "sdpa", **overri
     return BertForMaskedLM(config).eval(), tokenizer
 
 
-__all__ = ["ESM_SHAPES", "esm_model", "esm_tokenizer", "protbert_model"]
+def esmc_model(*, seed: int = 0, **overrides: Any):
+    """(A tiny EsmcForMaskedLM with random weights, the real ESM C tokenizer); no download."""
+    from transformers import EsmcConfig, EsmcForMaskedLM, EsmcTokenizer
+
+    settings = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 128}
+    settings.update(overrides)
+    torch.manual_seed(seed)
+    return EsmcForMaskedLM(EsmcConfig(**settings)).eval(), EsmcTokenizer()
+
+
+def _word_level_tokenizer(vocab: list[str], *, metaspace: bool, specials: dict[str, str], eos: str | None):
+    """A fast tokenizer with one token per residue letter (plain, or SentencePiece-style "▁A")."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    backend = Tokenizer(models.WordLevel({token: i for i, token in enumerate(vocab)}, unk_token=specials["unk_token"]))
+    if metaspace:
+        backend.pre_tokenizer = pre_tokenizers.Metaspace(replacement="\u2581", prepend_scheme="always")
+    else:
+        backend.pre_tokenizer = pre_tokenizers.Split("", behavior="isolated")
+    if eos is not None:
+        backend.post_processor = processors.TemplateProcessing(
+            single=f"$A {eos}", special_tokens=[(eos, vocab.index(eos))]
+        )
+    return PreTrainedTokenizerFast(tokenizer_object=backend, **specials)
+
+
+PROGEN2_VOCAB = ["<|pad|>", "<|bos|>", "<|eos|>", "1", "2", *"ABCDEFGHIKLMNOPQRSTUVWXYZ"]
+
+
+def causal_protein_model(*, seed: int = 0, **overrides: Any):
+    """(A tiny GPT2LMHeadModel, a tokenizer with ProGen2's character vocabulary): a causal stand-in for
+    ProGen2, whose real model needs remote code; sequences are written "1" + sequence + "2"."""
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    settings = {"n_embd": 64, "n_layer": 2, "n_head": 4, "n_positions": 512}
+    settings.update(overrides)
+    tokenizer = _word_level_tokenizer(
+        PROGEN2_VOCAB, metaspace=False, eos=None,
+        specials={"unk_token": "<|pad|>", "pad_token": "<|pad|>", "bos_token": "<|bos|>", "eos_token": "<|eos|>"},
+    )  # fmt: skip
+    config = GPT2Config(vocab_size=len(PROGEN2_VOCAB), bos_token_id=1, eos_token_id=2, **settings)
+    torch.manual_seed(seed)
+    return GPT2LMHeadModel(config).eval(), tokenizer
+
+
+PROTT5_VOCAB = ["<pad>", "</s>", "<unk>", *("\u2581" + c for c in "ALGVSREDTIPKFQNYMHWCXUBZO")]
+
+
+def prott5_encoder_model(*, seed: int = 0, **overrides: Any):
+    """(A tiny T5EncoderModel, a tokenizer with ProtT5's vocabulary of "▁A"-style letters and a final </s>)."""
+    from transformers import T5Config, T5EncoderModel
+
+    settings = {"d_model": 64, "num_layers": 2, "num_heads": 4, "d_ff": 128, "d_kv": 16}
+    settings.update(overrides)
+    tokenizer = _word_level_tokenizer(
+        PROTT5_VOCAB, metaspace=True, eos="</s>",
+        specials={"unk_token": "<unk>", "pad_token": "<pad>", "eos_token": "</s>"},
+    )  # fmt: skip
+    torch.manual_seed(seed)
+    return T5EncoderModel(T5Config(vocab_size=len(PROTT5_VOCAB), **settings)).eval(), tokenizer
+
+
+def rnafm_model(*, seed: int = 0, **overrides: Any):
+    """(A tiny RnaFmForMaskedLM, multimolecule's RnaTokenizer); needs the `[rna]` extra."""
+    from multimolecule import RnaFmConfig, RnaFmForMaskedLM, RnaTokenizer
+
+    settings = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 128}
+    settings.update(overrides)
+    torch.manual_seed(seed)
+    return RnaFmForMaskedLM(RnaFmConfig(**settings)).eval(), RnaTokenizer()
+
+
+__all__ = [
+    "ESM_SHAPES", "causal_protein_model", "esm_model", "esm_tokenizer", "esmc_model", "protbert_model",
+    "prott5_encoder_model", "rnafm_model",
+]  # fmt: skip
