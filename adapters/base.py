@@ -97,7 +97,9 @@ class Adapter:
         return embedding
 
     # --- sequences -----------------------------------------------------------------------------
-    def check_sequence(self, sequence: str, *, name: str | None = None, unknown: str = "error") -> str:
+    def check_sequence(
+        self, sequence: str, *, name: str | None = None, unknown: str = "error", check_length: bool = True
+    ) -> str:
         """Validate a sequence against the alphabet; returns it unchanged. Errors name record and position."""
         where = f"sequence {name!r}" if name is not None else "sequence"
         if unknown not in UNKNOWN_POLICIES:
@@ -106,9 +108,10 @@ class Adapter:
             raise InvalidSequenceError(f"{where}: expected a str, got {type(sequence).__name__}")
         if not sequence:
             raise EmptySequenceError(f"{where} is empty")
-        if self.max_length is not None and len(sequence) > self.max_length:
+        if check_length and self.max_length is not None and len(sequence) > self.max_length:
             raise SequenceTooLongError(
-                f"{where} has {len(sequence)} residues; {self.name} takes at most {self.max_length}"
+                f"{where} has {len(sequence)} residues; {self.name} takes at most {self.max_length} "
+                "(explainers split longer sequences into windows unless long_sequences='error')"
             )
         if unknown == "mask" and self.mask_token_id is None:
             raise InterpError(f"{self.name} has no mask token, so unknown='mask' is not available")

@@ -274,7 +274,7 @@ def test_bad_sequences_raise_typed_errors_before_any_work(esm):
     with pytest.raises(EmptySequenceError):
         explainer.attribute("")
     with pytest.raises(SequenceTooLongError, match="1025 residues"):
-        explainer.attribute("A" * 1025)
+        CategoricalJacobian(model, tokenizer, long_sequences="error").attribute("A" * 1025)
     masked = CategoricalJacobian(model, tokenizer).attribute("MKXTAYIAK", unknown="mask")
     assert masked.contacts.shape == (9, 9)
 

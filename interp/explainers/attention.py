@@ -59,8 +59,9 @@ class AttentionReadout(Explainer):
         adapter: Adapter | None = None,
         combiner: str = "mean",
         show_progress: bool = False,
+        **window_options: Any,
     ) -> None:
-        super().__init__(model, tokenizer, adapter=adapter, show_progress=show_progress)
+        super().__init__(model, tokenizer, adapter=adapter, show_progress=show_progress, **window_options)
         if combiner not in COMBINERS:
             raise InterpError(f"combiner={combiner!r}; choose one of {COMBINERS}")
         self.combiner: Any = MeanCombiner() if combiner == "mean" else None

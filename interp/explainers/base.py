@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -15,6 +16,7 @@ from interp.adapters.base import Adapter, Encoded
 from interp.adapters.registry import get_adapter
 from interp.errors import InterpError
 from interp.prediction import ContactPrediction
+from interp.windows import stitch, window_spans
 
 
 @contextlib.contextmanager
@@ -66,6 +68,9 @@ class Explainer(Attribution):
     """Base class: `attribute(sequence or list of sequences)` -> ContactPrediction or list of them.
 
     Every input is validated before any model call, so a bad record fails fast and nothing is half-done.
+    A sequence longer than the model takes is split into overlapping windows whose maps are stitched
+    (`long_sequences="window"`, with a warning and `metadata["windows"]`/`["covered"]`), or refused
+    (`long_sequences="error"`); never truncated.
     """
 
     method = "explainer"
@@ -77,9 +82,15 @@ class Explainer(Attribution):
         *,
         adapter: Adapter | None = None,
         show_progress: bool = False,
+        long_sequences: str = "window",
+        window_overlap: float = 0.5,
     ) -> None:
         self.adapter = adapter if adapter is not None else get_adapter(model, tokenizer)
         self.show_progress = show_progress
+        if long_sequences not in ("window", "error"):
+            raise InterpError(f"long_sequences={long_sequences!r}; choose 'window' or 'error'")
+        self.long_sequences = long_sequences
+        self.window_overlap = window_overlap
         super().__init__(self.adapter.forward)
 
     def has_convergence_delta(self) -> bool:
@@ -98,14 +109,34 @@ class Explainer(Attribution):
         if names is not None and len(names) != len(sequences):
             raise InterpError(f"{len(names)} names for {len(sequences)} sequences")
         labels = list(names) if names is not None else [f"#{n + 1}" for n in range(len(sequences))]
-        encoded = [
-            self.adapter.encode(seq, name=label, unknown=unknown) for seq, label in zip(sequences, labels, strict=True)
-        ]
+        window = self.long_sequences == "window"
+        for seq, label in zip(sequences, labels, strict=True):  # every record checked before any model call
+            self.adapter.check_sequence(seq, name=label, unknown=unknown, check_length=not window)
         with eval_mode(self.adapter.model):
             results = [
-                self._explain(enc, None if names is None else label) for enc, label in zip(encoded, labels, strict=True)
+                self._explain_any_length(seq, label, None if names is None else label, unknown)
+                for seq, label in zip(sequences, labels, strict=True)
             ]
         return results[0] if single else results
+
+    def _explain_any_length(self, sequence: str, label: str, name: str | None, unknown: str) -> ContactPrediction:
+        """One sequence; beyond the model's maximum length, overlapping windows stitched (interp.windows)."""
+        limit = self.adapter.max_length
+        if limit is None or len(sequence) <= limit:
+            return self._explain(self.adapter.encode(sequence, name=label, unknown=unknown), name)
+        spans = window_spans(len(sequence), limit, self.window_overlap)
+        warnings.warn(
+            f"sequence {label!r} has {len(sequence)} residues, more than {self.adapter.name}'s {limit}: "
+            f"computed in {len(spans)} overlapping windows and stitched (pairs no window holds score 0)",
+            stacklevel=3,
+        )
+        parts = [
+            self._explain(self.adapter.encode(sequence[s:e], name=f"{label}[{s + 1}-{e}]", unknown=unknown), name)
+            for s, e in spans
+        ]
+        contacts, covered = stitch(len(sequence), spans, [p.contacts for p in parts])
+        metadata = {**parts[0].metadata, "windows": spans, "covered": covered}
+        return ContactPrediction(sequence, parts[0].method, contacts, name=name, metadata=metadata)
 
     def _explain(self, encoded: Encoded, name: str | None) -> ContactPrediction:
         raise NotImplementedError

@@ -69,8 +69,9 @@ class CategoricalJacobian(Explainer):
         keep_jacobian: bool = False,
         compile: bool = False,
         show_progress: bool = False,
+        **window_options: Any,
     ) -> None:
-        super().__init__(model, tokenizer, adapter=adapter, show_progress=show_progress)
+        super().__init__(model, tokenizer, adapter=adapter, show_progress=show_progress, **window_options)
         self.compile = compile
         self._runner = (
             self.adapter.with_model(torch.compile(self.adapter.model, dynamic=False)) if compile else self.adapter

@@ -39,8 +39,9 @@ class GradientJacobian(Explainer):
         eager_attention: bool = False,
         keep_jacobian: bool = False,
         show_progress: bool = False,
+        **window_options: Any,
     ) -> None:
-        super().__init__(model, tokenizer, adapter=adapter, show_progress=show_progress)
+        super().__init__(model, tokenizer, adapter=adapter, show_progress=show_progress, **window_options)
         if not self.adapter.has_lm_head:
             raise InterpError(f"{self.adapter.name} has no language-model head: use RepresentationJacobian")
         self.chunk_size = chunk_size
