@@ -69,6 +69,7 @@ class Adapter:
         self.suffix_ids = list(suffix_ids)
         self.mask_token_id = mask_token_id
         self.max_length = max_length
+        self.chain_break_token_id: int | None = None
         self._letter_ids: torch.Tensor | None = None
 
     # --- what the model is -------------------------------------------------------------------
@@ -124,18 +125,55 @@ class Adapter:
                 )
         return sequence
 
+    def _body_ids(self, sequence: str) -> list[int]:
+        lookup = dict(zip(self.alphabet, self.letter_token_ids.tolist(), strict=True))
+        lookup.update({alias: lookup[letter] for alias, letter in self.letter_aliases.items()})
+        return [lookup.get(letter, self.mask_token_id) for letter in sequence]  # type: ignore[misc]
+
+    def _assemble(self, sequence: str, body: list[int], positions: list[int]) -> Encoded:
+        ids = torch.tensor(self.prefix_ids + body + self.suffix_ids, dtype=torch.long)
+        residue_positions = torch.tensor(positions, dtype=torch.long) + len(self.prefix_ids)
+        readout = residue_positions - 1 if self.causal else residue_positions
+        if bool((readout < 0).any()):
+            raise InterpError(f"{self.name}: a causal model needs a start token before the first residue")
+        return Encoded(sequence, ids, residue_positions, readout)
+
     def encode(self, sequence: str, *, name: str | None = None, unknown: str = "error") -> Encoded:
         """Token ids with the family's special tokens; letters outside the alphabet masked if asked."""
         self.check_sequence(sequence, name=name, unknown=unknown)
-        lookup = dict(zip(self.alphabet, self.letter_token_ids.tolist(), strict=True))
-        lookup.update({alias: lookup[letter] for alias, letter in self.letter_aliases.items()})
-        body = [lookup.get(letter, self.mask_token_id) for letter in sequence]
-        ids = torch.tensor(self.prefix_ids + body + self.suffix_ids, dtype=torch.long)
-        positions = torch.arange(len(sequence), dtype=torch.long) + len(self.prefix_ids)
-        readout = positions - 1 if self.causal else positions
-        if bool((readout < 0).any()):
-            raise InterpError(f"{self.name}: a causal model needs a start token before the first residue")
-        return Encoded(sequence, ids, positions, readout)
+        return self._assemble(sequence, self._body_ids(sequence), list(range(len(sequence))))
+
+    # --- complexes -------------------------------------------------------------------------------
+    def chain_linker_ids(self) -> list[int]:
+        """Tokens placed between two chains: the family's chain-break token, else a 25-glycine linker
+        (the ESMFold convention) for protein models. The linker is in the input, never in the map."""
+        if self.chain_break_token_id is not None:
+            return [self.chain_break_token_id]
+        if self.alphabet == PROTEIN_ALPHABET:
+            return [self.token_ids_for("G")] * 25
+        raise InterpError(f"{self.name}: no chain separator known for this family; set adapter.chain_break_token_id")
+
+    def encode_complex(self, chains: Sequence[str], *, name: str | None = None, unknown: str = "error") -> Encoded:
+        """Several chains joined by the family's linker; residue positions skip the linker tokens."""
+        if len(chains) < 2:
+            raise InterpError("a complex needs at least two chains")
+        label = name if name is not None else "complex"
+        for index, chain in enumerate(chains, start=1):
+            self.check_sequence(chain, name=f"{label} chain {index}", unknown=unknown, check_length=False)
+        linker = self.chain_linker_ids()
+        body: list[int] = []
+        positions: list[int] = []
+        for index, chain in enumerate(chains):
+            if index:
+                body += linker
+            positions += range(len(body), len(body) + len(chain))
+            body += self._body_ids(chain)
+        if self.max_length is not None and len(body) > self.max_length:
+            raise SequenceTooLongError(
+                f"{label}: {len(chains)} chains with linkers make {len(body)} tokens; {self.name} takes at most "
+                f"{self.max_length} (complexes are not split into windows)"
+            )
+        return self._assemble("".join(chains), body, positions)
 
     # --- running the model -------------------------------------------------------------------
     def forward(

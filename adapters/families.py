@@ -25,11 +25,12 @@ class EsmAdapter(HFTokenAdapter):
 
 
 class EsmcAdapter(HFTokenAdapter):
-    """ESM C (`EsmcForMaskedLM`, native in transformers 5; its tokenizer is character level)."""
+    """ESM C (`EsmcForMaskedLM`, native in transformers 5; character level, "|" breaks chains)."""
 
     def __init__(self, model: nn.Module, tokenizer: Any, **options: Any) -> None:
         options.setdefault("name", "esmc")
         super().__init__(model, tokenizer, **options)
+        self.chain_break_token_id = _letter_token_id(tokenizer, "|")
 
 
 class ProtBertAdapter(HFTokenAdapter):

@@ -46,6 +46,20 @@ class ContactPrediction:
             truth = contact_map(truth, chain=chain, sequence=self.sequence)
         return precision_table(self.contacts, truth, ranges=ranges, ks=ks, length=length)
 
+    @property
+    def chain_boundaries(self) -> list[int]:
+        """[0, L1, L1 + L2, ...] for a complex; [0, L] for one chain."""
+        return list(self.metadata.get("chain_boundaries", [0, len(self)]))
+
+    def inter_chain(self, first: int = 0, second: int = 1) -> torch.Tensor:
+        """The block of the map between two chains of a complex: [L_first, L_second]."""
+        bounds = self.chain_boundaries
+        if not (0 <= first < len(bounds) - 1 and 0 <= second < len(bounds) - 1):
+            from interp.errors import InterpError
+
+            raise InterpError(f"chains {first} and {second}: this prediction has {len(bounds) - 1} chain(s)")
+        return self.contacts[bounds[first] : bounds[first + 1], bounds[second] : bounds[second + 1]]
+
     def top(self, k: int | None = None, min_separation: int = 6) -> list[Pair]:
         """The k best pairs (default L) with j - i >= min_separation, best first."""
         return top_pairs(self.contacts, len(self) if k is None else k, min_separation=min_separation)

@@ -98,12 +98,15 @@ class Explainer(Attribution):
 
     def attribute(  # type: ignore[override]
         self,
-        inputs: str | Sequence[str],
+        inputs: str | Sequence[str] | tuple[str, ...],
         *,
         names: Sequence[str] | None = None,
         unknown: str = "error",
     ) -> ContactPrediction | list[ContactPrediction]:
-        """Contact maps for one sequence (returns one prediction) or a list of sequences (returns a list)."""
+        """Contact maps for one sequence (one prediction), a list of sequences (a list), or a tuple of chains
+        (one complex: chains joined by the family's linker, one full map with chain boundaries)."""
+        if isinstance(inputs, tuple):  # one complex: chains joined by the family's linker
+            return self._explain_complex(inputs, name=None if names is None else names[0], unknown=unknown)
         single = isinstance(inputs, str)
         sequences = [inputs] if single else list(inputs)
         if names is not None and len(names) != len(sequences):
@@ -137,6 +140,17 @@ class Explainer(Attribution):
         contacts, covered = stitch(len(sequence), spans, [p.contacts for p in parts])
         metadata = {**parts[0].metadata, "windows": spans, "covered": covered}
         return ContactPrediction(sequence, parts[0].method, contacts, name=name, metadata=metadata)
+
+    def _explain_complex(self, chains: tuple[str, ...], *, name: str | None, unknown: str) -> ContactPrediction:
+        """The full map of several chains; `metadata["chain_boundaries"]` holds [0, L1, L1 + L2, ...]."""
+        encoded = self.adapter.encode_complex(list(chains), name=name, unknown=unknown)
+        with eval_mode(self.adapter.model):
+            pred = self._explain(encoded, name)
+        bounds = [0]
+        for chain in chains:
+            bounds.append(bounds[-1] + len(chain))
+        pred.metadata["chain_boundaries"] = bounds
+        return pred
 
     def _explain(self, encoded: Encoded, name: str | None) -> ContactPrediction:
         raise NotImplementedError
