@@ -54,6 +54,7 @@ class Adapter:
     causal: bool = False
     has_lm_head: bool = True
     letter_aliases: dict[str, str] = {}  # noqa: RUF012 - read-only class default, e.g. {"T": "U"} for RNA
+    reverse_complement: bool = False  # causal DNA models: fill the other triangle by a reverse-complement pass
 
     def __init__(
         self,

@@ -3,6 +3,7 @@
 Protein: ESM-2 / ESM-1b / ESM-1v (`esm`), ESM C (`esmc`, native in transformers 5), ProtBert (`bert`),
 ProtT5 encoder (`t5`: no LM head, attention readout and RepresentationJacobian only), ProGen2 and other
 character-level causal models (`progen`, `progen2`, `gpt2` with a one-token-per-letter vocabulary).
+DNA: single-nucleotide models (`caduceus` masked, `hyenadna` causal; `gpt2` with a nucleotide vocabulary).
 RNA (extra `[rna]`): the masked LMs the `multimolecule` package registers with transformers, with T read as U.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from interp.adapters.base import PROTEIN_ALPHABET, RNA_ALPHABET
+from interp.adapters.base import DNA_ALPHABET, PROTEIN_ALPHABET, RNA_ALPHABET
 from interp.adapters.huggingface import HFTokenAdapter, _letter_token_id, tokenizes_per_letter
 from interp.adapters.registry import register_adapter
 from torch import nn
@@ -79,15 +80,42 @@ class RnaAdapter(HFTokenAdapter):
         super().__init__(model, tokenizer, **options)
 
 
+class DnaAdapter(HFTokenAdapter):
+    """Single-nucleotide DNA language models: masked (Caduceus) or causal (HyenaDNA); U is read as T.
+
+    For a causal model the Jacobian of one pass fills only q > p; `CategoricalJacobian` then adds a
+    reverse-complement pass (mutate the mirrored position of the reverse complement, map back, complement
+    the letter axes) for q < p, as the Evo analyses do (`reverse_complement = True`).
+    """
+
+    reverse_complement = True
+
+    def __init__(self, model: nn.Module, tokenizer: Any, **options: Any) -> None:
+        model_type = getattr(getattr(model, "config", None), "model_type", "dna")
+        options.setdefault("name", model_type)
+        options.setdefault("alphabet", DNA_ALPHABET)
+        options.setdefault("letter_aliases", {"U": "T"})
+        options.setdefault("causal", model_type in CAUSAL_DNA_TYPES)
+        super().__init__(model, tokenizer, **options)
+
+
 PROTEIN_CHECK = tokenizes_per_letter(PROTEIN_ALPHABET)
+DNA_CHECK = tokenizes_per_letter(DNA_ALPHABET)
+CAUSAL_DNA_TYPES = ("hyenadna", "gpt2")
 RNA_CHECK = tokenizes_per_letter(RNA_ALPHABET)
 MULTIMOLECULE_RNA_TYPES = ("rnafm", "rinalmo", "rnabert", "rnaernie", "rnamsm", "splicebert", "ernierna", "utrlm")
 
+# Later registrations are tried first: the protein check (20 single-letter tokens) is the strictest, so
+# protein families go last; a protein vocabulary also holds A, C, G, T and would pass the DNA check.
+register_adapter("caduceus", DnaAdapter, accepts=DNA_CHECK, name="caduceus")
+register_adapter("hyenadna", DnaAdapter, accepts=DNA_CHECK, name="hyenadna")
+register_adapter("gpt2", DnaAdapter, accepts=DNA_CHECK, name="gpt2-dna-causal")
+register_adapter("bert", DnaAdapter, accepts=DNA_CHECK, name="bert-dna")
+for _rna_type in MULTIMOLECULE_RNA_TYPES:
+    register_adapter(_rna_type, RnaAdapter, accepts=RNA_CHECK, name=_rna_type)
 register_adapter("esm", EsmAdapter, accepts=PROTEIN_CHECK, name="esm")
 register_adapter("esmc", EsmcAdapter, accepts=PROTEIN_CHECK, name="esmc")
 register_adapter("bert", ProtBertAdapter, accepts=PROTEIN_CHECK, name="protbert")
 register_adapter("t5", ProtT5EncoderAdapter, accepts=PROTEIN_CHECK, name="prott5")
 for _causal_type in ("progen", "progen2", "gpt2"):
     register_adapter(_causal_type, CausalProteinAdapter, accepts=PROTEIN_CHECK, name=f"{_causal_type}-causal")
-for _rna_type in MULTIMOLECULE_RNA_TYPES:
-    register_adapter(_rna_type, RnaAdapter, accepts=RNA_CHECK, name=_rna_type)

@@ -147,6 +147,29 @@ def rnafm_model(*, seed: int = 0, **overrides: Any):
 
 
 __all__ = [
-    "ESM_SHAPES", "causal_protein_model", "esm_model", "esm_tokenizer", "esmc_model", "protbert_model",
+    "ESM_SHAPES", "causal_protein_model", "dna_model", "esm_model", "esm_tokenizer", "esmc_model", "protbert_model",
     "prott5_encoder_model", "rnafm_model",
 ]  # fmt: skip
+
+
+DNA_VOCAB = ["<pad>", "<bos>", "<eos>", "<unk>", "<mask>", "A", "C", "G", "T", "N"]
+
+
+def dna_model(*, causal: bool = True, seed: int = 0, **overrides: Any):
+    """(A tiny single-nucleotide DNA LM, its tokenizer): GPT-2 (causal, a stand-in for HyenaDNA and Evo's
+    one-letter-per-nucleotide input) or BERT (masked, a stand-in for Caduceus); random weights."""
+    from transformers import BertConfig, BertForMaskedLM, GPT2Config, GPT2LMHeadModel
+
+    tokenizer = _word_level_tokenizer(
+        DNA_VOCAB, metaspace=False, eos=None,
+        specials={"unk_token": "<unk>", "pad_token": "<pad>", "bos_token": "<bos>", "eos_token": "<eos>",
+                  "mask_token": "<mask>"},
+    )  # fmt: skip
+    torch.manual_seed(seed)
+    if causal:
+        settings = {"n_embd": 64, "n_layer": 2, "n_head": 4, "n_positions": 512, **overrides}
+        model = GPT2LMHeadModel(GPT2Config(vocab_size=len(DNA_VOCAB), bos_token_id=1, eos_token_id=2, **settings))
+    else:
+        settings = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 128}
+        model = BertForMaskedLM(BertConfig(vocab_size=len(DNA_VOCAB), pad_token_id=0, **{**settings, **overrides}))
+    return model.eval(), tokenizer

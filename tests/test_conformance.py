@@ -3,7 +3,9 @@
 Native architectures are built from their real config classes with random weights (ESM-2, ESM C,
 ProtBert, ProtT5 encoder, RNA-FM from multimolecule). ProGen2 needs remote code, so its adapter logic is
 tested on GPT-2 (native, causal) with ProGen2's character vocabulary and "1"/"2" terminals: the same
-call signature and vocabulary, not the real ProGen2 weights or layers.
+call signature and vocabulary, not the real ProGen2 weights or layers. Likewise HyenaDNA and Evo
+(causal, one token per nucleotide) are stood in for by GPT-2 with a nucleotide vocabulary, and Caduceus
+(masked, remote code) by BERT with a nucleotide vocabulary.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from interp.errors import InterpError, InvalidSequenceError
 from interp.explainers import AttentionReadout, CategoricalJacobian, RepresentationJacobian
 from interp.models import (
     causal_protein_model,
+    dna_model,
     esm_model,
     esmc_model,
     protbert_model,
@@ -35,6 +38,8 @@ FAMILIES = {
     "prott5-encoder": (prott5_encoder_model, "MKTAYIAKQRQISFV", False),
     "progen2-like causal": (causal_protein_model, "MKTAYIAKQRQISFV", True),
     "rnafm": (rnafm_model, "GGAUCCGAUUAGCUA", False),
+    "dna-causal (HyenaDNA/Evo stand-in)": (lambda: dna_model(causal=True), "GGATCCGATTAGCTA", True),
+    "dna-masked (Caduceus stand-in)": (lambda: dna_model(causal=False), "GGATCCGATTAGCTA", False),
 }
 
 
@@ -79,7 +84,10 @@ def test_encoding_matches_the_tokenizer(family):
     text = {"protbert": " ".join(sequence), "prott5-encoder": " ".join(sequence)}.get(name, sequence)
     if name.startswith("progen2"):
         text = "1" + sequence + "2"
-    assert adapter.encode(sequence).input_ids.tolist() == list(tokenizer(text)["input_ids"])
+    expected = list(tokenizer(text)["input_ids"])
+    if name.startswith("dna-causal"):  # a causal model reads the first nucleotide off a start token
+        expected = [tokenizer.bos_token_id, *expected]
+    assert adapter.encode(sequence).input_ids.tolist() == expected
 
 
 def test_jacobian_shape_determinism_and_batch_independence(family):
@@ -147,3 +155,36 @@ def test_rna_reads_t_as_u():
     model, tokenizer = rnafm_model()
     adapter = get_adapter(model, tokenizer)
     assert torch.equal(adapter.encode("GGATCC").input_ids, adapter.encode("GGAUCC").input_ids)
+
+
+def test_causal_dna_fills_the_other_triangle_by_reverse_complement():
+    """Independent loop: the effect of a at p on b at q < p is read on the reverse-complement strand."""
+    model, tokenizer = dna_model(causal=True, seed=4)
+    adapter = get_adapter(model, tokenizer)
+    sequence = "GGATCCGATTAG"
+    length, comp = len(sequence), {"A": "T", "C": "G", "G": "C", "T": "A"}
+    letters = [tokenizer.convert_tokens_to_ids(c) for c in "ACGT"]
+
+    def readout(seq):  # logits predicting each nucleotide, [L, 4]
+        ids = torch.tensor([tokenizer.bos_token_id] + [tokenizer.convert_tokens_to_ids(c) for c in seq])
+        with torch.no_grad():
+            return model(input_ids=ids[None]).logits[0, :length][:, letters].double()
+
+    expected = np.zeros((length, 4, length, 4))
+    wild = readout(sequence)
+    rc = "".join(comp[c] for c in reversed(sequence))
+    rc_wild = readout(rc)
+    for p in range(length):
+        for a, letter in enumerate("ACGT"):
+            mutant = readout(sequence[:p] + letter + sequence[p + 1 :]) - wild
+            rc_p = length - 1 - p
+            rc_mutant = readout(rc[:rc_p] + comp[letter] + rc[rc_p + 1 :]) - rc_wild
+            for q in range(length):
+                for b, other in enumerate("ACGT"):
+                    if q > p:
+                        expected[p, a, q, b] = mutant[q, b]
+                    elif q < p:
+                        expected[p, a, q, b] = rc_mutant[length - 1 - q, "ACGT".index(comp[other])]
+    explainer = CategoricalJacobian(adapter, keep_jacobian=True)
+    pred = explainer.attribute(sequence)
+    np.testing.assert_allclose(pred.jacobian.numpy(), expected, atol=1e-5)

@@ -174,8 +174,26 @@ class CategoricalJacobian(Explainer):
         assert jac is not None
         return jac
 
+    def _both_strands(self, encoded: Encoded) -> torch.Tensor:
+        """A causal DNA model: the forward pass fills q > p, the reverse complement's pass fills q < p."""
+        forward = self.jacobian(encoded)
+        complement = str.maketrans("ACGT", "TGCA")
+        reverse = encoded.sequence.translate(complement)[::-1]
+        backward = self.jacobian(self.adapter.encode(reverse))
+        letter_flip = torch.tensor(
+            [self.adapter.alphabet.index(c) for c in self.adapter.alphabet.translate(complement)]
+        )
+        # J_rc[L-1-p, comp(a), L-1-q, comp(b)] is the effect of a at p on b at q, read on the other strand
+        mapped = backward.flip(0, 2).index_select(1, letter_flip.to(backward.device))
+        if mapped.shape[3] == len(letter_flip):
+            mapped = mapped.index_select(3, letter_flip.to(backward.device))
+        return forward + mapped
+
     def _explain(self, encoded: Encoded, name: str | None) -> ContactPrediction:
-        jac = self.jacobian(encoded)
+        if self.adapter.causal and self.adapter.reverse_complement and not self.fast:
+            jac = self._both_strands(encoded)
+        else:
+            jac = self.jacobian(encoded)
         kept = jac.clone() if self.keep_jacobian else None
         contacts = jacobian_to_contacts(jac, inplace=True).float().cpu()
         del jac
