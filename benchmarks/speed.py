@@ -23,7 +23,55 @@ from benchmarks.common import machine, markdown_table, random_protein, timed, wr
 from interp.contacts import jacobian_to_contacts, top_pairs
 from interp.explainers import AttentionReadout, CategoricalJacobian, GradientJacobian
 from interp.explainers.categorical import auto_batch_size
-from interp.models import esm_model
+from interp.models import (
+    causal_protein_model,
+    dna_model,
+    esm_model,
+    esmc_model,
+    protbert_model,
+    prott5_encoder_model,
+)
+
+FAMILY_MODELS = {  # tiny configs of each adapter family (random weights), see tests/test_conformance.py
+    "esm (ESM-2)": (lambda: esm_model("tiny"), "protein"),
+    "esmc (ESM C)": (esmc_model, "protein"),
+    "protbert": (protbert_model, "protein"),
+    "prott5 encoder (representation Jacobian)": (prott5_encoder_model, "protein"),
+    "causal protein (ProGen2 stand-in)": (causal_protein_model, "protein"),
+    "dna causal + reverse complement (HyenaDNA stand-in)": (lambda: dna_model(causal=True), "dna"),
+    "dna masked (Caduceus stand-in)": (lambda: dna_model(causal=False), "dna"),
+    "rnafm (multimolecule)": ("rnafm", "rna"),
+}
+
+
+def family_rows(length: int = 64) -> list[dict]:
+    """Jacobian seconds per residue for each adapter family on a tiny config (2 layers, 64 wide)."""
+    from interp.adapters import get_adapter
+
+    from interp.explainers import RepresentationJacobian
+
+    rows = []
+    for name, (build, kind) in FAMILY_MODELS.items():
+        if build == "rnafm":
+            try:
+                from interp.models import rnafm_model
+            except ImportError:
+                continue
+            build = rnafm_model
+        model, tokenizer = build()
+        adapter = get_adapter(model, tokenizer)
+        letters = {"protein": "ACDEFGHIKLMNPQRSTVWY", "dna": "ACGT", "rna": "ACGU"}[kind]
+        sequence = "".join(letters[(7 * i + 3) % len(letters)] for i in range(length))
+        explainer_cls = CategoricalJacobian if adapter.has_lm_head else RepresentationJacobian
+        explainer = explainer_cls(adapter)
+        explainer.attribute(sequence[:8])  # warm-up
+        seconds, _ = timed(lambda explainer=explainer, sequence=sequence: explainer.attribute(sequence))
+        rows.append({
+            "family": name, "adapter": type(adapter).__name__, "causal": adapter.causal,
+            "alphabet": len(adapter.alphabet), "L": length, "seconds": seconds,
+            "ms_per_residue": 1000 * seconds / length,
+        })  # fmt: skip
+    return rows
 
 
 def reference_jacobian(model, tokenizer, sequence: str) -> torch.Tensor:
@@ -162,7 +210,14 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="L = 64 only, memory at L = 512")
     parser.add_argument("--memory-length", type=int, default=1024)
     parser.add_argument("--memory-child", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--families", action="store_true", help="only the per-adapter-family table")
     args = parser.parse_args()
+    if args.families:
+        rows = family_rows()
+        table = markdown_table(rows, ["family", "adapter", "causal", "alphabet", "L", "seconds", "ms_per_residue"])
+        path = write_results("speed_families", {"machine": machine(), "rows": rows}, table)
+        print(path.read_text())
+        return
     if args.memory_child is not None:
         print(json.dumps(memory_child(args.memory_child, positions=8)))
         return
