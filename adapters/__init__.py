@@ -14,6 +14,7 @@ from interp.adapters.base import (
 from interp.adapters.custom import CustomAdapter
 from interp.adapters.families import (
     CausalProteinAdapter,
+    DnaAdapter,
     EsmAdapter,
     EsmcAdapter,
     ProtBertAdapter,
@@ -21,6 +22,7 @@ from interp.adapters.families import (
     RnaAdapter,
 )
 from interp.adapters.huggingface import HFTokenAdapter, tokenizes_per_letter
+from interp.adapters.kmer import NucleotideTransformerAdapter
 from interp.adapters.registry import get_adapter, register_adapter, registered_adapters
 
 __all__ = [
@@ -30,11 +32,13 @@ __all__ = [
     "Adapter",
     "CausalProteinAdapter",
     "CustomAdapter",
+    "DnaAdapter",
     "Encoded",
     "EsmAdapter",
     "EsmcAdapter",
     "ForwardOutput",
     "HFTokenAdapter",
+    "NucleotideTransformerAdapter",
     "ProtBertAdapter",
     "ProtT5EncoderAdapter",
     "RnaAdapter",

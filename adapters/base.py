@@ -35,6 +35,7 @@ class Encoded:
     input_ids: torch.Tensor
     residue_positions: torch.Tensor
     readout_positions: torch.Tensor
+    offsets: torch.Tensor | None = None  # k-mer tokenizers: where in its token each residue sits
 
 
 @dataclass
@@ -175,6 +176,17 @@ class Adapter:
                 f"{self.max_length} (complexes are not split into windows)"
             )
         return self._assemble("".join(chains), body, positions)
+
+    # --- mutating and reading residues (overridden by k-mer adapters) -------------------------
+    def mutation_table(self, encoded: Encoded) -> tuple[torch.Tensor, torch.Tensor]:
+        """(token position holding each residue [L], token id that puts letter a at residue p [L, A])."""
+        length = len(encoded.residue_positions)
+        return encoded.residue_positions, self.letter_token_ids.expand(length, -1)
+
+    def residue_logits(self, logits: torch.Tensor, encoded: Encoded) -> torch.Tensor:
+        """Logits over the alphabet for every residue [B, L, A], from token logits [B, T, V]."""
+        positions = encoded.readout_positions.to(logits.device)
+        return logits.index_select(1, positions).index_select(2, self.letter_token_ids.to(logits.device))
 
     # --- running the model -------------------------------------------------------------------
     def forward(

@@ -107,6 +107,7 @@ MULTIMOLECULE_RNA_TYPES = ("rnafm", "rinalmo", "rnabert", "rnaernie", "rnamsm", 
 
 # Later registrations are tried first: the protein check (20 single-letter tokens) is the strictest, so
 # protein families go last; a protein vocabulary also holds A, C, G, T and would pass the DNA check.
+
 register_adapter("caduceus", DnaAdapter, accepts=DNA_CHECK, name="caduceus")
 register_adapter("hyenadna", DnaAdapter, accepts=DNA_CHECK, name="hyenadna")
 register_adapter("gpt2", DnaAdapter, accepts=DNA_CHECK, name="gpt2-dna-causal")

@@ -28,6 +28,7 @@ from interp.models import (
     dna_model,
     esm_model,
     esmc_model,
+    nucleotide_transformer_model,
     protbert_model,
     prott5_encoder_model,
 )
@@ -40,6 +41,7 @@ FAMILY_MODELS = {  # tiny configs of each adapter family (random weights), see t
     "causal protein (ProGen2 stand-in)": (causal_protein_model, "protein"),
     "dna causal + reverse complement (HyenaDNA stand-in)": (lambda: dna_model(causal=True), "dna"),
     "dna masked (Caduceus stand-in)": (lambda: dna_model(causal=False), "dna"),
+    "nucleotide transformer (6-mer tokens)": (nucleotide_transformer_model, "dna"),
     "rnafm (multimolecule)": ("rnafm", "rna"),
 }
 

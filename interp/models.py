@@ -147,7 +147,7 @@ def rnafm_model(*, seed: int = 0, **overrides: Any):
 
 
 __all__ = [
-    "ESM_SHAPES", "causal_protein_model", "dna_model", "esm_model", "esm_tokenizer", "esmc_model", "protbert_model",
+    "ESM_SHAPES", "causal_protein_model", "dna_model", "esm_model", "nucleotide_transformer_model", "esm_tokenizer", "esmc_model", "protbert_model",
     "prott5_encoder_model", "rnafm_model",
 ]  # fmt: skip
 
@@ -173,3 +173,19 @@ def dna_model(*, causal: bool = True, seed: int = 0, **overrides: Any):
         settings = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 128}
         model = BertForMaskedLM(BertConfig(vocab_size=len(DNA_VOCAB), pad_token_id=0, **{**settings, **overrides}))
     return model.eval(), tokenizer
+
+
+def nucleotide_transformer_model(*, seed: int = 0, **overrides: Any):
+    """(A tiny EsmForMaskedLM, an EsmTokenizer with the Nucleotide Transformer's 6-mer vocabulary)."""
+    import itertools
+
+    from transformers import EsmConfig, EsmForMaskedLM, EsmTokenizer
+
+    kmers = ["".join(p) for p in itertools.product("ATCG", repeat=6)]
+    vocab = ["<unk>", "<pad>", "<mask>", "<cls>", "<eos>", "<bos>", *kmers, "A", "T", "C", "G", "N"]
+    settings = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 128}
+    settings.update(overrides)
+    config = EsmConfig(vocab_size=len(vocab), max_position_embeddings=1002, pad_token_id=1, mask_token_id=2,
+                       position_embedding_type="rotary", token_dropout=False, **settings)  # fmt: skip
+    torch.manual_seed(seed)
+    return EsmForMaskedLM(config).eval(), EsmTokenizer(_vocab_file(vocab, "nt_vocab.txt"))

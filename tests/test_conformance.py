@@ -24,6 +24,7 @@ from interp.models import (
     dna_model,
     esm_model,
     esmc_model,
+    nucleotide_transformer_model,
     protbert_model,
     prott5_encoder_model,
     rnafm_model,
@@ -40,6 +41,7 @@ FAMILIES = {
     "rnafm": (rnafm_model, "GGAUCCGAUUAGCUA", False),
     "dna-causal (HyenaDNA/Evo stand-in)": (lambda: dna_model(causal=True), "GGATCCGATTAGCTA", True),
     "dna-masked (Caduceus stand-in)": (lambda: dna_model(causal=False), "GGATCCGATTAGCTA", False),
+    "nucleotide-transformer (6-mer)": (nucleotide_transformer_model, "GGATCCGATTAGCTA", False),
 }
 
 
@@ -74,6 +76,8 @@ def test_residue_positions_hold_the_residues(family):
     _, _, tokenizer, adapter, sequence, _ = family
     encoded = adapter.encode(sequence)
     tokens = tokenizer.convert_ids_to_tokens(encoded.input_ids[encoded.residue_positions].tolist())
+    if encoded.offsets is not None:  # k-mer tokens: the residue is the letter at its offset in the token
+        tokens = [t[o] if o >= 0 else t for t, o in zip(tokens, encoded.offsets.tolist(), strict=True)]
     assert "".join(t.lstrip("\u2581") for t in tokens) == sequence
     offset = 1 if adapter.causal else 0
     assert torch.equal(encoded.readout_positions, encoded.residue_positions - offset)

@@ -97,19 +97,19 @@ class CategoricalJacobian(Explainer):
         """Logits at the residues' readout positions, restricted to the alphabet: [B, L, A]."""
         if out.logits is None:
             raise InterpError(f"{self.adapter.name}: the forward returned no logits")
-        letters = self.adapter.letter_token_ids.to(out.logits.device)
-        positions = encoded.readout_positions.to(out.logits.device)
-        return out.logits.index_select(1, positions).index_select(2, letters)
+        return self.adapter.residue_logits(out.logits, encoded)
 
     def _autocast(self) -> contextlib.AbstractContextManager:
         if self.dtype is None:
             return contextlib.nullcontext()
         return torch.autocast(device_type=self.adapter.device.type, dtype=self.dtype)
 
-    def _substitutions(self) -> torch.Tensor:
+    def _substitutions(self, encoded: Encoded) -> tuple[torch.Tensor, torch.Tensor]:
+        """(token position of each residue [L], replacement token ids [L, S]: letters, or the mask)."""
+        token_positions, table = self.adapter.mutation_table(encoded)
         if self.fast:
-            return torch.tensor([self.adapter.mask_token_id], dtype=torch.long)
-        return self.adapter.letter_token_ids
+            table = torch.full((len(token_positions), 1), int(self.adapter.mask_token_id), dtype=torch.long)
+        return token_positions, table
 
     def jacobian(
         self, sequence: str | Encoded, *, unknown: str = "error", positions: Sequence[int] | None = None
@@ -122,9 +122,9 @@ class CategoricalJacobian(Explainer):
         adapter = self.adapter
         device = adapter.device
         ids = encoded.input_ids.to(device)
-        token_positions = encoded.residue_positions.to(device)
-        subs = self._substitutions().to(device)
-        length, n_subs = len(encoded.sequence), len(subs)
+        token_positions, subs = self._substitutions(encoded)
+        token_positions, subs = token_positions.to(device), subs.to(device)
+        length, n_subs = len(encoded.sequence), subs.shape[1]
 
         mutated_positions = torch.arange(length, device=device)
         if positions is not None:
@@ -133,7 +133,7 @@ class CategoricalJacobian(Explainer):
                 raise InterpError(f"positions must lie in 0..{length - 1}; got {list(positions)}")
         pos_index = mutated_positions.repeat_interleave(n_subs)
         sub_index = torch.arange(n_subs, device=device).repeat(len(mutated_positions))
-        needed = subs[sub_index] != ids[token_positions[pos_index]]  # the wild-type letter's row is zero: skip it
+        needed = subs[pos_index, sub_index] != ids[token_positions[pos_index]]  # wild-type letter: row is zero
         pos_index, sub_index = pos_index[needed], sub_index[needed]
         # row 0 of the work list is the wild type itself (position index -1), then every mutant
         pos_index = torch.cat([torch.tensor([-1], device=device), pos_index])
@@ -157,7 +157,7 @@ class CategoricalJacobian(Explainer):
             batch = ids.repeat(batch_size, 1)
             mutated = p >= 0
             rows = torch.arange(batch_size, device=device)[mutated]
-            batch[rows, token_positions[p[mutated]]] = subs[s[mutated]]
+            batch[rows, token_positions[p[mutated]]] = subs[p[mutated], s[mutated]]
             with torch.inference_mode(), self._autocast():
                 values = self._readout(self._runner.forward(batch, **kwargs), encoded)[:n_real].float()
             check_finite_output(values, "outputs", p[:n_real].tolist())
