@@ -206,6 +206,28 @@ class Adapter:
     def _run(self, input_ids: torch.Tensor, *, output_attentions: bool, output_hidden_states: bool) -> ForwardOutput:
         raise NotImplementedError
 
+    @staticmethod
+    def _call_model(
+        model: nn.Module, input_ids: torch.Tensor, *, keyword: bool, output_attentions: bool, output_hidden_states: bool
+    ) -> ForwardOutput:
+        """Call a model (ids by keyword for Hugging Face, positionally otherwise), asking only for what is needed,
+        and unpack a tensor, a tuple (logits first) or an output object with .logits/.attentions/.hidden_states."""
+        kwargs: dict[str, bool] = {}
+        if output_attentions:
+            kwargs["output_attentions"] = True
+        if output_hidden_states:
+            kwargs["output_hidden_states"] = True
+        out = model(input_ids=input_ids, **kwargs) if keyword else model(input_ids, **kwargs)
+        if isinstance(out, torch.Tensor):
+            return ForwardOutput(logits=out)
+        if isinstance(out, tuple):
+            return ForwardOutput(logits=out[0])
+        return ForwardOutput(
+            logits=getattr(out, "logits", None),
+            attentions=getattr(out, "attentions", None),
+            hidden_states=getattr(out, "hidden_states", None),
+        )
+
     def with_model(self, model: nn.Module) -> Adapter:
         """The same adapter running another module with the same parameters (e.g. `torch.compile(model)`)."""
         clone = copy.copy(self)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 import torch
 from interp.adapters.base import Adapter, ForwardOutput
@@ -65,18 +64,7 @@ class CustomAdapter(Adapter):
         raise InterpError(f"{self.name}: no nn.Embedding found; pass embedding= to CustomAdapter")
 
     def _run(self, input_ids: torch.Tensor, *, output_attentions: bool, output_hidden_states: bool) -> ForwardOutput:
-        kwargs: dict[str, Any] = {}
-        if output_attentions:
-            kwargs["output_attentions"] = True
-        if output_hidden_states:
-            kwargs["output_hidden_states"] = True
-        out = self.model(input_ids, **kwargs)
-        if isinstance(out, torch.Tensor):
-            return ForwardOutput(logits=out)
-        if isinstance(out, tuple):
-            return ForwardOutput(logits=out[0])
-        return ForwardOutput(
-            logits=getattr(out, "logits", None),
-            attentions=getattr(out, "attentions", None),
-            hidden_states=getattr(out, "hidden_states", None),
-        )
+        return self._call_model(
+            self.model, input_ids, keyword=False, output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+        )  # fmt: skip

@@ -125,17 +125,10 @@ class HFTokenAdapter(Adapter):
         return token_id
 
     def _run(self, input_ids: torch.Tensor, *, output_attentions: bool, output_hidden_states: bool) -> ForwardOutput:
-        kwargs: dict[str, Any] = {}
-        if output_attentions:
-            kwargs["output_attentions"] = True
-        if output_hidden_states:
-            kwargs["output_hidden_states"] = True
-        out = self.model(input_ids=input_ids, **kwargs)
-        return ForwardOutput(
-            logits=getattr(out, "logits", None),
-            attentions=getattr(out, "attentions", None),
-            hidden_states=getattr(out, "hidden_states", None),
-        )
+        return self._call_model(
+            self.model, input_ids, keyword=True, output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+        )  # fmt: skip
 
     @contextlib.contextmanager
     def attention_weights_enabled(self) -> Iterator[None]:

@@ -14,6 +14,7 @@ from torch import nn
 
 from interp.adapters.base import Adapter, Encoded
 from interp.adapters.registry import get_adapter
+from interp.contacts import jacobian_to_contacts
 from interp.errors import InterpError
 from interp.prediction import ContactPrediction
 from interp.windows import stitch, window_spans
@@ -154,3 +155,18 @@ class Explainer(Attribution):
 
     def _explain(self, encoded: Encoded, name: str | None) -> ContactPrediction:
         raise NotImplementedError
+
+    def _jacobian_prediction(
+        self, encoded: Encoded, jac: torch.Tensor, name: str | None, keep_jacobian: bool
+    ) -> ContactPrediction:
+        """Post-process a raw Jacobian (in place, so no second copy unless it is kept) into a prediction."""
+        kept = jac.clone().cpu() if keep_jacobian else None
+        contacts = jacobian_to_contacts(jac, inplace=True).float().cpu()
+        return ContactPrediction(
+            sequence=encoded.sequence,
+            method=self.method,
+            contacts=contacts,
+            jacobian=kept,
+            name=name,
+            metadata={"adapter": self.adapter.name},
+        )

@@ -17,7 +17,6 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from interp.adapters.base import Adapter, Encoded, ForwardOutput
-from interp.contacts import jacobian_to_contacts
 from interp.errors import InterpError
 from interp.explainers.base import Explainer, available_memory_bytes, check_finite_output
 from interp.prediction import ContactPrediction
@@ -194,17 +193,7 @@ class CategoricalJacobian(Explainer):
             jac = self._both_strands(encoded)
         else:
             jac = self.jacobian(encoded)
-        kept = jac.clone() if self.keep_jacobian else None
-        contacts = jacobian_to_contacts(jac, inplace=True).float().cpu()
-        del jac
-        return ContactPrediction(
-            sequence=encoded.sequence,
-            method=self.method,
-            contacts=contacts,
-            jacobian=None if kept is None else kept.cpu(),
-            name=name,
-            metadata={"adapter": self.adapter.name},
-        )
+        return self._jacobian_prediction(encoded, jac, name, self.keep_jacobian)
 
 
 class RepresentationJacobian(CategoricalJacobian):

@@ -18,7 +18,6 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from interp.adapters.base import Adapter, Encoded
-from interp.contacts import jacobian_to_contacts
 from interp.errors import InterpError
 from interp.explainers.base import Explainer, check_finite_output
 from interp.prediction import ContactPrediction
@@ -100,14 +99,4 @@ class GradientJacobian(Explainer):
         return self.adapter.attention_weights_enabled() if self.eager_attention else contextlib.nullcontext()
 
     def _explain(self, encoded: Encoded, name: str | None) -> ContactPrediction:
-        jac = self.jacobian(encoded)
-        kept = jac.clone() if self.keep_jacobian else None
-        contacts = jacobian_to_contacts(jac, inplace=True).float().cpu()
-        return ContactPrediction(
-            sequence=encoded.sequence,
-            method=self.method,
-            contacts=contacts,
-            jacobian=None if kept is None else kept.cpu(),
-            name=name,
-            metadata={"adapter": self.adapter.name},
-        )
+        return self._jacobian_prediction(encoded, self.jacobian(encoded), name, self.keep_jacobian)
