@@ -262,7 +262,9 @@ def main() -> None:
     )  # fmt: skip
     memory_table = markdown_table([memory], list(memory))
     payload = {"machine": machine(), "model": "ESM-2 8M shape, random weights", "rows": rows, "memory": memory}
-    path = write_results("speed", payload, table + "\n\nPeak memory (child process):\n\n" + memory_table)
+    path = write_results(
+        "speed_quick" if args.quick else "speed", payload, table + "\n\nPeak memory (child process):\n\n" + memory_table
+    )
     print(path.read_text())
 
 
