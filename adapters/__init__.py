@@ -13,6 +13,7 @@ from interp.adapters.base import (
 )
 from interp.adapters.custom import CustomAdapter
 from interp.adapters.families import (
+    ByteLevelDnaAdapter,
     CausalProteinAdapter,
     DnaAdapter,
     EsmAdapter,
@@ -30,6 +31,7 @@ __all__ = [
     "PROTEIN_ALPHABET",
     "RNA_ALPHABET",
     "Adapter",
+    "ByteLevelDnaAdapter",
     "CausalProteinAdapter",
     "CustomAdapter",
     "DnaAdapter",

@@ -36,6 +36,7 @@ class Encoded:
     residue_positions: torch.Tensor
     readout_positions: torch.Tensor
     offsets: torch.Tensor | None = None  # k-mer tokenizers: where in its token each residue sits
+    first_unpredicted: bool = False  # a causal model with no start token never predicts residue 0
 
 
 @dataclass
@@ -136,9 +137,12 @@ class Adapter:
         ids = torch.tensor(self.prefix_ids + body + self.suffix_ids, dtype=torch.long)
         residue_positions = torch.tensor(positions, dtype=torch.long) + len(self.prefix_ids)
         readout = residue_positions - 1 if self.causal else residue_positions
-        if bool((readout < 0).any()):
+        first_unpredicted = bool((readout < 0).any())
+        if first_unpredicted and not self.reverse_complement:
             raise InterpError(f"{self.name}: a causal model needs a start token before the first residue")
-        return Encoded(sequence, ids, residue_positions, readout)
+        # with no start token residue 0 is never predicted on this strand: its column is zeroed by the
+        # explainer and comes from the reverse-complement pass instead
+        return Encoded(sequence, ids, residue_positions, readout.clamp_min(0), first_unpredicted=first_unpredicted)
 
     def encode(self, sequence: str, *, name: str | None = None, unknown: str = "error") -> Encoded:
         """Token ids with the family's special tokens; letters outside the alphabet masked if asked."""

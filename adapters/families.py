@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from interp.adapters.base import DNA_ALPHABET, PROTEIN_ALPHABET, RNA_ALPHABET
+import torch
+from interp.adapters.base import DNA_ALPHABET, PROTEIN_ALPHABET, RNA_ALPHABET, Adapter, ForwardOutput
 from interp.adapters.huggingface import HFTokenAdapter, _letter_token_id, tokenizes_per_letter
 from interp.adapters.registry import register_adapter
 from torch import nn
@@ -99,6 +100,35 @@ class DnaAdapter(HFTokenAdapter):
         super().__init__(model, tokenizer, **options)
 
 
+class ByteLevelDnaAdapter(Adapter):
+    """Evo (StripedHyena, remote code): causal, one byte per nucleotide (token id = the letter's byte).
+
+    Evo has no start token, so the first nucleotide is never predicted on the forward strand; its column
+    comes from the reverse-complement pass, which `CategoricalJacobian` always runs for causal DNA.
+    No mask token: `fast=True` and `unknown="mask"` are refused.
+    """
+
+    alphabet = DNA_ALPHABET
+    causal = True
+    reverse_complement = True
+    letter_aliases = {"U": "T"}  # noqa: RUF012 - read-only class default
+
+    def __init__(self, model: nn.Module, tokenizer: Any = None, *, max_length: int | None = None) -> None:
+        self.name = getattr(getattr(model, "config", None), "model_type", "evo")
+        if max_length is None:
+            max_length = getattr(getattr(model, "config", None), "max_seqlen", None)
+        super().__init__(model, max_length=max_length)
+
+    def token_ids_for(self, letter: str) -> int:
+        return ord(letter)
+
+    def _run(self, input_ids: torch.Tensor, *, output_attentions: bool, output_hidden_states: bool) -> ForwardOutput:
+        return self._call_model(
+            self.model, input_ids, keyword=True, output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+        )  # fmt: skip
+
+
 PROTEIN_CHECK = tokenizes_per_letter(PROTEIN_ALPHABET)
 DNA_CHECK = tokenizes_per_letter(DNA_ALPHABET)
 CAUSAL_DNA_TYPES = ("hyenadna", "gpt2")
@@ -108,6 +138,7 @@ MULTIMOLECULE_RNA_TYPES = ("rnafm", "rinalmo", "rnabert", "rnaernie", "rnamsm", 
 # Later registrations are tried first: the protein check (20 single-letter tokens) is the strictest, so
 # protein families go last; a protein vocabulary also holds A, C, G, T and would pass the DNA check.
 
+register_adapter("stripedhyena", ByteLevelDnaAdapter, name="evo")
 register_adapter("caduceus", DnaAdapter, accepts=DNA_CHECK, name="caduceus")
 register_adapter("hyenadna", DnaAdapter, accepts=DNA_CHECK, name="hyenadna")
 register_adapter("gpt2", DnaAdapter, accepts=DNA_CHECK, name="gpt2-dna-causal")

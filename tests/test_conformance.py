@@ -192,3 +192,52 @@ def test_causal_dna_fills_the_other_triangle_by_reverse_complement():
     explainer = CategoricalJacobian(adapter, keep_jacobian=True)
     pred = explainer.attribute(sequence)
     np.testing.assert_allclose(pred.jacobian.numpy(), expected, atol=1e-5)
+
+
+def evo_stand_in():
+    """GPT-2 (native, causal) with a 512-entry byte vocabulary, labelled as Evo's model type: the adapter
+    logic of Evo (remote code, StripedHyena layers) without its weights or layers."""
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    torch.manual_seed(6)
+    config = GPT2Config(vocab_size=512, n_embd=32, n_layer=2, n_head=4, n_positions=256, bos_token_id=0, eos_token_id=0)
+    model = GPT2LMHeadModel(config).eval()
+    model.config.model_type = "stripedhyena"
+    return model
+
+
+def test_evo_byte_level_reads_both_strands_without_a_start_token():
+    model = evo_stand_in()
+    adapter = get_adapter(model)  # Evo needs no tokenizer: token id = the nucleotide's byte
+    assert type(adapter).__name__ == "ByteLevelDnaAdapter" and adapter.encode("ACGT").input_ids.tolist() == [
+        65,
+        67,
+        71,
+        84,
+    ]
+    sequence = "GGATCCGATTAG"
+    length, comp = len(sequence), {"A": "T", "C": "G", "G": "C", "T": "A"}
+
+    def readout(seq):  # logits at token t predict residue t + 1; residue 0 has no prediction
+        with torch.no_grad():
+            logits = model(input_ids=torch.tensor([[ord(c) for c in seq]])).logits[0].double()
+        return logits[:, [ord(c) for c in "ACGT"]]
+
+    expected = np.zeros((length, 4, length, 4))
+    wild, rc = readout(sequence), "".join(comp[c] for c in reversed(sequence))
+    rc_wild = readout(rc)
+    for p in range(length):
+        for a, letter in enumerate("ACGT"):
+            mutant = readout(sequence[:p] + letter + sequence[p + 1 :]) - wild
+            rc_p = length - 1 - p
+            rc_mutant = readout(rc[:rc_p] + comp[letter] + rc[rc_p + 1 :]) - rc_wild
+            for q in range(length):
+                for b, other in enumerate("ACGT"):
+                    if q > p:
+                        expected[p, a, q, b] = mutant[q - 1, b]
+                    elif q < p:
+                        expected[p, a, q, b] = rc_mutant[length - 2 - q, "ACGT".index(comp[other])]
+    pred = CategoricalJacobian(adapter, keep_jacobian=True).attribute(sequence)
+    np.testing.assert_allclose(pred.jacobian.numpy(), expected, atol=1e-5)
+    with pytest.raises(InterpError, match="no mask token"):
+        CategoricalJacobian(adapter, fast=True)

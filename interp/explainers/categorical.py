@@ -171,6 +171,8 @@ class CategoricalJacobian(Explainer):
             bar.update(1)
         bar.close()
         assert jac is not None
+        if encoded.first_unpredicted:
+            jac[:, :, 0] = 0  # nothing on this strand predicts residue 0 (no start token)
         return jac
 
     def _both_strands(self, encoded: Encoded) -> torch.Tensor:
