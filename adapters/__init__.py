@@ -11,6 +11,7 @@ from interp.adapters.base import (
     Encoded,
     ForwardOutput,
 )
+from interp.adapters.bpe import TokenResolutionAdapter
 from interp.adapters.custom import CustomAdapter
 from interp.adapters.families import (
     ByteLevelDnaAdapter,
@@ -44,6 +45,7 @@ __all__ = [
     "ProtBertAdapter",
     "ProtT5EncoderAdapter",
     "RnaAdapter",
+    "TokenResolutionAdapter",
     "get_adapter",
     "register_adapter",
     "registered_adapters",

@@ -57,6 +57,7 @@ class Adapter:
     has_lm_head: bool = True
     letter_aliases: dict[str, str] = {}  # noqa: RUF012 - read-only class default, e.g. {"T": "U"} for RNA
     reverse_complement: bool = False  # causal DNA models: fill the other triangle by a reverse-complement pass
+    mutation_refusal: str | None = None  # why no Jacobian is defined for this family (None: it is)
 
     def __init__(
         self,

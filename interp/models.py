@@ -147,7 +147,7 @@ def rnafm_model(*, seed: int = 0, **overrides: Any):
 
 
 __all__ = [
-    "ESM_SHAPES", "causal_protein_model", "dna_model", "esm_model", "nucleotide_transformer_model", "esm_tokenizer", "esmc_model", "protbert_model",
+    "ESM_SHAPES", "bpe_protein_model", "causal_protein_model", "dna_model", "esm_model", "nucleotide_transformer_model", "esm_tokenizer", "esmc_model", "protbert_model",
     "prott5_encoder_model", "rnafm_model",
 ]  # fmt: skip
 
@@ -189,3 +189,31 @@ def nucleotide_transformer_model(*, seed: int = 0, **overrides: Any):
                        position_embedding_type="rotary", token_dropout=False, **settings)  # fmt: skip
     torch.manual_seed(seed)
     return EsmForMaskedLM(config).eval(), EsmTokenizer(_vocab_file(vocab, "nt_vocab.txt"))
+
+
+def bpe_protein_model(*, seed: int = 0, vocab_size: int = 300):
+    """(A tiny GPT2LMHeadModel, a byte-level BPE tokenizer trained here on random protein strings): a stand-in
+    for ProtGPT2's tokenizer and architecture family (its real vocabulary has 50,257 merges)."""
+    import random
+
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+
+    rng = random.Random(seed)
+    corpus = ["".join(rng.choice("ACDEFGHIKLMNPQRSTVWY") for _ in range(200)) for _ in range(200)]
+    backend = Tokenizer(models.BPE(unk_token="<unk>"))
+    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=["<|endoftext|>", "<unk>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
+    backend.train_from_iterator(corpus, trainer)
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=backend, eos_token="<|endoftext|>", bos_token="<|endoftext|>", unk_token="<unk>"
+    )
+    torch.manual_seed(seed)
+    config = GPT2Config(
+        vocab_size=len(tokenizer), n_embd=32, n_layer=2, n_head=4, n_positions=256, bos_token_id=0, eos_token_id=0
+    )
+    return GPT2LMHeadModel(config).eval(), tokenizer

@@ -94,6 +94,13 @@ class Explainer(Attribution):
         self.window_overlap = window_overlap
         super().__init__(self.adapter.forward)
 
+    def _require_mutations(self) -> None:
+        """Jacobian explainers call this: some families (BPE tokens) define no per-residue mutation."""
+        if self.adapter.mutation_refusal:
+            raise InterpError(
+                f"{self.adapter.name}: {type(self).__name__} is not available: {self.adapter.mutation_refusal}"
+            )
+
     def has_convergence_delta(self) -> bool:
         return False
 

@@ -71,6 +71,7 @@ class CategoricalJacobian(Explainer):
         **window_options: Any,
     ) -> None:
         super().__init__(model, tokenizer, adapter=adapter, show_progress=show_progress, **window_options)
+        self._require_mutations()
         self.compile = compile
         self._runner = (
             self.adapter.with_model(torch.compile(self.adapter.model, dynamic=False)) if compile else self.adapter

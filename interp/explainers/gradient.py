@@ -41,6 +41,7 @@ class GradientJacobian(Explainer):
         **window_options: Any,
     ) -> None:
         super().__init__(model, tokenizer, adapter=adapter, show_progress=show_progress, **window_options)
+        self._require_mutations()
         if not self.adapter.has_lm_head:
             raise InterpError(f"{self.adapter.name} has no language-model head: use RepresentationJacobian")
         self.chunk_size = chunk_size

@@ -1,0 +1,77 @@
+"""BPE-tokenised models (ProtGPT2, DNABERT-2): the attention readout at token resolution, no Jacobians.
+
+Resolution: each residue takes the row and column of the token that holds it (read off the tokenizer's
+offset mapping), so residues merged into one token share their scores; maps stay [L, L] over residues.
+Jacobians are refused: mutating one residue can re-tokenise its whole neighbourhood, so there is no
+fixed token to swap and no per-residue logit vector to read.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from interp.adapters.base import DNA_ALPHABET, PROTEIN_ALPHABET, Adapter, Encoded
+from interp.adapters.huggingface import HFTokenAdapter, tokenizes_per_letter
+from interp.adapters.registry import register_adapter
+from torch import nn
+
+from interp.errors import InterpError
+
+_PROTEIN_ONLY = set("DEFHIKLMNPQRSVWY")
+
+
+def is_bpe(tokenizer: Any) -> bool:
+    """Registry check: a fast tokenizer with offsets that merges letters (not one token per letter)."""
+    try:
+        if not getattr(tokenizer, "is_fast", False):
+            return False
+        per_letter = tokenizes_per_letter(DNA_ALPHABET)(tokenizer) or tokenizes_per_letter(PROTEIN_ALPHABET)(tokenizer)
+        return not per_letter and tokenizer.unk_token_id != tokenizer.convert_tokens_to_ids("A")
+    except (KeyError, TypeError, AttributeError, ValueError):
+        return False
+
+
+class TokenResolutionAdapter(HFTokenAdapter):
+    """ProtGPT2 (causal) and DNABERT-2 (masked): residues mapped to the BPE tokens that hold them."""
+
+    has_lm_head = False  # no per-residue logits
+    mutation_refusal = (
+        "a one-residue mutation can re-tokenise its BPE neighbourhood, so there is no token to swap and no "
+        "per-residue logit vector: only AttentionReadout (at token resolution) is defined"
+    )
+
+    def __init__(self, model: nn.Module, tokenizer: Any, *, alphabet: str | None = None, max_length: int | None = None):
+        if tokenizer is None:
+            raise InterpError(f"{type(model).__name__}: pass the model's tokenizer")
+        vocab = "".join(tokenizer.get_vocab())
+        self.alphabet = alphabet or (PROTEIN_ALPHABET if _PROTEIN_ONLY & set(vocab) else DNA_ALPHABET)
+        self.name = f"{getattr(getattr(model, 'config', None), 'model_type', 'bpe')}-bpe"
+        self.tokenizer = tokenizer
+        # HFTokenAdapter's own set-up needs a token per letter; only its forward and attention switch are used
+        Adapter.__init__(self, model, mask_token_id=tokenizer.mask_token_id, max_length=max_length)
+
+    def token_ids_for(self, letter: str) -> int:
+        raise InterpError(f"{self.name}: BPE tokens hold several residues; there is no token per letter")
+
+    def encode(self, sequence: str, *, name: str | None = None, unknown: str = "error") -> Encoded:
+        if unknown != "error":
+            raise InterpError(f"{self.name}: unknown='mask' has no meaning for BPE tokens")
+        self.check_sequence(sequence, name=name)
+        encoding = self.tokenizer(sequence, return_offsets_mapping=True)
+        ids, offsets = list(encoding["input_ids"]), list(encoding["offset_mapping"])
+        token_of = torch.full((len(sequence),), -1, dtype=torch.long)
+        for index, (start, end) in enumerate(offsets):
+            if end > start:
+                token_of[start:end] = index
+        if bool((token_of < 0).any()):
+            missing = int(torch.nonzero(token_of < 0)[0]) + 1
+            raise InterpError(f"{self.name}: residue {missing} of {name or 'the sequence'} falls in no token")
+        return Encoded(sequence, torch.tensor(ids, dtype=torch.long), token_of, token_of)
+
+    def encode_complex(self, chains: Any, **_: Any) -> Encoded:
+        raise InterpError(f"{self.name}: complexes are not defined for a BPE model")
+
+
+for _model_type in ("gpt2", "bert"):
+    register_adapter(_model_type, TokenResolutionAdapter, accepts=is_bpe, name=f"{_model_type}-bpe")
