@@ -23,6 +23,7 @@ from interp.adapters.families import (
     ProtT5EncoderAdapter,
     RnaAdapter,
 )
+from interp.adapters.glm2 import GLM2Adapter
 from interp.adapters.huggingface import HFTokenAdapter, tokenizes_per_letter
 from interp.adapters.kmer import NucleotideTransformerAdapter
 from interp.adapters.registry import get_adapter, register_adapter, registered_adapters
@@ -40,6 +41,7 @@ __all__ = [
     "EsmAdapter",
     "EsmcAdapter",
     "ForwardOutput",
+    "GLM2Adapter",
     "HFTokenAdapter",
     "NucleotideTransformerAdapter",
     "ProtBertAdapter",

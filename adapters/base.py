@@ -188,6 +188,10 @@ class Adapter:
         length = len(encoded.residue_positions)
         return encoded.residue_positions, self.letter_token_ids.expand(length, -1)
 
+    def letter_groups_for(self, encoded: Encoded) -> tuple[list[torch.Tensor], list[torch.Tensor]] | None:
+        """For a union of alphabets (gLM2): (residues of each kind, letter indices of each kind); None otherwise."""
+        return None
+
     def residue_logits(self, logits: torch.Tensor, encoded: Encoded) -> torch.Tensor:
         """Logits over the alphabet for every residue [B, L, A], from token logits [B, T, V]."""
         positions = encoded.readout_positions.to(logits.device)

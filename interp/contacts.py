@@ -55,7 +55,11 @@ def center_jacobian(jacobian: torch.Tensor, *, inplace: bool = False, rows_per_b
     Works block by block over the first axis, so `inplace=True` needs no temporary of the tensor's size.
     """
     _check_jacobian(jacobian)
-    centered = jacobian if inplace else jacobian.clone()
+    return _center_axes(jacobian if inplace else jacobian.clone(), rows_per_block)
+
+
+def _center_axes(centered: torch.Tensor, rows_per_block: int = 16) -> torch.Tensor:
+    """Centre a 4-axis tensor in place along each axis of size > 1 (any shape: blocks may be rectangular)."""
     length = centered.shape[0]
     blocks = [slice(start, min(start + rows_per_block, length)) for start in range(0, length, rows_per_block)]
     if length > 1:
@@ -205,3 +209,33 @@ __all__ = [
     "norm_map_to_contacts",
     "top_pairs",
 ]
+
+
+def grouped_jacobian_to_contacts(
+    jacobian: torch.Tensor, residue_groups: list[torch.Tensor], letter_groups: list[torch.Tensor]
+) -> torch.Tensor:
+    """The reference order for a Jacobian over a union of alphabets (gLM2: amino acids and nucleotides).
+
+    residue_groups[k]: the residues of kind k; letter_groups[k]: the letter indices valid for kind k.
+    Every (kind_p, kind_q) block J[p in P, a in A_p, q in Q, b in B_q] is centred along its four axes on
+    its own, the tensor is symmetrised (block (P, Q) with block (Q, P) transposed), normed per pair, and
+    the map goes through zero diagonal, APC, zero diagonal, symmetrise. With one group this is exactly
+    `jacobian_to_contacts`.
+    """
+    _check_jacobian(jacobian)
+    length = jacobian.shape[0]
+    blocks = {}
+    for kp, (rows, letters_p) in enumerate(zip(residue_groups, letter_groups, strict=True)):
+        for kq, (cols, letters_q) in enumerate(zip(residue_groups, letter_groups, strict=True)):
+            block = jacobian[rows][:, letters_p][:, :, cols][:, :, :, letters_q]
+            blocks[kp, kq] = _center_axes(block) if block.numel() else block
+    norm = torch.zeros(length, length, dtype=jacobian.dtype, device=jacobian.device)
+    for (kp, kq), block in blocks.items():
+        if not block.numel():
+            continue
+        mirrored = rearrange(blocks[kq, kp], "q b p a -> p a q b")
+        symmetric = (block + mirrored) / 2
+        norm[residue_groups[kp][:, None], residue_groups[kq][None, :]] = reduce(
+            symmetric.square(), "p a q b -> p q", "sum"
+        ).sqrt()
+    return norm_map_to_contacts(norm)

@@ -147,7 +147,7 @@ def rnafm_model(*, seed: int = 0, **overrides: Any):
 
 
 __all__ = [
-    "ESM_SHAPES", "bpe_protein_model", "causal_protein_model", "dna_model", "esm_model", "nucleotide_transformer_model", "esm_tokenizer", "esmc_model", "protbert_model",
+    "ESM_SHAPES", "bpe_protein_model", "glm2_model", "causal_protein_model", "dna_model", "esm_model", "nucleotide_transformer_model", "esm_tokenizer", "esmc_model", "protbert_model",
     "prott5_encoder_model", "rnafm_model",
 ]  # fmt: skip
 
@@ -217,3 +217,21 @@ def bpe_protein_model(*, seed: int = 0, vocab_size: int = 300):
         vocab_size=len(tokenizer), n_embd=32, n_layer=2, n_head=4, n_positions=256, bos_token_id=0, eos_token_id=0
     )
     return GPT2LMHeadModel(config).eval(), tokenizer
+
+
+GLM2_VOCAB = [*ESM_VOCAB[:29], "a", "t", "c", "g", "<+>", "<->", "<mask>", "<sep>"]
+
+
+def glm2_model(*, seed: int = 0, **overrides: Any):
+    """(A tiny EsmForMaskedLM, an EsmTokenizer with gLM2's vocabulary: amino acids, lower-case nucleotides,
+    strand tokens): a stand-in for gLM2, whose real model needs remote code."""
+    from transformers import EsmConfig, EsmForMaskedLM, EsmTokenizer
+
+    settings = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 128}
+    settings.update(overrides)
+    config = EsmConfig(vocab_size=len(GLM2_VOCAB), max_position_embeddings=1026, pad_token_id=1,
+                       mask_token_id=GLM2_VOCAB.index("<mask>"), position_embedding_type="rotary",
+                       token_dropout=False, **settings)  # fmt: skip
+    config.model_type = "glm2"
+    torch.manual_seed(seed)
+    return EsmForMaskedLM(config).eval(), EsmTokenizer(_vocab_file(GLM2_VOCAB, "glm2_vocab.txt"))

@@ -24,6 +24,7 @@ from interp.models import (
     dna_model,
     esm_model,
     esmc_model,
+    glm2_model,
     nucleotide_transformer_model,
     protbert_model,
     prott5_encoder_model,
@@ -42,6 +43,7 @@ FAMILIES = {
     "dna-causal (HyenaDNA/Evo stand-in)": (lambda: dna_model(causal=True), "GGATCCGATTAGCTA", True),
     "dna-masked (Caduceus stand-in)": (lambda: dna_model(causal=False), "GGATCCGATTAGCTA", False),
     "nucleotide-transformer (6-mer)": (nucleotide_transformer_model, "GGATCCGATTAGCTA", False),
+    "glm2 (stand-in)": (glm2_model, "MKTAYIAKQatgcatgc", False),
 }
 
 

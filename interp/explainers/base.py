@@ -14,7 +14,7 @@ from torch import nn
 
 from interp.adapters.base import Adapter, Encoded
 from interp.adapters.registry import get_adapter
-from interp.contacts import jacobian_to_contacts
+from interp.contacts import grouped_jacobian_to_contacts, jacobian_to_contacts
 from interp.errors import InterpError
 from interp.prediction import ContactPrediction
 from interp.windows import stitch, window_spans
@@ -168,7 +168,12 @@ class Explainer(Attribution):
     ) -> ContactPrediction:
         """Post-process a raw Jacobian (in place, so no second copy unless it is kept) into a prediction."""
         kept = jac.clone().cpu() if keep_jacobian else None
-        contacts = jacobian_to_contacts(jac, inplace=True).float().cpu()
+        groups = self.adapter.letter_groups_for(encoded)
+        if groups is None:
+            contacts = jacobian_to_contacts(jac, inplace=True).float().cpu()
+        else:  # a union of alphabets: each (kind, kind) block post-processed on its own
+            residues, letters = (tuple(g.to(jac.device) for g in group) for group in groups)
+            contacts = grouped_jacobian_to_contacts(jac, list(residues), list(letters)).float().cpu()
         return ContactPrediction(
             sequence=encoded.sequence,
             method=self.method,

@@ -1,0 +1,100 @@
+"""gLM2 (mixed-modality genomic LM, remote code): proteins in upper case, nucleotides in lower case, each
+genomic element opened by a strand token `<+>` or `<->`, e.g. "<+>MKTAYIAK<->atgcgt".
+
+The Jacobian runs over the union alphabet (20 amino acids + a c g t): a residue is mutated only to
+letters of its own kind and read only over letters of its kind; each (kind, kind) block is post-processed
+on its own (`interp.contacts.grouped_jacobian_to_contacts`). Strand tokens are in the input, never in the map.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import torch
+from interp.adapters.base import PROTEIN_ALPHABET, Encoded
+from interp.adapters.huggingface import HFTokenAdapter, _letter_token_id
+from interp.adapters.registry import register_adapter
+from torch import nn
+
+from interp.errors import InterpError, InvalidSequenceError
+
+NUCLEOTIDES = "acgt"
+STRAND_TOKENS = ("<+>", "<->")
+_PIECES = re.compile(r"<\+>|<->|.", re.S)
+
+
+def tokenizes_glm2(tokenizer: Any) -> bool:
+    """Registry check: amino acids, lower-case nucleotides and both strand tokens are single tokens."""
+    try:
+        return all(
+            _letter_token_id(tokenizer, t) is not None for t in (*PROTEIN_ALPHABET, *NUCLEOTIDES, *STRAND_TOKENS)
+        )
+    except (KeyError, TypeError, AttributeError, ValueError):
+        return False
+
+
+class GLM2Adapter(HFTokenAdapter):
+    """gLM2: one token per amino acid or nucleotide, strand tokens before each element."""
+
+    def __init__(self, model: nn.Module, tokenizer: Any, **options: Any) -> None:
+        options.setdefault("name", "glm2")
+        options.setdefault("alphabet", PROTEIN_ALPHABET + NUCLEOTIDES)
+        super().__init__(model, tokenizer, **options)
+        self._strand_ids = {t: _letter_token_id(tokenizer, t) for t in STRAND_TOKENS}
+        self.letter_groups = [
+            torch.arange(len(PROTEIN_ALPHABET)),
+            torch.arange(len(PROTEIN_ALPHABET), len(self.alphabet)),
+        ]
+
+    def check_sequence(
+        self, sequence: str, *, name: str | None = None, unknown: str = "error", check_length: bool = True
+    ) -> str:
+        residues = "".join(piece for piece in _PIECES.findall(sequence) if piece not in STRAND_TOKENS)
+        super().check_sequence(residues, name=name, unknown=unknown, check_length=check_length)
+        return sequence
+
+    def residue_kinds(self, residues: str) -> torch.Tensor:
+        """0 for an amino acid, 1 for a nucleotide, per residue."""
+        return torch.tensor([1 if c in NUCLEOTIDES else 0 for c in residues], dtype=torch.long)
+
+    def encode(self, sequence: str, *, name: str | None = None, unknown: str = "error") -> Encoded:
+        pieces = _PIECES.findall(sequence)
+        for index, piece in enumerate(pieces):
+            if piece not in STRAND_TOKENS and not piece.strip():
+                raise InvalidSequenceError(f"sequence {name or ''!r}: whitespace at piece {index + 1}")
+        self.check_sequence(sequence, name=name, unknown=unknown)
+        lookup = dict(zip(self.alphabet, self.letter_token_ids.tolist(), strict=True))
+        body, positions, residues = [], [], []
+        for piece in pieces:
+            if piece in STRAND_TOKENS:
+                body.append(self._strand_ids[piece])
+                continue
+            positions.append(len(body))
+            residues.append(piece)
+            body.append(lookup.get(piece, self.mask_token_id))
+        return self._assemble("".join(residues), body, positions)
+
+    def mutation_table(self, encoded: Encoded) -> tuple[torch.Tensor, torch.Tensor]:
+        """Letters of the residue's own kind; the other kind's slots hold the wild-type token (skipped)."""
+        ids = self.letter_token_ids
+        wild = encoded.input_ids[encoded.residue_positions]
+        kinds = self.residue_kinds(encoded.sequence)
+        table = wild[:, None].repeat(1, len(ids))
+        for kind, letters in enumerate(self.letter_groups):
+            rows = kinds == kind
+            table[rows[:, None] & torch.isin(torch.arange(len(ids)), letters)[None, :]] = ids[letters].repeat(
+                int(rows.sum())
+            )
+        return encoded.residue_positions, table
+
+    def letter_groups_for(self, encoded: Encoded) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        kinds = self.residue_kinds(encoded.sequence)
+        return [torch.nonzero(kinds == k).flatten() for k in range(2)], list(self.letter_groups)
+
+    def encode_complex(self, chains: Any, **_: Any) -> Encoded:
+        raise InterpError(f"{self.name}: write the elements of a gLM2 input with their strand tokens instead")
+
+
+for _model_type in ("glm2", "gLM2"):
+    register_adapter(_model_type, GLM2Adapter, accepts=tokenizes_glm2, name="glm2")
