@@ -28,6 +28,7 @@ from interp.models import (
     dna_model,
     esm_model,
     esmc_model,
+    glm2_model,
     nucleotide_transformer_model,
     protbert_model,
     prott5_encoder_model,
@@ -42,8 +43,20 @@ FAMILY_MODELS = {  # tiny configs of each adapter family (random weights), see t
     "dna causal + reverse complement (HyenaDNA stand-in)": (lambda: dna_model(causal=True), "dna"),
     "dna masked (Caduceus stand-in)": (lambda: dna_model(causal=False), "dna"),
     "nucleotide transformer (6-mer tokens)": (nucleotide_transformer_model, "dna"),
+    "glm2 (protein + nucleotide elements, stand-in)": (glm2_model, "glm2"),
+    "evo (byte level, causal + reverse complement, stand-in)": ("evo", "dna"),
     "rnafm (multimolecule)": ("rnafm", "rna"),
 }
+
+
+def evo_stand_in():
+    """GPT-2 with a 512-entry byte vocabulary labelled as Evo's model type (see tests/test_conformance.py)."""
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    config = GPT2Config(vocab_size=512, n_embd=64, n_layer=2, n_head=4, n_positions=512, bos_token_id=0, eos_token_id=0)
+    model = GPT2LMHeadModel(config).eval()
+    model.config.model_type = "stripedhyena"
+    return model, None
 
 
 def family_rows(length: int = 64) -> list[dict]:
@@ -54,6 +67,8 @@ def family_rows(length: int = 64) -> list[dict]:
 
     rows = []
     for name, (build, kind) in FAMILY_MODELS.items():
+        if build == "evo":
+            build = evo_stand_in
         if build == "rnafm":
             try:
                 from interp.models import rnafm_model
@@ -62,11 +77,15 @@ def family_rows(length: int = 64) -> list[dict]:
             build = rnafm_model
         model, tokenizer = build()
         adapter = get_adapter(model, tokenizer)
-        letters = {"protein": "ACDEFGHIKLMNPQRSTVWY", "dna": "ACGT", "rna": "ACGU"}[kind]
+        letters = {"protein": "ACDEFGHIKLMNPQRSTVWY", "dna": "ACGT", "rna": "ACGU", "glm2": "ACDEFGHIKLMNPQRSTVWY"}[
+            kind
+        ]
         sequence = "".join(letters[(7 * i + 3) % len(letters)] for i in range(length))
+        if kind == "glm2":  # half protein, half nucleotides, each element opened by its strand token
+            sequence = "<+>" + sequence[: length // 2] + "<->" + "".join("acgt"[i % 4] for i in range(length // 2))
         explainer_cls = CategoricalJacobian if adapter.has_lm_head else RepresentationJacobian
         explainer = explainer_cls(adapter)
-        explainer.attribute(sequence[:8])  # warm-up
+        explainer.attribute(sequence if kind == "glm2" else sequence[:8])  # warm-up
         seconds, _ = timed(lambda explainer=explainer, sequence=sequence: explainer.attribute(sequence))
         rows.append({
             "family": name, "adapter": type(adapter).__name__, "causal": adapter.causal,
