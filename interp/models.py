@@ -136,14 +136,19 @@ def prott5_encoder_model(*, seed: int = 0, **overrides: Any):
     return T5EncoderModel(T5Config(vocab_size=len(PROTT5_VOCAB), **settings)).eval(), tokenizer
 
 
-def rnafm_model(*, seed: int = 0, **overrides: Any):
-    """(A tiny RnaFmForMaskedLM, multimolecule's RnaTokenizer); needs the `[rna]` extra."""
-    from multimolecule import RnaFmConfig, RnaFmForMaskedLM, RnaTokenizer
+def rnafm_model(*, seed: int = 0, family: str = "rnafm", **overrides: Any):
+    """(A tiny multimolecule RNA masked LM, its RnaTokenizer); family "rnafm" (RNA-FM) or "rinalmo"
+    (RiNALMo); needs the `[rna]` extra."""
+    import multimolecule
 
+    config_cls, model_cls = {
+        "rnafm": (multimolecule.RnaFmConfig, multimolecule.RnaFmForMaskedLM),
+        "rinalmo": (multimolecule.RiNALMoConfig, multimolecule.RiNALMoForMaskedLM),
+    }[family]
     settings = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 128}
     settings.update(overrides)
     torch.manual_seed(seed)
-    return RnaFmForMaskedLM(RnaFmConfig(**settings)).eval(), RnaTokenizer()
+    return model_cls(config_cls(**settings)).eval(), multimolecule.RnaTokenizer()
 
 
 __all__ = [

@@ -40,6 +40,7 @@ FAMILIES = {
     "prott5-encoder": (prott5_encoder_model, "MKTAYIAKQRQISFV", False),
     "progen2-like causal": (causal_protein_model, "MKTAYIAKQRQISFV", True),
     "rnafm": (rnafm_model, "GGAUCCGAUUAGCUA", False),
+    "rinalmo": (lambda: rnafm_model(family="rinalmo"), "GGAUCCGAUUAGCUA", False),
     "dna-causal (HyenaDNA/Evo stand-in)": (lambda: dna_model(causal=True), "GGATCCGATTAGCTA", True),
     "dna-masked (Caduceus stand-in)": (lambda: dna_model(causal=False), "GGATCCGATTAGCTA", False),
     "nucleotide-transformer (6-mer)": (nucleotide_transformer_model, "GGATCCGATTAGCTA", False),
@@ -50,7 +51,7 @@ FAMILIES = {
 @pytest.fixture(scope="module", params=list(FAMILIES))
 def family(request):
     name = request.param
-    if name == "rnafm" and not HAS_MULTIMOLECULE:
+    if name in ("rnafm", "rinalmo") and not HAS_MULTIMOLECULE:
         pytest.skip("multimolecule (the [rna] extra) is not installed")
     build, sequence, causal = FAMILIES[name]
     model, tokenizer = build()
