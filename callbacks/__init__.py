@@ -1,6 +1,8 @@
-"""interp.callbacks: Lightning callbacks (contact precision during training, prediction writers).
+"""interp.callbacks: Lightning callbacks (contact precision while a model trains).
 
-Installed as `interp.callbacks` (never as a top-level `callbacks` module); the callbacks arrive in a later issue.
+Installed as `interp.callbacks` (never as a top-level `callbacks` module).
 """
 
-__all__: list[str] = []
+from interp.callbacks.contact_precision import ContactPrecision
+
+__all__ = ["ContactPrecision"]

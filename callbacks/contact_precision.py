@@ -1,0 +1,137 @@
+"""`ContactPrecision`: contact precision of the model being trained, on a panel of proteins with known
+structures, logged like any metric (`contacts/long_P@L`, ...), correct under DDP.
+
+The panel is split across ranks; each rank runs the explainer on its share (model in eval mode, no
+gradients, training mode restored after) and feeds a torchmetrics `ContactPrecision` whose sum/count
+states reduce across ranks, so every rank logs the panel-wide mean.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+from interp.adapters import get_adapter
+from torch import nn
+
+from interp.errors import InterpError
+from interp.metrics import DEFAULT_KS
+from interp.metrics import ContactPrecision as PrecisionMetric
+
+EXPLAINERS = ("attention", "jacobian", "fast-jacobian")
+
+
+def _resolve_truth(sequence: str, truth: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """A structure path (aligned to the sequence), a ContactMap, or a bool [L, L] map -> (contacts, resolved)."""
+    if isinstance(truth, (str, os.PathLike)):
+        from interp.structure import contact_map
+
+        truth = contact_map(truth, sequence=sequence)
+    contacts = torch.as_tensor(truth.contacts if hasattr(truth, "contacts") else truth).bool()
+    if tuple(contacts.shape) != (len(sequence), len(sequence)):
+        raise InterpError(f"panel entry of length {len(sequence)} has a true map of shape {tuple(contacts.shape)}")
+    resolved = getattr(truth, "resolved", None)
+    return contacts, None if resolved is None else torch.as_tensor(resolved).bool()
+
+
+class ContactPrecision(pl.Callback):
+    """Log contact precision by range during training.
+
+    panel: (sequence, structure file | ContactMap | bool map) pairs; explainer: "attention" (one forward,
+    the default), "jacobian", "fast-jacobian", or a callable (model, tokenizer) -> Explainer;
+    every_n_steps: run after every n-th training step, or None to run at each validation epoch's end;
+    model: attribute name of the language model on the LightningModule, or a getter pl_module -> model.
+    """
+
+    def __init__(
+        self,
+        panel: Sequence[tuple[str, Any]],
+        *,
+        tokenizer: Any = None,
+        explainer: str | Callable[..., Any] = "attention",
+        every_n_steps: int | None = None,
+        model: str | Callable[[pl.LightningModule], nn.Module] = "model",
+        ranges: Sequence[str] = ("short", "medium", "long"),
+        ks: Sequence[str] = DEFAULT_KS,
+        prefix: str = "contacts/",
+    ) -> None:
+        if not panel:
+            raise InterpError("ContactPrecision needs a non-empty panel of (sequence, structure) pairs")
+        if isinstance(explainer, str) and explainer not in EXPLAINERS:
+            raise InterpError(f"explainer={explainer!r}; choose one of {EXPLAINERS} or pass a callable")
+        if every_n_steps is not None and every_n_steps < 1:
+            raise InterpError(f"every_n_steps must be >= 1 or None; got {every_n_steps}")
+        self.panel = [(sequence, _resolve_truth(sequence, truth)) for sequence, truth in panel]
+        self.tokenizer = tokenizer
+        self.explainer = explainer
+        self.every_n_steps = every_n_steps
+        self.model = model
+        self.ranges, self.ks, self.prefix = list(ranges), list(ks), prefix
+        self.last_step = -1
+        self.history: list[dict[str, float]] = []
+        self.seconds = 0.0
+
+    # --- finding the model ---------------------------------------------------------------------
+    def _language_model(self, pl_module: pl.LightningModule) -> nn.Module:
+        if callable(self.model):
+            return self.model(pl_module)
+        found = getattr(pl_module, self.model, None)
+        if not isinstance(found, nn.Module):
+            raise InterpError(
+                f"ContactPrecision: {type(pl_module).__name__} has no nn.Module attribute {self.model!r}; "
+                "pass model='attribute_name' or model=lambda module: module.your_model"
+            )
+        return found
+
+    def _make_explainer(self, model: nn.Module) -> Any:
+        from interp.explainers import AttentionReadout, CategoricalJacobian
+
+        adapter = get_adapter(model, self.tokenizer)
+        if callable(self.explainer):
+            return self.explainer(model, self.tokenizer)
+        if self.explainer == "attention":
+            return AttentionReadout(adapter)
+        return CategoricalJacobian(adapter, fast=self.explainer == "fast-jacobian")
+
+    # --- running -------------------------------------------------------------------------------
+    def evaluate(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> dict[str, float]:
+        """Run the explainer on this rank's share of the panel; log and return the panel-wide means."""
+        start = time.perf_counter()
+        model = self._language_model(pl_module)
+        explainer = self._make_explainer(model)
+        metric = PrecisionMetric(ranges=self.ranges, ks=self.ks).to(pl_module.device)
+        share = self.panel[trainer.global_rank :: trainer.world_size]
+        with torch.no_grad():
+            for sequence, (contacts, resolved) in share:
+                prediction = explainer.attribute(sequence)
+                metric.update(prediction.contacts, contacts, resolved)
+        values = {name: float(value) for name, value in metric.compute().items()}  # synced across ranks
+        self.seconds += time.perf_counter() - start
+        for name, value in values.items():
+            pl_module.log(f"{self.prefix}{name}", value, sync_dist=True, on_step=True, on_epoch=False)
+        pl_module.log(f"{self.prefix}seconds_total", self.seconds, sync_dist=True, on_step=True, on_epoch=False)
+        self.last_step = trainer.global_step
+        self.history.append({"step": trainer.global_step, **values})
+        return values
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, *args: Any) -> None:
+        step = trainer.global_step
+        if self.every_n_steps is not None and step % self.every_n_steps == 0 and step != self.last_step:
+            self.evaluate(trainer, pl_module)
+
+    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self.every_n_steps is None and not trainer.sanity_checking:
+            self.evaluate(trainer, pl_module)
+
+    # --- resume --------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {"last_step": self.last_step, "history": list(self.history), "seconds": self.seconds}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.last_step = int(state_dict.get("last_step", -1))
+        self.history = list(state_dict.get("history", []))
+        self.seconds = float(state_dict.get("seconds", 0.0))
