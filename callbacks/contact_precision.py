@@ -98,8 +98,13 @@ class ContactPrecision(pl.Callback):
         return CategoricalJacobian(adapter, fast=self.explainer == "fast-jacobian")
 
     # --- running -------------------------------------------------------------------------------
-    def evaluate(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> dict[str, float]:
-        """Run the explainer on this rank's share of the panel; log and return the panel-wide means."""
+    def evaluate(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, *, per_step: bool = True
+    ) -> dict[str, float]:
+        """Run the explainer on this rank's share of the panel; log and return the panel-wide means.
+
+        per_step: log as a step value (from a training-batch hook) or an epoch value (validation epoch end).
+        """
         start = time.perf_counter()
         model = self._language_model(pl_module)
         explainer = self._make_explainer(model)
@@ -112,8 +117,10 @@ class ContactPrecision(pl.Callback):
         values = {name: float(value) for name, value in metric.compute().items()}  # synced across ranks
         self.seconds += time.perf_counter() - start
         for name, value in values.items():
-            pl_module.log(f"{self.prefix}{name}", value, sync_dist=True, on_step=True, on_epoch=False)
-        pl_module.log(f"{self.prefix}seconds_total", self.seconds, sync_dist=True, on_step=True, on_epoch=False)
+            pl_module.log(f"{self.prefix}{name}", value, sync_dist=True, on_step=per_step, on_epoch=not per_step)
+        pl_module.log(
+            f"{self.prefix}seconds_total", self.seconds, sync_dist=True, on_step=per_step, on_epoch=not per_step
+        )
         self.last_step = trainer.global_step
         self.history.append({"step": trainer.global_step, **values})
         return values
@@ -125,7 +132,7 @@ class ContactPrecision(pl.Callback):
 
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self.every_n_steps is None and not trainer.sanity_checking:
-            self.evaluate(trainer, pl_module)
+            self.evaluate(trainer, pl_module, per_step=False)
 
     # --- resume --------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:

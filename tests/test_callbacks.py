@@ -98,3 +98,25 @@ def test_panel_from_a_structure_file(data_dir):
     callback = ContactPrecision([(sequence, path)])
     contacts, resolved = callback.panel[0][1]
     assert contacts.shape == (145, 145) and bool(resolved.all())
+
+
+class ValidatingMLM(TinyMLM):
+    def validation_step(self, batch, _):
+        return None
+
+    def val_dataloader(self):
+        return torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.randint(4, 24, (4, 30))), batch_size=4)
+
+
+def test_callback_runs_at_each_validation_epoch_end():
+    module = ValidatingMLM()
+    callback = ContactPrecision(PANEL, tokenizer=module.tokenizer)
+    trainer = pl.Trainer(
+        accelerator="cpu", devices=1, logger=False, enable_progress_bar=False, enable_model_summary=False,
+        callbacks=[callback],
+    )  # fmt: skip
+    trainer.validate(module)
+    assert len(callback.history) == 1
+    assert float(trainer.callback_metrics["contacts/long_P@L"]) == pytest.approx(
+        callback.history[0]["long_P@L"], abs=1e-6
+    )
