@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 from interp.adapters.base import DNA_ALPHABET, PROTEIN_ALPHABET, Adapter, Encoded
-from interp.adapters.huggingface import HFTokenAdapter, tokenizes_per_letter
+from interp.adapters.huggingface import HFTokenAdapter, ensure_output_capturing, tokenizes_per_letter
 from interp.adapters.registry import register_adapter
 from torch import nn
 
@@ -50,6 +50,7 @@ class TokenResolutionAdapter(HFTokenAdapter):
         self.tokenizer = tokenizer
         # HFTokenAdapter's own set-up needs a token per letter; only its forward and attention switch are used
         Adapter.__init__(self, model, mask_token_id=tokenizer.mask_token_id, max_length=max_length)
+        ensure_output_capturing(model)
 
     def token_ids_for(self, letter: str) -> int:
         raise InterpError(f"{self.name}: BPE tokens hold several residues; there is no token per letter")

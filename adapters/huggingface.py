@@ -24,6 +24,24 @@ def _letter_token_id(tokenizer: Any, letter: str) -> int | None:
     return None
 
 
+def ensure_output_capturing(model: nn.Module) -> None:
+    """Re-register each transformers sub-model's recordable outputs (attentions, hidden states).
+
+    transformers 5 records them in a registry filled by `PreTrainedModel.__init__`; a model unpickled in a
+    fresh process (the workers of Lightning's ddp_spawn) never runs `__init__`, and would then return no
+    attentions or hidden states at all.
+    """
+    try:
+        from transformers import PreTrainedModel
+        from transformers.utils.output_capturing import _CAN_RECORD_REGISTRY
+    except ImportError:  # older transformers: outputs are returned without a registry
+        return
+    for module in model.modules():
+        flags = getattr(module, "_can_record_outputs", None)
+        if isinstance(module, PreTrainedModel) and flags and not _CAN_RECORD_REGISTRY.get(module):
+            _CAN_RECORD_REGISTRY[module] = flags
+
+
 def tokenizer_has_letters(alphabet: str) -> Any:
     """A registry check: does the tokenizer hold every letter of `alphabet` as a single token?"""
 
@@ -110,6 +128,7 @@ class HFTokenAdapter(Adapter):
         super().__init__(
             model, prefix_ids=prefix, suffix_ids=suffix, mask_token_id=tokenizer.mask_token_id, max_length=max_length
         )
+        ensure_output_capturing(model)
 
     @staticmethod
     def _default_max_length(model: nn.Module, tokenizer: Any, n_special: int) -> int | None:

@@ -120,3 +120,19 @@ def test_callback_runs_at_each_validation_epoch_end():
     assert float(trainer.callback_metrics["contacts/long_P@L"]) == pytest.approx(
         callback.history[0]["long_P@L"], abs=1e-6
     )
+
+
+def test_ddp_two_processes_log_what_one_process_logs():
+    """2 CPU processes (ddp_spawn, gloo), the panel split 2/1 across ranks, against 1 process."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent / "ddp_contact_precision.py"
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=600, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    logged = json.loads(result.stdout.strip().splitlines()[-1])
+    assert set(logged["one"]) == set(logged["two"]) and "contacts/long_P@L" in logged["one"]
+    for key, value in logged["one"].items():
+        assert logged["two"][key] == pytest.approx(value, abs=1e-6), key

@@ -397,3 +397,23 @@ def test_prediction_precision_against_a_structure_file(esm, data_dir):
     table = pred.precision(structure, chain="A")
     assert set(table) >= {"long_P@L", "medium_P@L/2", "short_P@L/5"}
     assert table == precision_table(pred.contacts, contact_map(structure, chain="A", sequence=sequence))
+
+
+def test_attention_readout_on_a_model_unpickled_in_a_fresh_process(esm):
+    """transformers 5 registers recordable outputs in PreTrainedModel.__init__, which unpickling skips (as in
+    Lightning's ddp_spawn workers): simulate the fresh process by dropping the registry entries."""
+    from transformers.utils.output_capturing import _CAN_RECORD_REGISTRY
+
+    model, tokenizer = esm
+    saved = dict(_CAN_RECORD_REGISTRY)
+    try:
+        _CAN_RECORD_REGISTRY.clear()
+        with torch.no_grad():
+            ids = torch.tensor(tokenizer(SEQ)["input_ids"])[None]
+            model.set_attn_implementation("eager")
+            assert model(input_ids=ids, output_attentions=True).attentions is None  # the failure mode
+            model.set_attn_implementation("sdpa")
+        assert AttentionReadout(model, tokenizer).attribute(SEQ).contacts.abs().sum() > 0
+    finally:
+        _CAN_RECORD_REGISTRY.clear()
+        _CAN_RECORD_REGISTRY.update(saved)
