@@ -28,6 +28,7 @@ from interp.models import (
     dna_model,
     esm_model,
     esmc_model,
+    evo_model,
     glm2_model,
     nucleotide_transformer_model,
     protbert_model,
@@ -44,19 +45,9 @@ FAMILY_MODELS = {  # tiny configs of each adapter family (random weights), see t
     "dna masked (Caduceus stand-in)": (lambda: dna_model(causal=False), "dna"),
     "nucleotide transformer (6-mer tokens)": (nucleotide_transformer_model, "dna"),
     "glm2 (protein + nucleotide elements, stand-in)": (glm2_model, "glm2"),
-    "evo (byte level, causal + reverse complement, stand-in)": ("evo", "dna"),
+    "evo (byte level, causal + reverse complement, stand-in)": (lambda: evo_model(hidden=64), "dna"),
     "rnafm (multimolecule)": ("rnafm", "rna"),
 }
-
-
-def evo_stand_in():
-    """GPT-2 with a 512-entry byte vocabulary labelled as Evo's model type (see tests/test_conformance.py)."""
-    from transformers import GPT2Config, GPT2LMHeadModel
-
-    config = GPT2Config(vocab_size=512, n_embd=64, n_layer=2, n_head=4, n_positions=512, bos_token_id=0, eos_token_id=0)
-    model = GPT2LMHeadModel(config).eval()
-    model.config.model_type = "stripedhyena"
-    return model, None
 
 
 def family_rows(length: int = 64) -> list[dict]:
@@ -67,8 +58,6 @@ def family_rows(length: int = 64) -> list[dict]:
 
     rows = []
     for name, (build, kind) in FAMILY_MODELS.items():
-        if build == "evo":
-            build = evo_stand_in
         if build == "rnafm":
             try:
                 from interp.models import rnafm_model

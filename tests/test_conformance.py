@@ -24,6 +24,7 @@ from interp.models import (
     dna_model,
     esm_model,
     esmc_model,
+    evo_model,
     glm2_model,
     nucleotide_transformer_model,
     protbert_model,
@@ -164,19 +165,12 @@ def test_rna_reads_t_as_u():
     assert torch.equal(adapter.encode("GGATCC").input_ids, adapter.encode("GGAUCC").input_ids)
 
 
-def test_causal_dna_fills_the_other_triangle_by_reverse_complement():
-    """Independent loop: the effect of a at p on b at q < p is read on the reverse-complement strand."""
-    model, tokenizer = dna_model(causal=True, seed=4)
-    adapter = get_adapter(model, tokenizer)
-    sequence = "GGATCCGATTAG"
+def two_strand_reference(sequence: str, readout) -> np.ndarray:
+    """Independent loop: effects on q > p read on the sequence, on q < p on its reverse complement.
+
+    readout(seq) gives each residue's logits over ACGT, [L, 4] (rows the model never predicts are unused).
+    """
     length, comp = len(sequence), {"A": "T", "C": "G", "G": "C", "T": "A"}
-    letters = [tokenizer.convert_tokens_to_ids(c) for c in "ACGT"]
-
-    def readout(seq):  # logits predicting each nucleotide, [L, 4]
-        ids = torch.tensor([tokenizer.bos_token_id] + [tokenizer.convert_tokens_to_ids(c) for c in seq])
-        with torch.no_grad():
-            return model(input_ids=ids[None]).logits[0, :length][:, letters].double()
-
     expected = np.zeros((length, 4, length, 4))
     wild = readout(sequence)
     rc = "".join(comp[c] for c in reversed(sequence))
@@ -192,25 +186,28 @@ def test_causal_dna_fills_the_other_triangle_by_reverse_complement():
                         expected[p, a, q, b] = mutant[q, b]
                     elif q < p:
                         expected[p, a, q, b] = rc_mutant[length - 1 - q, "ACGT".index(comp[other])]
-    explainer = CategoricalJacobian(adapter, keep_jacobian=True)
-    pred = explainer.attribute(sequence)
+    return expected
+
+
+def test_causal_dna_fills_the_other_triangle_by_reverse_complement():
+    """Independent loop: the effect of a at p on b at q < p is read on the reverse-complement strand."""
+    model, tokenizer = dna_model(causal=True, seed=4)
+    adapter = get_adapter(model, tokenizer)
+    sequence = "GGATCCGATTAG"
+    letters = [tokenizer.convert_tokens_to_ids(c) for c in "ACGT"]
+
+    def readout(seq):  # logits predicting each nucleotide, [L, 4]
+        ids = torch.tensor([tokenizer.bos_token_id] + [tokenizer.convert_tokens_to_ids(c) for c in seq])
+        with torch.no_grad():
+            return model(input_ids=ids[None]).logits[0, : len(seq)][:, letters].double()
+
+    expected = two_strand_reference(sequence, readout)
+    pred = CategoricalJacobian(adapter, keep_jacobian=True).attribute(sequence)
     np.testing.assert_allclose(pred.jacobian.numpy(), expected, atol=1e-5)
 
 
-def evo_stand_in():
-    """GPT-2 (native, causal) with a 512-entry byte vocabulary, labelled as Evo's model type: the adapter
-    logic of Evo (remote code, StripedHyena layers) without its weights or layers."""
-    from transformers import GPT2Config, GPT2LMHeadModel
-
-    torch.manual_seed(6)
-    config = GPT2Config(vocab_size=512, n_embd=32, n_layer=2, n_head=4, n_positions=256, bos_token_id=0, eos_token_id=0)
-    model = GPT2LMHeadModel(config).eval()
-    model.config.model_type = "stripedhyena"
-    return model
-
-
 def test_evo_byte_level_reads_both_strands_without_a_start_token():
-    model = evo_stand_in()
+    model, _ = evo_model(seed=6)
     adapter = get_adapter(model)  # Evo needs no tokenizer: token id = the nucleotide's byte
     assert type(adapter).__name__ == "ByteLevelDnaAdapter" and adapter.encode("ACGT").input_ids.tolist() == [
         65,
@@ -219,27 +216,15 @@ def test_evo_byte_level_reads_both_strands_without_a_start_token():
         84,
     ]
     sequence = "GGATCCGATTAG"
-    length, comp = len(sequence), {"A": "T", "C": "G", "G": "C", "T": "A"}
 
-    def readout(seq):  # logits at token t predict residue t + 1; residue 0 has no prediction
+    def readout(seq):  # logits at token t predict residue t + 1; residue 0 has no prediction (row left 0)
         with torch.no_grad():
             logits = model(input_ids=torch.tensor([[ord(c) for c in seq]])).logits[0].double()
-        return logits[:, [ord(c) for c in "ACGT"]]
+        per_residue = torch.zeros(len(seq), 4, dtype=torch.float64)
+        per_residue[1:] = logits[:-1, [ord(c) for c in "ACGT"]]
+        return per_residue
 
-    expected = np.zeros((length, 4, length, 4))
-    wild, rc = readout(sequence), "".join(comp[c] for c in reversed(sequence))
-    rc_wild = readout(rc)
-    for p in range(length):
-        for a, letter in enumerate("ACGT"):
-            mutant = readout(sequence[:p] + letter + sequence[p + 1 :]) - wild
-            rc_p = length - 1 - p
-            rc_mutant = readout(rc[:rc_p] + comp[letter] + rc[rc_p + 1 :]) - rc_wild
-            for q in range(length):
-                for b, other in enumerate("ACGT"):
-                    if q > p:
-                        expected[p, a, q, b] = mutant[q - 1, b]
-                    elif q < p:
-                        expected[p, a, q, b] = rc_mutant[length - 2 - q, "ACGT".index(comp[other])]
+    expected = two_strand_reference(sequence, readout)
     pred = CategoricalJacobian(adapter, keep_jacobian=True).attribute(sequence)
     np.testing.assert_allclose(pred.jacobian.numpy(), expected, atol=1e-5)
     with pytest.raises(InterpError, match="no mask token"):
