@@ -135,7 +135,7 @@ class HFTokenAdapter(Adapter):
         limits = [getattr(tokenizer, "model_max_length", None)]
         limits.append(getattr(getattr(model, "config", None), "max_position_embeddings", None))
         usable = [int(x) for x in limits if isinstance(x, int) and 0 < x < _HUGE]
-        return min(usable) - n_special if usable else None
+        return min(usable) - n_special - _position_offset(model) if usable else None
 
     def token_ids_for(self, letter: str) -> int:
         token_id = _letter_token_id(self.tokenizer, letter)
@@ -162,3 +162,16 @@ class HFTokenAdapter(Adapter):
             yield
         finally:
             self.model.set_attn_implementation(previous)  # type: ignore[operator]
+
+
+def _position_offset(model: nn.Module) -> int:
+    """Learned positions that count from padding_idx + 1 (ESM, RoBERTa) lose that many slots; multimolecule's
+    RNA-FM shifts by one more (an upstream quirk kept for its checkpoints)."""
+    extra = _EXTRA_POSITION_SHIFT.get(getattr(getattr(model, "config", None), "model_type", None), 0)
+    for name, module in model.named_modules():
+        if name.endswith("position_embeddings") and isinstance(module, nn.Embedding) and module.padding_idx is not None:
+            return module.padding_idx + 1 + extra
+    return 0
+
+
+_EXTRA_POSITION_SHIFT = {"rnafm": 1}

@@ -74,6 +74,7 @@ class ContactPrecision(pl.Callback):
         self.last_step = -1
         self.history: list[dict[str, float]] = []
         self.seconds = 0.0
+        self.listeners: list[Callable[[pl.Trainer, list[tuple[Any, Any]]], None]] = []
 
     # --- finding the model ---------------------------------------------------------------------
     def _language_model(self, pl_module: pl.LightningModule) -> nn.Module:
@@ -98,6 +99,24 @@ class ContactPrecision(pl.Callback):
         return CategoricalJacobian(adapter, fast=self.explainer == "fast-jacobian")
 
     # --- running -------------------------------------------------------------------------------
+    def _update(self, metric: PrecisionMetric, model: nn.Module, share: Sequence[tuple[str, Any]]) -> list:
+        """Run the explainer on `share` (model in eval mode, no gradients; modes restored) into `metric`;
+        returns the (prediction, true contacts) pairs."""
+        explainer = self._make_explainer(model)
+        predictions = []
+        with torch.no_grad():
+            for sequence, (contacts, resolved) in share:
+                prediction = explainer.attribute(sequence)
+                metric.update(prediction.contacts, contacts, resolved)
+                predictions.append((prediction, contacts))
+        return predictions
+
+    def score(self, model: nn.Module) -> dict[str, float]:
+        """The whole panel's precision for `model` in this process, outside any Trainer (e.g. after training)."""
+        metric = PrecisionMetric(ranges=self.ranges, ks=self.ks)
+        self._update(metric, model, self.panel)
+        return {name: float(value) for name, value in metric.compute().items()}
+
     def evaluate(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, *, per_step: bool = True
     ) -> dict[str, float]:
@@ -106,14 +125,9 @@ class ContactPrecision(pl.Callback):
         per_step: log as a step value (from a training-batch hook) or an epoch value (validation epoch end).
         """
         start = time.perf_counter()
-        model = self._language_model(pl_module)
-        explainer = self._make_explainer(model)
         metric = PrecisionMetric(ranges=self.ranges, ks=self.ks).to(pl_module.device)
         share = self.panel[trainer.global_rank :: trainer.world_size]
-        with torch.no_grad():
-            for sequence, (contacts, resolved) in share:
-                prediction = explainer.attribute(sequence)
-                metric.update(prediction.contacts, contacts, resolved)
+        predictions = self._update(metric, self._language_model(pl_module), share)
         values = {name: float(value) for name, value in metric.compute().items()}  # synced across ranks
         self.seconds += time.perf_counter() - start
         for name, value in values.items():
@@ -123,6 +137,8 @@ class ContactPrecision(pl.Callback):
         )
         self.last_step = trainer.global_step
         self.history.append({"step": trainer.global_step, **values})
+        for listener in self.listeners:  # e.g. ContactMapLogger
+            listener(trainer, predictions)
         return values
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, *args: Any) -> None:
@@ -135,6 +151,11 @@ class ContactPrecision(pl.Callback):
             self.evaluate(trainer, pl_module, per_step=False)
 
     # --- resume --------------------------------------------------------------------------------
+    @property
+    def state_key(self) -> str:
+        """Unique per prefix, so several instances (say Jacobian and attention) checkpoint side by side."""
+        return self._generate_state_key(prefix=self.prefix)
+
     def state_dict(self) -> dict[str, Any]:
         return {"last_step": self.last_step, "history": list(self.history), "seconds": self.seconds}
 

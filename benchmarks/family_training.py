@@ -1,0 +1,179 @@
+"""Train a small masked LM from scratch on one family's alignment and track its contact precision while it
+trains (the ContactPrecision callback: categorical Jacobian and attention readout), against a Potts model
+fitted by pseudo-likelihood on the same alignment.
+
+    python benchmarks/family_training.py                          # 1a3a, the recipe, the curve
+    python benchmarks/family_training.py --all --minutes 3        # every protein and RNA family: the table
+    python benchmarks/family_training.py --save-model DIR         # also save the trained model (safetensors)
+Data: ../shared/data or $INTERP_DATA (families.tsv). Times are wall-clock on --threads CPU threads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from interp.callbacks import ContactPrecision
+
+from benchmarks.common import RESULTS, machine, markdown_table, write_results
+from interp.metrics import precision_table
+from interp.msa import load_family
+from interp.plm import fit_potts
+from interp.structure import contact_map
+from interp.training import MaskedLMModule, alignment_loader, encode_rows, family_model
+
+LONG = "long_P@L"
+
+
+def data_dir() -> Path:
+    for candidate in (os.environ.get("INTERP_DATA"), Path(__file__).resolve().parents[2] / "shared" / "data"):
+        if candidate and (Path(candidate) / "families.tsv").is_file():
+            return Path(candidate)
+    raise SystemExit("family data not found: set INTERP_DATA or put shared/data beside the repository")
+
+
+def family_rows(root: Path) -> list[dict[str, str]]:
+    with open(root / "families.tsv", newline="") as handle:
+        return list(csv.DictReader(handle, delimiter="\t"))
+
+
+def load(root: Path, row: dict[str, str]) -> tuple[Any, Any]:
+    """(FamilyAlignment over the query's columns, ContactMap of the structure aligned to the query)."""
+    family = load_family(root / row["msa"], kind=row["kind"])
+    chain = None if row["chain"] in ("", "-") else row["chain"]
+    return family, contact_map(root / row["structure"], chain=chain, sequence=family.query)
+
+
+def potts_baseline(family: Any, truth: Any, iterations: int) -> dict[str, Any]:
+    fit = fit_potts(family.encode(), family.weights(), n_states=len(family.states), max_iterations=iterations)
+    return {"potts": precision_table(fit.contacts(), truth)[LONG], "potts_minutes": fit.seconds / 60}
+
+
+def train(family: Any, truth: Any, args: argparse.Namespace) -> tuple[Any, Any, dict[str, Any]]:
+    """Train with both callbacks attached; returns (model, tokenizer, results with the curve)."""
+    model, tokenizer = family_model(
+        len(family.query), kind=family.kind, layers=args.layers, width=args.width, heads=args.heads, seed=args.seed
+    )
+    # ungapped rows are shorter than the query's columns: padded with <pad> so one batch is one tensor
+    ids = encode_rows(family.rows, tokenizer) if args.gapped else _padded(family.ungapped(), tokenizer)
+    weights = family.weights() if args.reweight and args.gapped else None
+    panel = [(family.query, truth)]
+    jacobian_cb, attention_cb = (
+        ContactPrecision(panel, tokenizer=tokenizer, explainer="jacobian", every_n_steps=args.eval_every,
+                         prefix="contacts/jacobian/", ranges=["long"], ks=["L"]),
+        ContactPrecision(panel, tokenizer=tokenizer, explainer="attention", every_n_steps=args.eval_every,
+                         prefix="contacts/attention/", ranges=["long"], ks=["L"]),
+    )  # fmt: skip
+    module = MaskedLMModule(
+        model, tokenizer.mask_token_id, mask_fraction=args.mask, lr=args.lr,
+        warmup_steps=args.warmup, total_steps=args.steps,
+    )  # fmt: skip
+    trainer = pl.Trainer(
+        max_steps=args.steps, max_time={"minutes": args.minutes}, callbacks=[jacobian_cb, attention_cb], logger=False,
+        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False, accelerator="cpu",
+    )  # fmt: skip
+    loader = alignment_loader(ids, batch_size=args.batch_size, weights=weights, seed=args.seed)
+    epochs_needed = args.steps // max(1, len(loader)) + 1
+    trainer.fit_loop.max_epochs = epochs_needed
+    start = time.perf_counter()
+    trainer.fit(module, loader)
+    seconds = time.perf_counter() - start
+    model.eval()
+    final_j = jacobian_cb.score(model)
+    final_a = attention_cb.score(model)
+    curve = [
+        {"step": j["step"], "jacobian": j[LONG], "attention": a[LONG]}
+        for j, a in zip(jacobian_cb.history, attention_cb.history, strict=False)
+    ]
+    callback_seconds = jacobian_cb.seconds + attention_cb.seconds
+    result = {
+        "jacobian": final_j[LONG], "attention_mean": final_a[LONG], "steps": trainer.global_step,
+        "train_minutes": (seconds - callback_seconds) / 60, "callback_seconds": callback_seconds,
+        "attention_callback_overhead": attention_cb.seconds / max(1e-9, seconds - callback_seconds),
+        "curve": curve,
+    }  # fmt: skip
+    result["attention_best_head"] = _best_head(model, tokenizer, family.query, truth)
+    return model, tokenizer, result
+
+
+def _padded(rows: list[str], tokenizer: Any) -> torch.Tensor:
+    encoded = [encode_rows([r], tokenizer)[0] for r in rows]
+    return torch.nn.utils.rnn.pad_sequence(encoded, batch_first=True, padding_value=tokenizer.pad_token_id)
+
+
+def _best_head(model: Any, tokenizer: Any, query: str, truth: Any) -> float:
+    """The single best head chosen on this very structure: an upper bound, not a prediction."""
+    from interp.explainers import AttentionReadout
+
+    readout = AttentionReadout(model, tokenizer, combiner="top_k").fit([query], [truth], k=1, min_separation=24)
+    return precision_table(readout.attribute(query).contacts, truth)[LONG]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--family", default="1a3a_A")
+    parser.add_argument("--all", action="store_true", help="every family in families.tsv")
+    parser.add_argument("--minutes", type=float, default=15.0, help="training budget per family (wall clock)")
+    parser.add_argument("--steps", type=int, default=3000, help="schedule length (cosine ends here)")
+    parser.add_argument("--layers", type=int, default=1)
+    parser.add_argument("--width", type=int, default=64)
+    parser.add_argument("--heads", type=int, default=4)
+    parser.add_argument("--mask", type=float, default=0.4)
+    parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument("--warmup", type=int, default=100)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--ungapped", dest="gapped", action="store_false", help="train on unaligned rows")
+    parser.add_argument("--no-reweight", dest="reweight", action="store_false", help="uniform row sampling")
+    parser.add_argument("--eval-every", type=int, default=250)
+    parser.add_argument("--potts-iterations", type=int, default=100)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--name", default=None, help="result file name (default family_training[_all])")
+    parser.add_argument("--save-model", type=Path, default=None, help="save the trained model here")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    root = data_dir()
+    rows = [r for r in family_rows(root) if args.all or r["id"] == args.family]
+    if not rows:
+        raise SystemExit(f"no family {args.family!r} in {root / 'families.tsv'}")
+    results = []
+    for row in rows:
+        family, truth = load(root, row)
+        entry: dict[str, Any] = {"family": row["id"], "kind": row["kind"], "L": len(family.query),
+                                 "sequences": len(family.rows), "N_eff": round(float(family.weights().sum()))}  # fmt: skip
+        entry.update(potts_baseline(family, truth, args.potts_iterations))
+        model, tokenizer, trained = train(family, truth, args)
+        entry.update(trained)
+        entry["jacobian / potts"] = entry["jacobian"] / entry["potts"] if entry["potts"] else float("nan")
+        results.append(entry)
+        print({k: v for k, v in entry.items() if k != "curve"}, flush=True)
+        if args.save_model is not None:
+            model.save_pretrained(args.save_model, safe_serialization=True)
+            tokenizer.save_pretrained(args.save_model)
+    settings = {k: str(v) for k, v in vars(args).items()}
+    columns = ["family", "kind", "L", "sequences", "N_eff", "potts", "jacobian", "jacobian / potts", "attention_mean",
+               "attention_best_head", "steps", "train_minutes", "potts_minutes", "attention_callback_overhead"]  # fmt: skip
+    table = markdown_table(results, columns)
+    curves = "\n\n".join(
+        f"Curve, {r['family']} (long-range P@L by training step):\n\n"
+        + markdown_table(r["curve"], ["step", "jacobian", "attention"])
+        for r in results
+    )
+    name = args.name or ("family_training_all" if args.all else "family_training")
+    settings_text = ", ".join(f"{k}={v}" for k, v in settings.items() if k not in ("save_model", "name"))
+    path = write_results(name, {"machine": machine(), "settings": settings, "results": results},
+                         f"Settings: {settings_text}\n\n{table}\n\n{curves}", RESULTS)  # fmt: skip
+    print(path.read_text())
+
+
+if __name__ == "__main__":
+    main()

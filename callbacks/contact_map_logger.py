@@ -1,0 +1,100 @@
+"""`ContactMapLogger`: the predicted map with the true contacts overlaid, as an image in the training logs.
+
+It draws what a `ContactPrecision` callback has just computed (no extra forward passes), every n-th
+evaluation, on rank 0. TensorBoard gets `add_figure`, loggers with `log_image` (W&B, Neptune) get an image
+array, MLflow gets `log_figure`; any other logger, or none, gets PNG files in its log folder.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+from interp.callbacks.contact_precision import ContactPrecision
+
+from interp.errors import InterpError
+
+
+class ContactMapLogger(pl.Callback):
+    """Log contact-map images every `every_n_evaluations` evaluations of a ContactPrecision callback.
+
+    source: that callback (default: the first ContactPrecision in the Trainer's callbacks);
+    max_maps: how many panel entries to draw; tag: the image name prefix.
+    """
+
+    def __init__(
+        self,
+        source: ContactPrecision | None = None,
+        *,
+        every_n_evaluations: int = 1,
+        max_maps: int = 1,
+        tag: str = "contact_maps",
+    ) -> None:
+        if every_n_evaluations < 1 or max_maps < 1:
+            raise InterpError("ContactMapLogger: every_n_evaluations and max_maps must be >= 1")
+        self.source = source
+        self.every_n_evaluations, self.max_maps, self.tag = every_n_evaluations, max_maps, tag
+        self.evaluations = 0
+        self.images_logged = 0
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        if self.source is None:
+            found = [c for c in trainer.callbacks if isinstance(c, ContactPrecision)]
+            if not found:
+                raise InterpError("ContactMapLogger draws what a ContactPrecision callback computes; add one")
+            self.source = found[0]
+        if self._on_evaluation not in self.source.listeners:
+            self.source.listeners.append(self._on_evaluation)
+
+    def _on_evaluation(self, trainer: pl.Trainer, predictions: list[tuple[Any, Any]]) -> None:
+        self.evaluations += 1
+        if trainer.global_rank != 0 or (self.evaluations - 1) % self.every_n_evaluations:
+            return
+        import matplotlib.pyplot as plt
+
+        for index, (prediction, truth) in enumerate(predictions[: self.max_maps]):
+            figure = prediction.plot(truth)
+            name = f"{self.tag}/{_safe(prediction.name or f'panel{index}')}"
+            self._log_figure(trainer, name, figure)
+            plt.close(figure)
+            self.images_logged += 1
+
+    def _log_figure(self, trainer: pl.Trainer, name: str, figure: Any) -> None:
+        step = trainer.global_step
+        loggers = list(trainer.loggers)
+        for logger in loggers:
+            experiment = getattr(logger, "experiment", None)
+            if hasattr(experiment, "add_figure"):  # TensorBoard
+                experiment.add_figure(name, figure, global_step=step, close=False)
+            elif hasattr(logger, "log_image"):  # W&B, Neptune, ...
+                logger.log_image(key=name, images=[_figure_array(figure)], step=step)
+            elif hasattr(experiment, "log_figure") and hasattr(logger, "run_id"):  # MLflow
+                experiment.log_figure(logger.run_id, figure, f"{name}_step{step}.png")
+            else:
+                _save_png(Path(getattr(logger, "log_dir", None) or trainer.default_root_dir), name, step, figure)
+        if not loggers:
+            _save_png(Path(trainer.default_root_dir), name, step, figure)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"evaluations": self.evaluations, "images_logged": self.images_logged}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.evaluations = int(state_dict.get("evaluations", 0))
+        self.images_logged = int(state_dict.get("images_logged", 0))
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name)[:80] or "map"
+
+
+def _figure_array(figure: Any) -> Any:
+    figure.canvas.draw()
+    return __import__("numpy").asarray(figure.canvas.buffer_rgba())[..., :3].copy()
+
+
+def _save_png(folder: Path, name: str, step: int, figure: Any) -> None:
+    path = folder / f"{name}_step{step:08d}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=100)

@@ -1,0 +1,115 @@
+"""`ContactWriter`: a Lightning prediction writer for proteome-scale extraction with `Trainer.predict`.
+
+Each rank writes its own shard folder (`rank00000/`, ...): one .npz per record (written atomically) and an
+append-only `index.jsonl` whose line for a record is written, flushed and fsynced only after its .npz is in
+place. A record is done exactly when its index line exists, so a run killed at any point and started again
+(`FastaDataModule(..., skip_done=output_dir)`) redoes nothing that was finished and loses nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+from lightning.pytorch.callbacks import BasePredictionWriter
+
+from interp.io import save_contacts
+
+INDEX = "index.jsonl"
+
+
+def safe_file_name(record_id: str, suffix: str = ".npz") -> str:
+    """A file name for a record id that stays inside its folder: letters, digits, . _ - only, at most 80
+    characters, never starting with a dot, plus a hash of the full id so distinct ids never collide."""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", record_id)[:80].lstrip(".") or "record"
+    digest = hashlib.sha1(record_id.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+    return f"{stem}-{digest}{suffix}"
+
+
+def read_index(output_dir: str | os.PathLike) -> dict[str, dict[str, Any]]:
+    """All finished records of an extraction, by id, across every rank's shard (a torn last line, left by a
+    killed process, is ignored: that record is not done)."""
+    entries: dict[str, dict[str, Any]] = {}
+    for index_file in sorted(Path(output_dir).glob(f"rank*/{INDEX}")):
+        with open(index_file, encoding="utf-8") as handle:
+            for line in handle:
+                try:
+                    entry = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                if isinstance(entry, dict) and "id" in entry and "file" in entry:
+                    entry["path"] = str(index_file.parent / entry["file"])
+                    entries[entry["id"]] = entry
+    return entries
+
+
+class ContactWriter(BasePredictionWriter):
+    """Write each predicted contact map as it comes out of `predict_step` (records from `ExplainerModule`).
+
+    output_dir: the extraction folder; top: also store this many top pairs per record (None: the map only).
+    """
+
+    def __init__(self, output_dir: str | os.PathLike, *, top: int | None = None) -> None:
+        super().__init__(write_interval="batch")
+        self.output_dir = Path(output_dir)
+        self.top = top
+        self.written = 0
+        self.failed: list[dict[str, Any]] = []
+
+    def shard(self, rank: int) -> Path:
+        return self.output_dir / f"rank{rank:05d}"
+
+    def write_on_batch_end(
+        self,
+        trainer: pl.Trainer,
+        pl_module: pl.LightningModule,
+        prediction: Sequence[dict[str, Any]],
+        batch_indices: Sequence[int] | None,
+        batch: Any,
+        batch_idx: int,
+        dataloader_idx: int = 0,
+    ) -> None:
+        folder = self.shard(trainer.global_rank)
+        folder.mkdir(parents=True, exist_ok=True)
+        for record in prediction:
+            if record.get("error"):
+                self.failed.append({"id": record["id"], "error": record["error"]})
+                continue
+            self._write(folder, record)
+
+    def _write(self, folder: Path, record: dict[str, Any]) -> None:
+        result = record["prediction"]
+        file_name = safe_file_name(record["id"])
+        extra: dict[str, Any] = {"method": result.method, "name": record["id"]}
+        if self.top:
+            pairs = result.top(self.top)
+            extra["top_pairs"] = [[p.i, p.j, p.score] for p in pairs]
+        save_contacts(folder / file_name, result.contacts, sequence=result.sequence, **extra)
+        entry = {"id": record["id"], "file": file_name, "length": len(result.sequence), "method": result.method,
+                 "seconds": round(float(record.get("seconds", 0.0)), 4)}  # fmt: skip
+        line = json.dumps(entry, ensure_ascii=True) + "\n"
+        with open(folder / INDEX, "a+b") as handle:
+            if handle.tell() > 0:  # a torn last line (a killed run) must not swallow this one
+                handle.seek(-1, os.SEEK_END)
+                if handle.read(1) != b"\n":
+                    line = "\n" + line
+            handle.write(line.encode("ascii"))
+            handle.flush()
+            os.fsync(handle.fileno())
+        self.written += 1
+
+    @staticmethod
+    def records(output_dir: str | os.PathLike) -> Iterator[tuple[str, Any]]:
+        """(id, ContactPrediction) for every finished record of an extraction folder."""
+        from interp.prediction import ContactPrediction
+
+        for record_id, entry in read_index(output_dir).items():
+            prediction = ContactPrediction.load(entry["path"])
+            prediction.name = record_id
+            yield record_id, prediction

@@ -1,0 +1,114 @@
+"""Distributed extraction with Lightning: `ExplainerModule` runs an explainer in `predict_step`, and
+`FastaDataModule` feeds it FASTA records, skipping those a `ContactWriter` already finished.
+
+    trainer = Trainer(accelerator="gpu", devices=8, num_nodes=4, strategy="ddp",
+                      callbacks=[ContactWriter("out")])
+    trainer.predict(ExplainerModule(model, tokenizer), datamodule=FastaDataModule("proteome.fa", skip_done="out"))
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from interp.errors import FastaFormatError, InterpError
+from interp.io import read_fasta
+
+METHODS = ("jacobian", "fast-jacobian", "attention", "gradient")
+
+
+class ExplainerModule(pl.LightningModule):
+    """Wrap a model and an explainer for `Trainer.predict`; each record gives {id, prediction, seconds} or
+    {id, error}: one bad record (unknown letters, too long) is reported and the rest go on.
+
+    method: "jacobian", "fast-jacobian", "attention" or "gradient"; options go to the explainer.
+    """
+
+    def __init__(self, model: nn.Module, tokenizer: Any = None, *, method: str = "jacobian", **options: Any) -> None:
+        super().__init__()
+        if method not in METHODS:
+            raise InterpError(f"method={method!r}; choose one of {METHODS}")
+        self.model = model
+        self.tokenizer = tokenizer
+        self.method = method
+        self.options = options
+        self._explainer: Any = None
+
+    def explainer(self) -> Any:
+        """Built on first use, after Lightning has moved the model to its device."""
+        if self._explainer is None:
+            from interp.explainers import AttentionReadout, CategoricalJacobian, GradientJacobian
+
+            cls = {"attention": AttentionReadout, "gradient": GradientJacobian}.get(self.method, CategoricalJacobian)
+            options = dict(self.options)
+            if self.method == "fast-jacobian":
+                options["fast"] = True
+            self._explainer = cls(self.model, self.tokenizer, **options)
+        return self._explainer
+
+    def predict_step(self, batch: Sequence[tuple[str, str]], batch_idx: int, dataloader_idx: int = 0) -> list[dict]:
+        out = []
+        for record_id, sequence in batch:
+            start = time.perf_counter()
+            try:
+                with torch.inference_mode(self.method != "gradient"):
+                    prediction = self.explainer().attribute(sequence, names=[record_id])
+            except InterpError as error:
+                out.append({"id": record_id, "error": f"{type(error).__name__}: {error}"})
+                continue
+            out.append({"id": record_id, "prediction": prediction, "seconds": time.perf_counter() - start})
+        return out
+
+    def __getstate__(self) -> dict[str, Any]:  # the explainer is rebuilt in each process
+        state = self.__dict__.copy()
+        state["_explainer"] = None
+        return state
+
+
+class FastaDataModule(pl.LightningDataModule):
+    """Records of one or more FASTA files as (id, sequence), in file order; ids must be unique.
+
+    skip_done: an extraction folder; records its ContactWriter already finished are left out (resume).
+    """
+
+    def __init__(
+        self,
+        fasta: str | os.PathLike | Sequence[str | os.PathLike],
+        *,
+        skip_done: str | os.PathLike | None = None,
+        batch_size: int = 1,
+        num_workers: int = 0,
+    ) -> None:
+        super().__init__()
+        self.paths = [fasta] if isinstance(fasta, (str, os.PathLike)) else list(fasta)
+        self.skip_done, self.batch_size, self.num_workers = skip_done, batch_size, num_workers
+        self.records: list[tuple[str, str]] = []
+        self.skipped = 0
+
+    def setup(self, stage: str | None = None) -> None:
+        from interp.callbacks.contact_writer import read_index
+
+        records: list[tuple[str, str]] = []
+        seen: dict[str, str] = {}
+        for path in self.paths:
+            for record in read_fasta(path):
+                if record.name in seen:
+                    raise FastaFormatError(
+                        f"{path}: record id {record.name!r} appears twice (first in {seen[record.name]}); "
+                        "extraction outputs are keyed by id"
+                    )
+                seen[record.name] = str(path)
+                records.append((record.name, record.sequence))
+        done = set(read_index(self.skip_done)) if self.skip_done is not None else set()
+        self.records = [r for r in records if r[0] not in done]
+        self.skipped = len(records) - len(self.records)
+
+    def predict_dataloader(self) -> DataLoader:
+        return DataLoader(self.records, batch_size=self.batch_size, num_workers=self.num_workers, collate_fn=list)
