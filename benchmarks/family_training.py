@@ -25,11 +25,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from interp.callbacks import ContactPrecision
 
 from benchmarks.common import RESULTS, machine, markdown_table, write_results
+from interp.io import save_contacts
 from interp.metrics import precision_table
 from interp.msa import load_family
 from interp.plm import fit_potts
 from interp.structure import contact_map
-from interp.training import MaskedLMModule, alignment_loader, encode_rows, family_model
+from interp.training import MaskedLMModule, alignment_loader, encode_rows, family_model, letter_ids
 
 LONG = "long_P@L"
 
@@ -74,8 +75,9 @@ def train(family: Any, truth: Any, args: argparse.Namespace) -> tuple[Any, Any, 
                          prefix="contacts/attention/", ranges=["long"], ks=["L"]),
     )  # fmt: skip
     module = MaskedLMModule(
-        model, tokenizer.mask_token_id, mask_fraction=args.mask, lr=args.lr,
-        warmup_steps=args.warmup, total_steps=args.steps,
+        model, tokenizer.mask_token_id, mask_fraction=args.mask, lr=args.lr, weight_decay=args.weight_decay,
+        warmup_steps=args.warmup, total_steps=args.steps, random_fraction=args.random_fraction,
+        keep_fraction=args.keep_fraction, replacement_ids=letter_ids(ids, tokenizer),
     )  # fmt: skip
     trainer = pl.Trainer(
         max_steps=args.steps, max_time={"minutes": args.minutes}, callbacks=[jacobian_cb, attention_cb], logger=False,
@@ -129,7 +131,10 @@ def main() -> None:
     parser.add_argument("--heads", type=int, default=4)
     parser.add_argument("--mask", type=float, default=0.4)
     parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument("--random-fraction", type=float, default=0.1, help="selected tokens set to a random letter")
+    parser.add_argument("--keep-fraction", type=float, default=0.1, help="selected tokens left unchanged")
     parser.add_argument("--warmup", type=int, default=100)
+    parser.add_argument("--weight-decay", type=float, default=0.01)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--ungapped", dest="gapped", action="store_false", help="train on unaligned rows")
     parser.add_argument("--no-reweight", dest="reweight", action="store_false", help="uniform row sampling")
@@ -159,6 +164,8 @@ def main() -> None:
         if args.save_model is not None:
             model.save_pretrained(args.save_model, safe_serialization=True)
             tokenizer.save_pretrained(args.save_model)
+            save_contacts(args.save_model / "target.npz", truth.contacts, sequence=family.query,
+                          resolved=truth.resolved, name=row["id"])  # fmt: skip
     settings = {k: str(v) for k, v in vars(args).items()}
     columns = ["family", "kind", "L", "sequences", "N_eff", "potts", "jacobian", "jacobian / potts", "attention_mean",
                "attention_best_head", "steps", "train_minutes", "potts_minutes", "attention_callback_overhead"]  # fmt: skip

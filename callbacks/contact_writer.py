@@ -8,10 +8,8 @@ place. A record is done exactly when its index line exists, so a run killed at a
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,17 +17,10 @@ from typing import Any
 import lightning.pytorch as pl
 from lightning.pytorch.callbacks import BasePredictionWriter
 
-from interp.io import save_contacts
+from interp.io import safe_file_name, save_contacts
 
 INDEX = "index.jsonl"
-
-
-def safe_file_name(record_id: str, suffix: str = ".npz") -> str:
-    """A file name for a record id that stays inside its folder: letters, digits, . _ - only, at most 80
-    characters, never starting with a dot, plus a hash of the full id so distinct ids never collide."""
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", record_id)[:80].lstrip(".") or "record"
-    digest = hashlib.sha1(record_id.encode("utf-8", "surrogatepass")).hexdigest()[:10]
-    return f"{stem}-{digest}{suffix}"
+__all__ = ["INDEX", "ContactWriter", "read_index", "safe_file_name"]
 
 
 def read_index(output_dir: str | os.PathLike) -> dict[str, dict[str, Any]]:

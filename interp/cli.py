@@ -75,6 +75,53 @@ def score(
         raise typer.Exit(2) from None
 
 
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option(help="Folder for the outputs (.npz, pairs CSV, RR, PNG, precision).")] = Path(
+        "interp-demo"
+    ),
+    method: Annotated[
+        list[str] | None, typer.Option(help="jacobian, fast-jacobian, attention or gradient; repeat for several.")
+    ] = None,
+) -> None:
+    """Contacts of 1a3a from the embedded default model (offline), scored against its crystal structure."""
+    import time
+
+    from interp.explainers import AttentionReadout, CategoricalJacobian, GradientJacobian
+    from interp.models import DEFAULT_MODEL_DIR, default_model, default_target
+    from interp.outputs import write_prediction_files
+
+    methods = method or ["jacobian", "attention"]
+    makers = {
+        "jacobian": lambda m, t: CategoricalJacobian(m, t),
+        "fast-jacobian": lambda m, t: CategoricalJacobian(m, t, fast=True),
+        "attention": lambda m, t: AttentionReadout(m, t),
+        "gradient": lambda m, t: GradientJacobian(m, t),
+    }
+    unknown = [m for m in methods if m not in makers]
+    if unknown:
+        raise typer.BadParameter(f"unknown method(s) {unknown}; choose from {sorted(makers)}")
+    model, tokenizer = default_model()
+    target = default_target()
+    n_params = sum(p.numel() for p in model.parameters())
+    typer.echo(
+        f"model: {DEFAULT_MODEL_DIR.name} ({n_params:,} parameters); target {target.name}, L={len(target.sequence)}"
+    )
+    tables = {}
+    for name in methods:
+        start = time.perf_counter()
+        prediction = makers[name](model, tokenizer).attribute(target.sequence, names=[target.name])
+        seconds = time.perf_counter() - start
+        paths = write_prediction_files(prediction, out, truth=target)
+        tables[name] = prediction.precision(target)
+        typer.echo(f"{name}: {seconds:.2f} s -> {', '.join(p.name for p in paths.values())}")
+    keys = list(next(iter(tables.values())))
+    typer.echo("\n" + f"{'metric':16s}" + "".join(f"{name:>14s}" for name in tables))
+    for key in keys:
+        typer.echo(f"{key:16s}" + "".join(f"{tables[name][key]:14.3f}" for name in tables))
+    typer.echo(f"\noutputs in {out}/")
+
+
 def main() -> None:
     """Entry point of the console script."""
     app()

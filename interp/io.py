@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import hashlib
 import math
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -283,3 +285,11 @@ __all__ = [
     "load_contacts",
     "atomic_write",
 ]
+
+
+def safe_file_name(record_id: str, suffix: str = ".npz") -> str:
+    """A file name for a record id that stays inside its folder: letters, digits, . _ - only, at most 80
+    characters, never starting with a dot, plus a hash of the full id so distinct ids never collide."""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", record_id)[:80].lstrip(".") or "record"
+    digest = hashlib.sha1(record_id.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+    return f"{stem}-{digest}{suffix}"

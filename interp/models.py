@@ -153,7 +153,7 @@ def rnafm_model(*, seed: int = 0, family: str = "rnafm", **overrides: Any):
 
 __all__ = [
     "ESM_SHAPES", "bpe_protein_model", "evo_model", "glm2_model", "causal_protein_model", "dna_model", "esm_model", "nucleotide_transformer_model", "esm_tokenizer", "esmc_model", "protbert_model",
-    "prott5_encoder_model", "rnafm_model",
+    "prott5_encoder_model", "rnafm_model", "default_model", "default_target", "DEFAULT_MODEL_DIR",
 ]  # fmt: skip
 
 
@@ -253,3 +253,27 @@ def evo_model(*, seed: int = 0, hidden: int = 32):
     model = GPT2LMHeadModel(config).eval()
     model.config.model_type = "stripedhyena"
     return model, None
+
+
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "default_model"
+
+
+def default_model():
+    """(EsmForMaskedLM, EsmTokenizer): the embedded default model, 1 layer and 64 wide, trained from scratch
+    by `benchmarks/family_training.py --save-model` on the 1a3a family alignment; safetensors, offline."""
+    from transformers import EsmForMaskedLM, EsmTokenizer
+
+    model = EsmForMaskedLM.from_pretrained(DEFAULT_MODEL_DIR, use_safetensors=True, local_files_only=True)
+    return model.eval(), EsmTokenizer.from_pretrained(DEFAULT_MODEL_DIR, local_files_only=True)
+
+
+def default_target() -> Any:
+    """The embedded model's query (1a3a chain A) and its true contact map (C-beta < 8 A from PDB 1a3a,
+    computed by `interp.structure.contact_map`), as a ContactMap-like record: sequence, contacts, resolved."""
+    from types import SimpleNamespace
+
+    from interp.io import load_contacts
+
+    data = load_contacts(DEFAULT_MODEL_DIR / "target.npz")
+    return SimpleNamespace(name=str(data.get("name", "1a3a_A")), sequence=data["sequence"],
+                           contacts=data["contacts"].bool(), resolved=data["resolved"].bool())  # fmt: skip

@@ -67,8 +67,13 @@ def encode_rows(rows: Sequence[str], tokenizer: Any) -> torch.Tensor:
 
 
 class MaskedLMModule(pl.LightningModule):
-    """Masked-LM training of a Hugging Face model: mask a fraction of residue tokens (never <cls>/<eos>),
-    cross-entropy on the masked ones; AdamW with linear warm-up then cosine decay to zero."""
+    """Masked-LM training of a Hugging Face model, AdamW with linear warm-up then cosine decay to zero.
+
+    A fraction of residue tokens (never <cls>/<eos>) is selected; of those, `random_fraction` become a random
+    letter from `replacement_ids`, `keep_fraction` stay as they are, the rest become <mask> (BERT's 80/10/10
+    by default); cross-entropy on all selected ones. The kept and replaced ones matter here: they train
+    the logits at visible positions, which is where the categorical Jacobian reads a mutation's effect.
+    """
 
     def __init__(
         self,
@@ -80,6 +85,9 @@ class MaskedLMModule(pl.LightningModule):
         weight_decay: float = 0.01,
         warmup_steps: int = 100,
         total_steps: int = 3000,
+        random_fraction: float = 0.1,
+        keep_fraction: float = 0.1,
+        replacement_ids: Sequence[int] | torch.Tensor | None = None,
     ) -> None:
         super().__init__()
         if not 0.0 < mask_fraction < 1.0:
@@ -88,14 +96,27 @@ class MaskedLMModule(pl.LightningModule):
         self.mask_token_id = mask_token_id
         self.mask_fraction, self.lr, self.weight_decay = mask_fraction, lr, weight_decay
         self.warmup_steps, self.total_steps = warmup_steps, total_steps
+        if random_fraction < 0 or keep_fraction < 0 or random_fraction + keep_fraction > 1:
+            raise InterpError(f"random_fraction {random_fraction} and keep_fraction {keep_fraction} must sum to <= 1")
+        if random_fraction > 0 and replacement_ids is None:
+            raise InterpError("random_fraction > 0 needs replacement_ids (the token ids of the letters)")
+        self.random_fraction, self.keep_fraction = random_fraction, keep_fraction
+        ids = torch.as_tensor(replacement_ids if replacement_ids is not None else [], dtype=torch.long)
+        self.register_buffer("replacement_ids", ids, persistent=False)
 
     def training_step(self, batch: Any, batch_index: int) -> torch.Tensor:
         (ids,) = batch
-        masked = torch.rand(ids.shape, device=ids.device) < self.mask_fraction
-        masked[:, 0] = masked[:, -1] = False
+        selected = torch.rand(ids.shape, device=ids.device) < self.mask_fraction
+        selected[:, 0] = selected[:, -1] = False
+        action = torch.rand(ids.shape, device=ids.device)
+        masked = selected & (action >= self.random_fraction + self.keep_fraction)
         inputs = ids.masked_fill(masked, self.mask_token_id)
+        replaced = selected & (action < self.random_fraction)
+        if bool(replaced.any()):
+            draws = torch.randint(len(self.replacement_ids), (int(replaced.sum()),), device=ids.device)
+            inputs[replaced] = self.replacement_ids[draws]
         logits = self.model(input_ids=inputs).logits
-        loss = nn.functional.cross_entropy(logits[masked], ids[masked])
+        loss = nn.functional.cross_entropy(logits[selected], ids[selected])
         self.log("train/loss", loss, prog_bar=True)
         return loss
 
@@ -110,6 +131,13 @@ class MaskedLMModule(pl.LightningModule):
 
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+
+def letter_ids(ids: torch.Tensor, tokenizer: Any) -> torch.Tensor:
+    """The token ids that occur in encoded rows, special tokens left out: what random replacement draws from."""
+    present = torch.unique(ids)
+    special = torch.tensor(sorted(set(tokenizer.all_special_ids)))
+    return present[~torch.isin(present, special)]
 
 
 def alignment_loader(

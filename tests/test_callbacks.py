@@ -136,3 +136,56 @@ def test_ddp_two_processes_log_what_one_process_logs():
     assert set(logged["one"]) == set(logged["two"]) and "contacts/long_P@L" in logged["one"]
     for key, value in logged["one"].items():
         assert logged["two"][key] == pytest.approx(value, abs=1e-6), key
+
+
+def test_resume_from_a_checkpoint_keeps_the_callback_state(tmp_path):
+    module = TinyMLM()
+    callback = ContactPrecision(PANEL, tokenizer=module.tokenizer, every_n_steps=2, prefix="contacts/att/")
+    trainer = pl.Trainer(max_steps=4, accelerator="cpu", logger=False, enable_progress_bar=False,
+                         enable_model_summary=False, default_root_dir=tmp_path, callbacks=[callback])  # fmt: skip
+    trainer.fit(module)
+    checkpoint = tmp_path / "run.ckpt"
+    trainer.save_checkpoint(checkpoint)
+    resumed = ContactPrecision(PANEL, tokenizer=module.tokenizer, every_n_steps=2, prefix="contacts/att/")
+    trainer = pl.Trainer(max_steps=6, accelerator="cpu", logger=False, enable_progress_bar=False,
+                         enable_model_summary=False, default_root_dir=tmp_path, callbacks=[resumed])  # fmt: skip
+    trainer.fit(TinyMLM(), ckpt_path=checkpoint)
+    assert [h["step"] for h in resumed.history] == [2, 4, 6]
+    assert resumed.history[:2] == callback.history and resumed.seconds > callback.seconds
+
+
+def test_score_outside_a_trainer_equals_the_logged_numbers():
+    module = TinyMLM()
+    callback = ContactPrecision(PANEL, tokenizer=module.tokenizer, every_n_steps=4)
+    _trainer(callback).fit(module)
+    offline = callback.score(module.model)
+    assert offline == pytest.approx({k: v for k, v in callback.history[-1].items() if k != "step"}, nan_ok=True)
+
+
+def test_contact_map_logger_writes_images_to_tensorboard_and_png(tmp_path):
+    from interp.callbacks import ContactMapLogger
+    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    module = TinyMLM()
+    precision = ContactPrecision(PANEL, tokenizer=module.tokenizer, every_n_steps=1)
+    images = ContactMapLogger(every_n_evaluations=2, max_maps=2)
+    loggers = [TensorBoardLogger(tmp_path, name="tb"), CSVLogger(tmp_path, name="csv")]
+    trainer = pl.Trainer(max_steps=4, accelerator="cpu", logger=loggers, enable_progress_bar=False,
+                         enable_model_summary=False, enable_checkpointing=False, callbacks=[precision, images])  # fmt: skip
+    trainer.fit(module)
+    assert images.evaluations == 4 and images.images_logged == 4  # evaluations 1 and 3, two maps each
+    events = EventAccumulator(str(loggers[0].log_dir), size_guidance={"images": 0})
+    events.Reload()
+    tags = events.Tags()["images"]
+    assert sorted(tags) == ["contact_maps/panel0", "contact_maps/panel1"]
+    assert [e.step for e in events.Images("contact_maps/panel0")] == [1, 3]
+    pngs = sorted((tmp_path / "csv").rglob("*.png"))
+    assert len(pngs) == 4 and pngs[0].read_bytes()[:4] == b"\x89PNG"
+
+
+def test_contact_map_logger_needs_a_precision_callback():
+    from interp.callbacks import ContactMapLogger
+
+    with pytest.raises(InterpError, match="add one"):
+        _trainer(ContactMapLogger(), steps=1).fit(TinyMLM())
