@@ -75,6 +75,76 @@ def score(
         raise typer.Exit(2) from None
 
 
+METHODS = ("jacobian", "fast-jacobian", "attention", "gradient")
+
+
+def _make_explainer(method: str, model, tokenizer, *, batch_size: int | None = None, dtype=None,
+                    progress: bool = False):  # fmt: skip
+    from interp.explainers import AttentionReadout, CategoricalJacobian, GradientJacobian
+
+    if method not in METHODS:
+        raise typer.BadParameter(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
+    if method == "attention":
+        return AttentionReadout(model, tokenizer)
+    if method == "gradient":
+        return GradientJacobian(model, tokenizer, show_progress=progress)
+    options = {"batch_size": batch_size, "dtype": dtype, "show_progress": progress}
+    return CategoricalJacobian(model, tokenizer, fast=method == "fast-jacobian", **options)
+
+
+@app.command()
+def contacts(
+    fasta: Annotated[Path, typer.Option(help="FASTA file with one or more sequences.")],
+    out: Annotated[Path, typer.Option(help="Output folder (created).")],
+    model: Annotated[str, typer.Option(help="Hub name, local folder, or 'default' (the embedded model).")] = "default",
+    method: Annotated[str, typer.Option(help="jacobian, fast-jacobian, attention or gradient.")] = "jacobian",
+    structure: Annotated[Path | None, typer.Option(help="Structure to score against (PDB/mmCIF).")] = None,
+    chain: Annotated[str | None, typer.Option(help="Chain of the structure.")] = None,
+    device: Annotated[str | None, typer.Option(help="cpu, cuda, cuda:1, ...")] = None,
+    dtype: Annotated[str | None, typer.Option(help="Autocast dtype for Jacobians: bfloat16 or float16.")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Mutants per forward pass (default: automatic).")] = None,
+    trust_remote_code: Annotated[bool, typer.Option(help="Allow the model repository's own code.")] = False,
+) -> None:
+    """Contact maps for every record of a FASTA file: .npz, top pairs CSV, RR, PNG (and precision)."""
+    import torch
+    from tqdm.auto import tqdm
+
+    from interp.errors import InterpError
+    from interp.io import read_fasta
+    from interp.loading import load_model
+    from interp.outputs import write_prediction_files
+
+    torch_dtype = None if dtype is None else getattr(torch, dtype, None)
+    if dtype is not None and not isinstance(torch_dtype, torch.dtype):
+        raise typer.BadParameter(f"unknown dtype {dtype!r}")
+    try:
+        records = read_fasta(fasta)
+        loaded, tokenizer = load_model(model, trust_remote_code=trust_remote_code, device=device)
+    except InterpError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    explainer = _make_explainer(method, loaded, tokenizer, batch_size=batch_size, dtype=torch_dtype, progress=True)
+    failures = 0
+    for record in tqdm(records, desc="records", unit="seq", disable=len(records) < 2):
+        try:
+            prediction = explainer.attribute(record.sequence, names=[record.name])
+            truth = None
+            if structure is not None:
+                from interp.structure import contact_map
+
+                truth = contact_map(structure, chain=chain, sequence=record.sequence)
+            write_prediction_files(prediction, out, truth=truth)
+            if truth is not None:
+                typer.echo(f"{record.name}:")
+                _print_table(prediction.precision(truth))
+        except InterpError as exc:
+            failures += 1
+            typer.echo(f"error in record {record.name!r}: {exc}", err=True)
+    typer.echo(f"{len(records) - failures} of {len(records)} records written to {out}/")
+    if failures:
+        raise typer.Exit(1)
+
+
 @app.command()
 def demo(
     out: Annotated[Path, typer.Option(help="Folder for the outputs (.npz, pairs CSV, RR, PNG, precision).")] = Path(
@@ -87,20 +157,13 @@ def demo(
     """Contacts of 1a3a from the embedded default model (offline), scored against its crystal structure."""
     import time
 
-    from interp.explainers import AttentionReadout, CategoricalJacobian, GradientJacobian
     from interp.models import DEFAULT_MODEL_DIR, default_model, default_target
     from interp.outputs import write_prediction_files
 
     methods = method or ["jacobian", "attention"]
-    makers = {
-        "jacobian": lambda m, t: CategoricalJacobian(m, t),
-        "fast-jacobian": lambda m, t: CategoricalJacobian(m, t, fast=True),
-        "attention": lambda m, t: AttentionReadout(m, t),
-        "gradient": lambda m, t: GradientJacobian(m, t),
-    }
-    unknown = [m for m in methods if m not in makers]
+    unknown = [m for m in methods if m not in METHODS]
     if unknown:
-        raise typer.BadParameter(f"unknown method(s) {unknown}; choose from {sorted(makers)}")
+        raise typer.BadParameter(f"unknown method(s) {unknown}; choose from {', '.join(METHODS)}")
     model, tokenizer = default_model()
     target = default_target()
     n_params = sum(p.numel() for p in model.parameters())
@@ -110,7 +173,7 @@ def demo(
     tables = {}
     for name in methods:
         start = time.perf_counter()
-        prediction = makers[name](model, tokenizer).attribute(target.sequence, names=[target.name])
+        prediction = _make_explainer(name, model, tokenizer).attribute(target.sequence, names=[target.name])
         seconds = time.perf_counter() - start
         paths = write_prediction_files(prediction, out, truth=target)
         tables[name] = prediction.precision(target)

@@ -289,7 +289,10 @@ __all__ = [
 
 def safe_file_name(record_id: str, suffix: str = ".npz") -> str:
     """A file name for a record id that stays inside its folder: letters, digits, . _ - only, at most 80
-    characters, never starting with a dot, plus a hash of the full id so distinct ids never collide."""
+    characters, never starting with a dot. An id that had to change gets a hash of the full id appended,
+    so distinct ids never share a file."""
     stem = re.sub(r"[^A-Za-z0-9._-]+", "_", record_id)[:80].lstrip(".") or "record"
+    if stem == record_id:
+        return f"{stem}{suffix}"
     digest = hashlib.sha1(record_id.encode("utf-8", "surrogatepass")).hexdigest()[:10]
     return f"{stem}-{digest}{suffix}"

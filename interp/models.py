@@ -262,7 +262,9 @@ def default_model():
     """(EsmForMaskedLM, EsmTokenizer): the embedded default model, 1 layer and 64 wide, trained from scratch
     by `benchmarks/family_training.py --save-model` on the 1a3a family alignment; safetensors, offline."""
     from transformers import EsmForMaskedLM, EsmTokenizer
+    from transformers.utils import logging
 
+    logging.disable_progress_bar()  # a 27-tensor local file needs no progress bar
     model = EsmForMaskedLM.from_pretrained(DEFAULT_MODEL_DIR, use_safetensors=True, local_files_only=True)
     return model.eval(), EsmTokenizer.from_pretrained(DEFAULT_MODEL_DIR, local_files_only=True)
 

@@ -110,7 +110,7 @@ def test_duplicate_ids_are_refused_and_file_names_stay_inside(tmp_path):
     for hostile in ("../../x", "a/b", "..", "x\x00y", "é" * 300, ".hidden"):
         name = safe_file_name(hostile)
         assert "/" not in name and not name.startswith(".") and len(name) <= 100 and "\x00" not in name
-    assert safe_file_name("a/b") != safe_file_name("a_b")
+    assert safe_file_name("a/b") != safe_file_name("a_b") and safe_file_name("sp_P1.x") == "sp_P1.x.npz"
 
 
 def test_attention_records_match_the_readout(tmp_path):

@@ -17,7 +17,8 @@ def test_readme_snippets_run(data_dir, monkeypatch, capsys):
     monkeypatch.setenv("INTERP_DATA", str(data_dir))
     blocks = python_blocks()
     assert len(blocks) >= 3
+    namespace: dict = {}  # the README reads top to bottom: later blocks use names from earlier ones
     for block in blocks:
-        exec(compile(block, "README.md", "exec"), {})
+        exec(compile(block, "README.md", "exec"), namespace)
     out = capsys.readouterr().out
     assert "183 104" in out and "0.9047" in out and "tensor(0.7788)" in out

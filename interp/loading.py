@@ -1,0 +1,57 @@
+"""Load a model and tokenizer by Hub name or local folder (or "default", the embedded model), safely:
+no remote code unless the caller turns it on, weights from safetensors (or `torch.load(weights_only=True)`,
+which transformers uses for .bin files)."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from interp.errors import InterpError
+
+DEFAULT = "default"
+
+
+def load_model(name_or_path: str, *, trust_remote_code: bool = False, device: str | None = None,
+               dtype: Any = None) -> tuple[Any, Any]:  # fmt: skip
+    """(model in eval mode, tokenizer). Tries a masked-LM head, then a causal-LM head, then the bare encoder
+    (ProtT5-style); "default" is the embedded 1a3a model (offline)."""
+    if name_or_path == DEFAULT:
+        from interp.models import default_model
+
+        model, tokenizer = default_model()
+        return _place(model, device, dtype), tokenizer
+    from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer
+
+    with contextlib.suppress(ImportError):
+        import multimolecule  # noqa: F401  (registers the RNA models with the Auto classes)
+    try:
+        config = AutoConfig.from_pretrained(name_or_path, trust_remote_code=trust_remote_code)
+    except ValueError as error:
+        if "trust_remote_code" in str(error):
+            raise InterpError(
+                f"{name_or_path}: this model runs code from its repository; read that code, then pass "
+                "trust_remote_code=True (CLI: --trust-remote-code) if you trust it"
+            ) from None
+        raise InterpError(f"{name_or_path}: cannot read its config ({error})") from None
+    except OSError as error:
+        raise InterpError(f"{name_or_path}: not a local model folder and not reachable on the Hub ({error})") from None
+    errors = []
+    for auto in (AutoModelForMaskedLM, AutoModelForCausalLM, AutoModel):
+        try:
+            model = auto.from_pretrained(name_or_path, config=config, trust_remote_code=trust_remote_code)
+            break
+        except (ValueError, KeyError, OSError) as error:
+            errors.append(f"{auto.__name__}: {error}")
+    else:
+        raise InterpError(f"{name_or_path}: no loadable model class ({'; '.join(errors)})")
+    tokenizer = AutoTokenizer.from_pretrained(name_or_path, trust_remote_code=trust_remote_code)
+    return _place(model.eval(), device, dtype), tokenizer
+
+
+def _place(model: Any, device: str | None, dtype: Any) -> Any:
+    if dtype is not None:
+        model = model.to(dtype=dtype)
+    if device is not None:
+        model = model.to(device)
+    return model
