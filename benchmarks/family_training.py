@@ -203,7 +203,23 @@ def main() -> None:
     settings_text = ", ".join(f"{k}={v}" for k, v in settings.items() if k not in ("save_model", "name"))
     path = write_results(name, {"machine": machine(), "settings": settings, "results": results},
                          f"Settings: {settings_text}\n\n{table}\n\n{curves}", RESULTS)  # fmt: skip
+    if len(results) == 1:
+        save_curve(results[0], RESULTS / f"{name}.png")
     print(path.read_text())
+
+
+def save_curve(result: dict[str, Any], path: Path) -> None:
+    """The callbacks' precision curve with the Potts baseline as a line: the README's figure."""
+    import matplotlib.pyplot as plt
+
+    from interp.plotting import plot_precision_curve
+
+    figure = plot_precision_curve({"": result["curve"]}, keys=["jacobian", "attention"],
+                                  title=f"{result['family']}: long-range P@L while training")  # fmt: skip
+    figure.axes[0].axhline(result["potts"], color="0.4", linestyle="--", label="Potts (pseudo-likelihood)")
+    figure.axes[0].legend(fontsize=8)
+    figure.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(figure)
 
 
 if __name__ == "__main__":

@@ -38,3 +38,72 @@ def plot_contact_map(prediction: Any, truth: Any = None, *, ax: Any = None, k: i
     ax.set_xlim(-0.5, length - 0.5)
     ax.set_ylim(length - 0.5, -0.5)
     return fig
+
+
+def plot_precision_curve(history: Any, *, keys: Any = None, ax: Any = None, title: str | None = None) -> Any:
+    """Precision against training step, from a ContactPrecision callback's `history` (a list of dicts with
+    "step"), a {label: history} dict to overlay several callbacks, or a Lightning CSVLogger metrics.csv path."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    series = _curve_series(history, keys)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6, 4))
+    else:
+        fig = ax.figure
+    for label, (steps, values) in series.items():
+        ax.plot(steps, values, marker="o", markersize=3, label=label)
+    ax.set_xlabel("training step")
+    ax.set_ylabel("precision")
+    ax.set_ylim(0, 1)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def _curve_series(history: Any, keys: Any) -> dict[str, tuple[list[float], list[float]]]:
+    import csv
+    import math
+    import os
+
+    if isinstance(history, (str, os.PathLike)):  # CSVLogger metrics.csv: one column per logged name
+        with open(history, newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        columns = [c for c in (rows[0] if rows else {}) if "P@" in c]
+        history = [{"step": float(r["step"]), **{c: float(r[c]) for c in columns if r.get(c)}} for r in rows]
+        history = [h for h in history if len(h) > 1]
+    groups = history if isinstance(history, dict) else {"": history}
+    series: dict[str, tuple[list[float], list[float]]] = {}
+    for prefix, entries in groups.items():
+        names = keys or sorted({k for h in entries for k in h if k != "step"})
+        for name in names:
+            points = [(h["step"], h[name]) for h in entries if name in h and not math.isnan(float(h[name]))]
+            label = f"{prefix} {name}".strip()
+            series[label] = ([p[0] for p in points], [float(p[1]) for p in points])
+    return series
+
+
+def plot_tradeoff(rows: list[dict[str, Any]], *, x: str = "seconds", y: str = "long_P@L", label: str = "method",
+                  ax: Any = None) -> Any:  # fmt: skip
+    """Speed against accuracy: one point per row (e.g. per explainer), x on a log scale."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6, 4))
+    else:
+        fig = ax.figure
+    for row in rows:
+        ax.scatter(row[x], row[y], s=30)
+        ax.annotate(str(row[label]), (row[x], row[y]), textcoords="offset points", xytext=(4, 4), fontsize=8)
+    ax.set_xscale("log")
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    ax.grid(alpha=0.3)
+    return fig
