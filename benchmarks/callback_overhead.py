@@ -9,18 +9,14 @@ The panel is the 11 protein families' structures from ../shared/data (or $INTERP
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import lightning.pytorch as pl
 import torch
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from interp.benchmarks.common import RESULTS, machine, markdown_table, random_protein, write_results
+from interp.benchmarks.family_training import data_dir, family_rows, load
 from interp.callbacks import ContactPrecision
 
-from benchmarks.common import RESULTS, machine, markdown_table, random_protein, write_results
-from benchmarks.family_training import data_dir, family_rows, load
 from interp.models import esm_model
 
 
@@ -72,7 +68,7 @@ def run(panel, args, explainer: str | None) -> dict:
             "evaluations": len(callbacks[0].history) if callbacks else 0}  # fmt: skip
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=600)
     parser.add_argument("--every", type=int, default=100, help="validation (and callback) every n steps")
@@ -80,9 +76,9 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--explainers", nargs="+", default=["attention"])
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.quick:
-        args.steps, args.every = 200, 100
+        args.steps, args.every, args.length = 100, 50, 128
     root = data_dir()
     panel = []
     for row in family_rows(root):

@@ -15,7 +15,9 @@ from typing import Any
 
 import torch
 
-RESULTS = Path(__file__).resolve().parent / "results"
+_HERE = Path(__file__).resolve().parent
+# a checkout (or editable install) writes beside the scripts; an installed copy writes to ./interp-benchmarks
+RESULTS = _HERE / "results" if "site-packages" not in _HERE.parts else Path.cwd() / "interp-benchmarks"
 AMINO_ACIDS = "ACDEFGHIKLMNPQRSTVWY"
 
 

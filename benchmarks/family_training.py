@@ -13,18 +13,15 @@ from __future__ import annotations
 import argparse
 import csv
 import os
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
 import torch
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from interp.benchmarks.common import RESULTS, machine, markdown_table, write_results
 from interp.callbacks import ContactPrecision
 
-from benchmarks.common import RESULTS, machine, markdown_table, write_results
 from interp.io import save_contacts
 from interp.metrics import precision_table
 from interp.msa import load_family
@@ -36,7 +33,8 @@ LONG = "long_P@L"
 
 
 def data_dir() -> Path:
-    for candidate in (os.environ.get("INTERP_DATA"), Path(__file__).resolve().parents[2] / "shared" / "data"):
+    here = Path(__file__).resolve().parents[2] / "shared" / "data"
+    for candidate in (os.environ.get("INTERP_DATA"), here, Path.cwd().parent / "shared" / "data"):
         if candidate and (Path(candidate) / "families.tsv").is_file():
             return Path(candidate)
     raise SystemExit("family data not found: set INTERP_DATA or put shared/data beside the repository")
@@ -142,10 +140,11 @@ This model knows one protein family; it is a demo and test fixture, not a genera
     (folder / "MODEL_CARD.md").write_text(card)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--family", default="1a3a_A")
     parser.add_argument("--all", action="store_true", help="every family in families.tsv")
+    parser.add_argument("--only", nargs="+", default=None, help="with --all: just these family ids")
     parser.add_argument("--minutes", type=float, default=15.0, help="training budget per family (wall clock)")
     parser.add_argument("--steps", type=int, default=4500, help="schedule length (cosine ends here)")
     parser.add_argument("--layers", type=int, default=1)
@@ -167,10 +166,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--name", default=None, help="result file name (default family_training[_all])")
     parser.add_argument("--save-model", type=Path, default=None, help="save the trained model here")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     root = data_dir()
-    rows = [r for r in family_rows(root) if args.all or r["id"] == args.family]
+    rows = [
+        r for r in family_rows(root) if (args.all and (not args.only or r["id"] in args.only)) or r["id"] == args.family
+    ]
     if not rows:
         raise SystemExit(f"no family {args.family!r} in {root / 'families.tsv'}")
     results = []

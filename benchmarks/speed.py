@@ -14,12 +14,10 @@ import json
 import resource
 import subprocess
 import sys
-from pathlib import Path
 
 import torch
+from interp.benchmarks.common import machine, markdown_table, random_protein, timed, write_results
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import machine, markdown_table, random_protein, timed, write_results
 from interp.contacts import jacobian_to_contacts, top_pairs
 from interp.explainers import AttentionReadout, CategoricalJacobian, GradientJacobian
 from interp.explainers.categorical import auto_batch_size
@@ -214,14 +212,14 @@ def memory_child(length: int, positions: int) -> dict:
     }
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lengths", type=int, nargs="+", default=[64, 128, 256])
     parser.add_argument("--quick", action="store_true", help="L = 64 only, memory at L = 512")
     parser.add_argument("--memory-length", type=int, default=1024)
     parser.add_argument("--memory-child", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--families", action="store_true", help="only the per-adapter-family table")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.families:
         rows = family_rows()
         table = markdown_table(rows, ["family", "adapter", "causal", "alphabet", "L", "seconds", "ms_per_residue"])

@@ -185,6 +185,35 @@ def demo(
     typer.echo(f"\noutputs in {out}/")
 
 
+BENCHMARKS = {
+    "speed": ("speed", [], ["--quick"]),
+    "families": ("speed", ["--families"], ["--families"]),
+    "accuracy": ("family_training", ["--all", "--minutes", "3", "--steps", "1000"],
+                 ["--all", "--only", "1guu_A_psicov", "RF00005_1_1ehz", "--minutes", "0.25", "--steps", "150",
+                  "--potts-iterations", "20", "--name", "accuracy_quick"]),
+    "training": ("family_training", [], ["--minutes", "2", "--steps", "600", "--name", "family_training_quick"]),
+    "callback": ("callback_overhead", [], ["--quick"]),
+}  # fmt: skip
+
+
+@app.command()
+def benchmark(
+    suite: Annotated[str, typer.Argument(help=f"One of: {', '.join(BENCHMARKS)}, all.")],
+    quick: Annotated[bool, typer.Option(help="The short version of each suite (minutes, not hours).")] = False,
+) -> None:
+    """Run a benchmark suite; each writes JSON plus a markdown table (date, machine, commit) and prints it."""
+    import importlib
+
+    names = list(BENCHMARKS) if suite == "all" else [suite]
+    unknown = [n for n in names if n not in BENCHMARKS]
+    if unknown:
+        raise typer.BadParameter(f"unknown suite {suite!r}; choose from {', '.join(BENCHMARKS)}, all")
+    for name in names:
+        module_name, full, short = BENCHMARKS[name]
+        typer.echo(f"== benchmark {name} ({'quick' if quick else 'full'})")
+        importlib.import_module(f"interp.benchmarks.{module_name}").main(short if quick else full)
+
+
 def main() -> None:
     """Entry point of the console script."""
     app()
