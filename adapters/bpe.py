@@ -11,11 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from torch import nn
+
 from interp.adapters.base import DNA_ALPHABET, PROTEIN_ALPHABET, Adapter, Encoded
 from interp.adapters.huggingface import HFTokenAdapter, ensure_output_capturing, tokenizes_per_letter
 from interp.adapters.registry import register_adapter
-from torch import nn
-
 from interp.errors import InterpError
 
 _PROTEIN_ONLY = set("DEFHIKLMNPQRSVWY")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import torch
-from interp.adapters.base import Adapter, ForwardOutput
 from torch import nn
 
+from interp.adapters.base import Adapter, ForwardOutput
 from interp.errors import InterpError
 
 

@@ -12,10 +12,11 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from torch import nn
+
 from interp.adapters.base import DNA_ALPHABET, PROTEIN_ALPHABET, RNA_ALPHABET, Adapter, ForwardOutput
 from interp.adapters.huggingface import HFTokenAdapter, _letter_token_id, tokenizes_per_letter
 from interp.adapters.registry import register_adapter
-from torch import nn
 
 
 class EsmAdapter(HFTokenAdapter):

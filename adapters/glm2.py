@@ -12,11 +12,11 @@ import re
 from typing import Any
 
 import torch
+from torch import nn
+
 from interp.adapters.base import PROTEIN_ALPHABET, Encoded
 from interp.adapters.huggingface import HFTokenAdapter, _letter_token_id
 from interp.adapters.registry import register_adapter
-from torch import nn
-
 from interp.errors import InterpError, InvalidSequenceError
 
 NUCLEOTIDES = "acgt"

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import torch
-from interp.adapters.base import PROTEIN_ALPHABET, Adapter, ForwardOutput
 from torch import nn
 
+from interp.adapters.base import PROTEIN_ALPHABET, Adapter, ForwardOutput
 from interp.errors import InterpError
 
 _HUGE = 10**9

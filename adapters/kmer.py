@@ -16,11 +16,11 @@ import itertools
 from typing import Any
 
 import torch
+from torch import nn
+
 from interp.adapters.base import DNA_ALPHABET, Encoded
 from interp.adapters.huggingface import HFTokenAdapter, _letter_token_id
 from interp.adapters.registry import register_adapter
-from torch import nn
-
 from interp.errors import InterpError
 
 KMER = 6

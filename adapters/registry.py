@@ -6,9 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from interp.adapters.base import Adapter
 from torch import nn
 
+from interp.adapters.base import Adapter
 from interp.errors import InterpError
 
 AdapterFactory = Callable[..., Adapter]

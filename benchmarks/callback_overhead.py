@@ -13,10 +13,10 @@ import time
 
 import lightning.pytorch as pl
 import torch
+
 from interp.benchmarks.common import RESULTS, machine, markdown_table, random_protein, write_results
 from interp.benchmarks.family_training import data_dir, family_rows, load
 from interp.callbacks import ContactPrecision
-
 from interp.models import esm_model
 
 

@@ -19,9 +19,9 @@ from typing import Any
 
 import lightning.pytorch as pl
 import torch
+
 from interp.benchmarks.common import RESULTS, machine, markdown_table, write_results
 from interp.callbacks import ContactPrecision
-
 from interp.io import save_contacts
 from interp.metrics import precision_table
 from interp.msa import load_family

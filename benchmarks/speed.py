@@ -16,8 +16,8 @@ import subprocess
 import sys
 
 import torch
-from interp.benchmarks.common import machine, markdown_table, random_protein, timed, write_results
 
+from interp.benchmarks.common import machine, markdown_table, random_protein, timed, write_results
 from interp.contacts import jacobian_to_contacts, top_pairs
 from interp.explainers import AttentionReadout, CategoricalJacobian, GradientJacobian
 from interp.explainers.categorical import auto_batch_size
@@ -51,7 +51,6 @@ FAMILY_MODELS = {  # tiny configs of each adapter family (random weights), see t
 def family_rows(length: int = 64) -> list[dict]:
     """Jacobian seconds per residue for each adapter family on a tiny config (2 layers, 64 wide)."""
     from interp.adapters import get_adapter
-
     from interp.explainers import RepresentationJacobian
 
     rows = []

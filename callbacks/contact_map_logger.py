@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
-from interp.callbacks.contact_precision import ContactPrecision
 
+from interp.callbacks.contact_precision import ContactPrecision
 from interp.errors import InterpError
 
 

@@ -15,9 +15,9 @@ from typing import Any
 
 import lightning.pytorch as pl
 import torch
-from interp.adapters import get_adapter
 from torch import nn
 
+from interp.adapters import get_adapter
 from interp.errors import InterpError
 from interp.metrics import DEFAULT_KS
 from interp.metrics import ContactPrecision as PrecisionMetric

@@ -11,8 +11,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import lightning.pytorch as pl
 import torch
-from interp.callbacks import ContactPrecision
 from test_callbacks import PANEL, ValidatingMLM
+
+from interp.callbacks import ContactPrecision
 
 
 def run(devices: int, strategy: str) -> dict[str, float]:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import sys
 
 import lightning.pytorch as pl
-from interp.callbacks import ContactWriter
 
+from interp.callbacks import ContactWriter
 from interp.extraction import ExplainerModule, FastaDataModule
 from interp.models import esm_model
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from interp.adapters import get_adapter
 
+from interp.adapters import get_adapter
 from interp.errors import InterpError
 from interp.explainers import AttentionReadout, CategoricalJacobian, GradientJacobian, RepresentationJacobian
 from interp.models import bpe_protein_model

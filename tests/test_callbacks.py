@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 from helpers import requires_data
-from interp.callbacks import ContactPrecision
 
+from interp.callbacks import ContactPrecision
 from interp.errors import InterpError
 from interp.explainers import AttentionReadout
 from interp.metrics import precision_table
@@ -163,9 +163,10 @@ def test_score_outside_a_trainer_equals_the_logged_numbers():
 
 
 def test_contact_map_logger_writes_images_to_tensorboard_and_png(tmp_path):
-    from interp.callbacks import ContactMapLogger
     from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from interp.callbacks import ContactMapLogger
 
     module = TinyMLM()
     precision = ContactPrecision(PANEL, tokenizer=module.tokenizer, every_n_steps=1)

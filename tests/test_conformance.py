@@ -15,8 +15,8 @@ import importlib.util
 import numpy as np
 import pytest
 import torch
-from interp.adapters import get_adapter
 
+from interp.adapters import get_adapter
 from interp.errors import InterpError, InvalidSequenceError
 from interp.explainers import AttentionReadout, CategoricalJacobian, RepresentationJacobian
 from interp.models import (

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 from helpers import assert_maps_close, reference_postprocess
-from interp.adapters import PROTEIN_ALPHABET, CustomAdapter, get_adapter
 
+from interp.adapters import PROTEIN_ALPHABET, CustomAdapter, get_adapter
 from interp.errors import EmptySequenceError, InterpError, InvalidSequenceError, SequenceTooLongError
 from interp.explainers import AttentionReadout, CategoricalJacobian, GradientJacobian, RepresentationJacobian
 from interp.models import esm_model, protbert_model

@@ -11,9 +11,9 @@ from pathlib import Path
 import lightning.pytorch as pl
 import pytest
 import torch
+
 from interp.callbacks import ContactWriter, read_index
 from interp.callbacks.contact_writer import safe_file_name
-
 from interp.errors import FastaFormatError
 from interp.explainers import AttentionReadout, CategoricalJacobian
 from interp.extraction import ExplainerModule, FastaDataModule

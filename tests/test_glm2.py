@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 from helpers import assert_maps_close
-from interp.adapters import get_adapter
 
+from interp.adapters import get_adapter
 from interp.contacts import grouped_jacobian_to_contacts, jacobian_to_contacts
 from interp.errors import InvalidSequenceError
 from interp.explainers import CategoricalJacobian

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 from helpers import assert_maps_close, reference_postprocess
-from interp.adapters import get_adapter
 
+from interp.adapters import get_adapter
 from interp.errors import InterpError
 from interp.explainers import CategoricalJacobian, GradientJacobian
 from interp.models import nucleotide_transformer_model

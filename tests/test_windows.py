@@ -6,8 +6,8 @@ import warnings
 
 import pytest
 import torch
-from interp.adapters import CustomAdapter
 
+from interp.adapters import CustomAdapter
 from interp.errors import SequenceTooLongError
 from interp.explainers import AttentionReadout, CategoricalJacobian
 from interp.models import esm_model
