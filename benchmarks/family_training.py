@@ -103,12 +103,38 @@ def train(family: Any, truth: Any, args: argparse.Namespace) -> tuple[Any, Any, 
         "curve": curve,
     }  # fmt: skip
     result["attention_best_head"] = _best_head(model, tokenizer, family.query, truth)
+    result.update(explainer_variants(model, tokenizer, family.query, truth, heads=args.heads))
     return model, tokenizer, result
 
 
 def _padded(rows: list[str], tokenizer: Any) -> torch.Tensor:
     encoded = [encode_rows([r], tokenizer)[0] for r in rows]
     return torch.nn.utils.rnn.pad_sequence(encoded, batch_first=True, padding_value=tokenizer.pad_token_id)
+
+
+def explainer_variants(model: Any, tokenizer: Any, query: str, truth: Any, *, heads: int) -> dict[str, Any]:
+    """The other explainers on the trained model, each timed: the accuracy suite's side-by-side columns.
+
+    attention_calibrated: the top quarter of heads chosen by agreement with the Jacobian (no structure),
+    the seed claim that a few attention heads carry what the Jacobian finds."""
+    from interp.explainers import AttentionReadout, CategoricalJacobian, GradientJacobian
+
+    model.eval()
+    makers = {
+        "jacobian": lambda: CategoricalJacobian(model, tokenizer),
+        "fast_jacobian": lambda: CategoricalJacobian(model, tokenizer, fast=True),
+        "gradient": lambda: GradientJacobian(model, tokenizer),
+        "attention": lambda: AttentionReadout(model, tokenizer),
+    }
+    out: dict[str, Any] = {}
+    for name, make in makers.items():
+        start = time.perf_counter()
+        prediction = make().attribute(query)
+        out[f"{name}_seconds"] = time.perf_counter() - start
+        out[f"{name}_P@L"] = precision_table(prediction.contacts, truth)[LONG]
+    readout = AttentionReadout(model, tokenizer, combiner="calibrated").calibrate([query], k=max(1, heads // 4))
+    out["attention_calibrated"] = precision_table(readout.attribute(query).contacts, truth)[LONG]
+    return out
 
 
 def _best_head(model: Any, tokenizer: Any, query: str, truth: Any) -> float:
@@ -193,7 +219,9 @@ def main(argv: list[str] | None = None) -> None:
             _write_model_card(args.save_model, row, entry, args)
     settings = {k: str(v) for k, v in vars(args).items()}
     columns = ["family", "kind", "L", "sequences", "N_eff", "potts", "jacobian", "jacobian / potts", "attention_mean",
-               "attention_best_head", "steps", "train_minutes", "potts_minutes", "attention_callback_overhead"]  # fmt: skip
+               "attention_best_head", "attention_calibrated", "fast_jacobian_P@L", "gradient_P@L", "steps",
+               "train_minutes", "potts_minutes", "jacobian_seconds", "fast_jacobian_seconds", "gradient_seconds",
+               "attention_seconds"]  # fmt: skip
     table = markdown_table(results, columns)
     curves = "\n\n".join(
         f"Curve, {r['family']} (long-range P@L by training step):\n\n"
@@ -206,7 +234,23 @@ def main(argv: list[str] | None = None) -> None:
                          f"Settings: {settings_text}\n\n{table}\n\n{curves}", RESULTS)  # fmt: skip
     if len(results) == 1:
         save_curve(results[0], RESULTS / f"{name}.png")
+        save_tradeoff(results[0], RESULTS / f"{name}_tradeoff.png")
     print(path.read_text())
+
+
+def save_tradeoff(result: dict[str, Any], path: Path) -> None:
+    """Seconds per sequence against long-range P@L for each explainer on the trained model."""
+    import matplotlib.pyplot as plt
+
+    from interp.plotting import plot_tradeoff
+
+    rows = [{"method": m, "seconds": result[f"{m}_seconds"], "long_P@L": result[f"{m}_P@L"]}
+            for m in ("jacobian", "fast_jacobian", "gradient", "attention")]  # fmt: skip
+    figure = plot_tradeoff(rows)
+    figure.axes[0].axhline(result["potts"], color="0.4", linestyle="--")
+    figure.axes[0].set_title(f"{result['family']}: speed and accuracy of the explainers (dashed: Potts)")
+    figure.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(figure)
 
 
 def save_curve(result: dict[str, Any], path: Path) -> None:

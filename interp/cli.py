@@ -193,6 +193,8 @@ BENCHMARKS = {
                   "--potts-iterations", "20", "--name", "accuracy_quick"]),
     "training": ("family_training", [], ["--minutes", "2", "--steps", "600", "--name", "family_training_quick"]),
     "callback": ("callback_overhead", [], ["--quick"]),
+    "scaling": ("scaling", [], ["--quick"]),
+    "precision": ("reduced_precision", [], []),
 }  # fmt: skip
 
 

@@ -190,3 +190,23 @@ def test_contact_map_logger_needs_a_precision_callback():
 
     with pytest.raises(InterpError, match="add one"):
         _trainer(ContactMapLogger(), steps=1).fit(TinyMLM())
+
+
+def test_precision_curves_from_history_and_from_a_csv_log(tmp_path):
+    from lightning.pytorch.loggers import CSVLogger
+
+    from interp.plotting import plot_precision_curve
+
+    module = TinyMLM()
+    callback = ContactPrecision(PANEL, tokenizer=module.tokenizer, every_n_steps=2, ranges=["long"], ks=["L"])
+    logger = CSVLogger(tmp_path, name="csv")
+    trainer = pl.Trainer(max_steps=4, accelerator="cpu", logger=logger, log_every_n_steps=1, enable_progress_bar=False,
+                         enable_model_summary=False, enable_checkpointing=False, callbacks=[callback])  # fmt: skip
+    trainer.fit(module)
+    figure = plot_precision_curve(callback.history)
+    (line,) = figure.axes[0].get_lines()
+    assert list(line.get_xdata()) == [2, 4] and list(line.get_ydata()) == [h["long_P@L"] for h in callback.history]
+    from_csv = plot_precision_curve(tmp_path / "csv" / "version_0" / "metrics.csv")
+    (csv_line,) = from_csv.axes[0].get_lines()
+    # Lightning's CSV rows carry the 0-based batch index and may repeat a value on the next row
+    assert {round(v, 6) for v in csv_line.get_ydata().tolist()} == {round(v, 6) for v in line.get_ydata().tolist()}
