@@ -232,6 +232,8 @@ def main(argv: list[str] | None = None) -> None:
     settings_text = ", ".join(f"{k}={v}" for k, v in settings.items() if k not in ("save_model", "name"))
     path = write_results(name, {"machine": machine(), "settings": settings, "results": results},
                          f"Settings: {settings_text}\n\n{table}\n\n{curves}", RESULTS)  # fmt: skip
+    if len(results) > 1 and "attention_seconds" in results[0]:
+        save_mean_tradeoff(results, RESULTS / f"{name}_tradeoff.png")
     if len(results) == 1:
         save_curve(results[0], RESULTS / f"{name}.png")
         save_tradeoff(results[0], RESULTS / f"{name}_tradeoff.png")
@@ -250,6 +252,28 @@ def save_tradeoff(result: dict[str, Any], path: Path) -> None:
     figure.axes[0].axhline(result["potts"], color="0.4", linestyle="--")
     figure.axes[0].set_title(f"{result['family']}: speed and accuracy of the explainers (dashed: Potts)")
     figure.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(figure)
+
+
+def save_mean_tradeoff(results: list[dict[str, Any]], path: Path) -> None:
+    """Mean seconds per sequence against mean long-range P@L of each explainer, proteins and RNA apart."""
+    import matplotlib.pyplot as plt
+
+    from interp.plotting import plot_tradeoff
+
+    kinds = [k for k in ("protein", "rna") if any(r["kind"] == k for r in results)]
+    figure, axes = plt.subplots(1, len(kinds), figsize=(5.5 * len(kinds), 4), squeeze=False)
+    for ax, kind in zip(axes[0], kinds, strict=True):
+        chosen = [r for r in results if r["kind"] == kind]
+        rows = [{"method": m.replace("_", " "), "seconds": sum(r[f"{m}_seconds"] for r in chosen) / len(chosen),
+                 "long_P@L": sum(r[f"{m}_P@L"] for r in chosen) / len(chosen)}
+                for m in ("jacobian", "fast_jacobian", "gradient", "attention")]  # fmt: skip
+        plot_tradeoff(rows, ax=ax)
+        ax.axhline(sum(r["potts"] for r in chosen) / len(chosen), color="0.4", linestyle="--")
+        ax.set_title(f"{kind}: mean over {len(chosen)} families (dashed: Potts)")
+        ax.set_xlabel("seconds per sequence")
+        ax.set_ylabel("mean long-range P@L")
+    figure.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(figure)
 
 
