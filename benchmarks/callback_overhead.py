@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--explainers", nargs="+", default=["attention"])
     args = parser.parse_args(argv)
     if args.quick:
-        args.steps, args.every, args.length = 100, 50, 128
+        args.steps, args.every, args.length = 60, 30, 128
     root = data_dir()
     panel = []
     for row in family_rows(root):
@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> None:
             rows, ["explainer", "seconds", "callback_seconds", "evaluations", "overhead", "callback_share"]
         )
     )
-    path = write_results("callback_overhead", {"machine": machine(), "settings": vars(args), "results": rows}, text,
+    path = write_results("callback_overhead_quick" if args.quick else "callback_overhead", {"machine": machine(), "settings": vars(args), "results": rows}, text,
                          RESULTS)  # fmt: skip
     print(path.read_text())
 
