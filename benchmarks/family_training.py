@@ -117,19 +117,13 @@ def explainer_variants(model: Any, tokenizer: Any, query: str, truth: Any, *, he
 
     attention_calibrated: the top quarter of heads chosen by agreement with the Jacobian (no structure),
     the seed claim that a few attention heads carry what the Jacobian finds."""
-    from interp.explainers import AttentionReadout, CategoricalJacobian, GradientJacobian
+    from interp.explainers import AttentionReadout, make_explainer
 
     model.eval()
-    makers = {
-        "jacobian": lambda: CategoricalJacobian(model, tokenizer),
-        "fast_jacobian": lambda: CategoricalJacobian(model, tokenizer, fast=True),
-        "gradient": lambda: GradientJacobian(model, tokenizer),
-        "attention": lambda: AttentionReadout(model, tokenizer),
-    }
     out: dict[str, Any] = {}
-    for name, make in makers.items():
+    for name in ("jacobian", "fast_jacobian", "gradient", "attention"):
         start = time.perf_counter()
-        prediction = make().attribute(query)
+        prediction = make_explainer(name.replace("_", "-"), model, tokenizer).attribute(query)
         out[f"{name}_seconds"] = time.perf_counter() - start
         out[f"{name}_P@L"] = precision_table(prediction.contacts, truth)[LONG]
     readout = AttentionReadout(model, tokenizer, combiner="calibrated").calibrate([query], k=max(1, heads // 4))

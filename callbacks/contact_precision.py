@@ -19,7 +19,7 @@ from torch import nn
 
 from interp.adapters import get_adapter
 from interp.errors import InterpError
-from interp.metrics import DEFAULT_KS
+from interp.metrics import DEFAULT_KS, unpack_truth
 from interp.metrics import ContactPrecision as PrecisionMetric
 
 EXPLAINERS = ("attention", "jacobian", "fast-jacobian")
@@ -31,11 +31,10 @@ def _resolve_truth(sequence: str, truth: Any) -> tuple[torch.Tensor, torch.Tenso
         from interp.structure import contact_map
 
         truth = contact_map(truth, sequence=sequence)
-    contacts = torch.as_tensor(truth.contacts if hasattr(truth, "contacts") else truth).bool()
+    contacts, resolved = unpack_truth(truth)
     if tuple(contacts.shape) != (len(sequence), len(sequence)):
         raise InterpError(f"panel entry of length {len(sequence)} has a true map of shape {tuple(contacts.shape)}")
-    resolved = getattr(truth, "resolved", None)
-    return contacts, None if resolved is None else torch.as_tensor(resolved).bool()
+    return contacts, resolved
 
 
 class ContactPrecision(pl.Callback):
@@ -89,14 +88,11 @@ class ContactPrecision(pl.Callback):
         return found
 
     def _make_explainer(self, model: nn.Module) -> Any:
-        from interp.explainers import AttentionReadout, CategoricalJacobian
+        from interp.explainers import make_explainer
 
-        adapter = get_adapter(model, self.tokenizer)
         if callable(self.explainer):
             return self.explainer(model, self.tokenizer)
-        if self.explainer == "attention":
-            return AttentionReadout(adapter)
-        return CategoricalJacobian(adapter, fast=self.explainer == "fast-jacobian")
+        return make_explainer(self.explainer, get_adapter(model, self.tokenizer))
 
     # --- running -------------------------------------------------------------------------------
     def _update(self, metric: PrecisionMetric, model: nn.Module, share: Sequence[tuple[str, Any]]) -> list:

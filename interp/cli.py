@@ -75,21 +75,20 @@ def score(
         raise typer.Exit(2) from None
 
 
-METHODS = ("jacobian", "fast-jacobian", "attention", "gradient")
+METHODS = ("jacobian", "fast-jacobian", "attention", "gradient")  # interp.explainers.METHODS, without importing it
 
 
 def _make_explainer(method: str, model, tokenizer, *, batch_size: int | None = None, dtype=None,
                     progress: bool = False):  # fmt: skip
-    from interp.explainers import AttentionReadout, CategoricalJacobian, GradientJacobian
+    """`make_explainer` with the options each method takes from the command line."""
+    from interp.explainers import make_explainer
 
     if method not in METHODS:
         raise typer.BadParameter(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
-    if method == "attention":
-        return AttentionReadout(model, tokenizer)
-    if method == "gradient":
-        return GradientJacobian(model, tokenizer, show_progress=progress)
-    options = {"batch_size": batch_size, "dtype": dtype, "show_progress": progress}
-    return CategoricalJacobian(model, tokenizer, fast=method == "fast-jacobian", **options)
+    options = {} if method == "attention" else {"show_progress": progress}
+    if method in ("jacobian", "fast-jacobian"):
+        options.update(batch_size=batch_size, dtype=dtype)
+    return make_explainer(method, model, tokenizer, **options)
 
 
 @app.command()

@@ -21,8 +21,6 @@ from torch.utils.data import DataLoader
 from interp.errors import FastaFormatError, InterpError
 from interp.io import read_fasta
 
-METHODS = ("jacobian", "fast-jacobian", "attention", "gradient")
-
 
 class ExplainerModule(pl.LightningModule):
     """Wrap a model and an explainer for `Trainer.predict`; each record gives {id, prediction, seconds} or
@@ -33,6 +31,8 @@ class ExplainerModule(pl.LightningModule):
 
     def __init__(self, model: nn.Module, tokenizer: Any = None, *, method: str = "jacobian", **options: Any) -> None:
         super().__init__()
+        from interp.explainers import METHODS
+
         if method not in METHODS:
             raise InterpError(f"method={method!r}; choose one of {METHODS}")
         self.model = model
@@ -44,13 +44,9 @@ class ExplainerModule(pl.LightningModule):
     def explainer(self) -> Any:
         """Built on first use, after Lightning has moved the model to its device."""
         if self._explainer is None:
-            from interp.explainers import AttentionReadout, CategoricalJacobian, GradientJacobian
+            from interp.explainers import make_explainer
 
-            cls = {"attention": AttentionReadout, "gradient": GradientJacobian}.get(self.method, CategoricalJacobian)
-            options = dict(self.options)
-            if self.method == "fast-jacobian":
-                options["fast"] = True
-            self._explainer = cls(self.model, self.tokenizer, **options)
+            self._explainer = make_explainer(self.method, self.model, self.tokenizer, **self.options)
         return self._explainer
 
     def predict_step(self, batch: Sequence[tuple[str, str]], batch_idx: int, dataloader_idx: int = 0) -> list[dict]:

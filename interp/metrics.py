@@ -59,11 +59,12 @@ def resolve_range(spec: RangeSpec) -> tuple[str, int, int | None]:
     return name, int(low), None if high is None else int(high)
 
 
-def _unpack_truth(truth: Any, resolved: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Accept a bool map or anything with `.contacts` and `.resolved` (a `interp.structure.ContactMap`)."""
-    if hasattr(truth, "contacts") and hasattr(truth, "resolved"):
+def unpack_truth(truth: Any, resolved: Any = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(bool contacts, bool resolved or None) from a bool map or anything with `.contacts` (and optionally
+    `.resolved`, as `interp.structure.ContactMap` has); an explicit `resolved` wins."""
+    if hasattr(truth, "contacts"):
         if resolved is None:
-            resolved = truth.resolved
+            resolved = getattr(truth, "resolved", None)
         truth = truth.contacts
     truth_t = torch.as_tensor(truth).bool()
     resolved_t = None if resolved is None else torch.as_tensor(resolved).bool()
@@ -82,7 +83,7 @@ def contact_precision(
 ) -> float:
     """Fraction of true contacts among the top-k predicted pairs with min <= j - i <= max (see module doc)."""
     pred_t = torch.as_tensor(pred).detach().to("cpu", torch.float64)
-    truth_t, resolved_t = _unpack_truth(truth, resolved)
+    truth_t, resolved_t = unpack_truth(truth, resolved)
     size = pred_t.shape[0]
     if pred_t.dim() != 2 or pred_t.shape[1] != size:
         raise ContactMapError(f"predicted map must be square [L, L]; got {tuple(pred_t.shape)}")

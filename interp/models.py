@@ -259,7 +259,7 @@ DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "default_model"
 
 
 def default_model():
-    """(EsmForMaskedLM, EsmTokenizer): the embedded default model, 1 layer and 64 wide, trained from scratch
+    """(EsmForMaskedLM, EsmTokenizer): the embedded default model, 1 layer, 128 wide and 8 heads, trained from scratch
     by `benchmarks/family_training.py --save-model` on the 1a3a family alignment; safetensors, offline."""
     from transformers import EsmForMaskedLM, EsmTokenizer
     from transformers.utils import logging

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from interp.io import atomic_write, safe_file_name, write_rr
+from interp.metrics import unpack_truth
 
 
 def write_prediction_files(prediction: Any, out_dir: str | Path, *, truth: Any = None, stem: str | None = None,
@@ -26,7 +27,7 @@ def write_prediction_files(prediction: Any, out_dir: str | Path, *, truth: Any =
     with atomic_write(paths["pairs"], "w") as handle:
         writer = csv.writer(handle)
         writer.writerow(["i", "j", "score", "separation", *(["in_contact"] if truth is not None else [])])
-        contacts = _contacts(truth)
+        contacts = None if truth is None else unpack_truth(truth)[0]
         for p in pairs:
             row = [p.i + 1, p.j + 1, f"{p.score:.6g}", p.j - p.i]
             writer.writerow(row + ([int(bool(contacts[p.i, p.j]))] if contacts is not None else []))
@@ -44,11 +45,3 @@ def write_prediction_files(prediction: Any, out_dir: str | Path, *, truth: Any =
     else:
         del paths["precision"]
     return paths
-
-
-def _contacts(truth: Any) -> Any:
-    if truth is None:
-        return None
-    import torch
-
-    return torch.as_tensor(truth.contacts if hasattr(truth, "contacts") else truth).bool()

@@ -25,7 +25,9 @@ def plot_contact_map(prediction: Any, truth: Any = None, *, ax: Any = None, k: i
     ax.imshow(upper.numpy(), cmap="Greys", origin="upper")
     true_map = None
     if truth is not None:
-        true_map = torch.as_tensor(truth.contacts if hasattr(truth, "contacts") else truth).bool()
+        from interp.metrics import unpack_truth
+
+        true_map = unpack_truth(truth)[0]
         ii, jj = torch.nonzero(torch.tril(true_map, diagonal=-min_separation), as_tuple=True)
         ax.scatter(jj.numpy(), ii.numpy(), s=4, c="0.6", marker="s", linewidths=0, label="true contacts")
     pairs = prediction.top(k if k is not None else length, min_separation=min_separation)

@@ -28,7 +28,7 @@ from interp.explainers.combiners import (
     pair_features,
 )
 from interp.io import atomic_write
-from interp.metrics import contact_precision
+from interp.metrics import contact_precision, unpack_truth
 from interp.prediction import ContactPrediction
 
 COMBINERS = ("mean", "top_k", "logistic", "calibrated")
@@ -118,8 +118,7 @@ class AttentionReadout(Explainer):
         for seq, truth in zip(sequences, truths, strict=True):
             if isinstance(truth, (str, os.PathLike)):
                 truth = contact_map(truth, sequence=seq)
-            contacts = torch.as_tensor(truth.contacts if hasattr(truth, "contacts") else truth).bool()
-            resolved = getattr(truth, "resolved", None)
+            contacts, resolved = unpack_truth(truth)
             if contacts.shape != (len(seq), len(seq)):
                 raise InterpError(f"true map of shape {tuple(contacts.shape)} for a sequence of length {len(seq)}")
             out.append((contacts, resolved))
