@@ -4,7 +4,9 @@ Per length L: the reference-style categorical Jacobian (one forward of one posit
 fp32, written here), the pure-forward ceiling (the same 20L sequences through the model at the batch size
 the explainer uses, nothing else), our exact fp32 path (eager and torch.compile), our bf16 path (autocast,
 eager and compiled), the attention readout and the gradient Jacobian. Peak memory at L = 1024 runs in a
-child process. Usage: python benchmarks/speed.py [--lengths 64 128 256] [--quick]
+child process. GPU mode: with CUDA present everything runs on the GPU, the times are absolute, the exact
+path is also timed at several batch sizes (batching is the GPU's win) and memory is CUDA's peak.
+Usage: python benchmarks/speed.py [--lengths 64 128 256] [--quick] [--device cpu|cuda]
 """
 
 from __future__ import annotations
@@ -83,12 +85,13 @@ def family_rows(length: int = 64) -> list[dict]:
 
 def reference_jacobian(model, tokenizer, sequence: str) -> torch.Tensor:
     """The reference implementation's loop: for each position, its 20 mutants in one fp32 forward."""
-    letters = torch.tensor([tokenizer.convert_tokens_to_ids(c) for c in "ACDEFGHIKLMNPQRSTVWY"])
-    ids = torch.tensor(tokenizer(sequence)["input_ids"])
+    device = next(model.parameters()).device
+    letters = torch.tensor([tokenizer.convert_tokens_to_ids(c) for c in "ACDEFGHIKLMNPQRSTVWY"], device=device)
+    ids = torch.tensor(tokenizer(sequence)["input_ids"], device=device)
     length = len(sequence)
     with torch.inference_mode():
         wild = model(input_ids=ids[None]).logits[0, 1 : length + 1][:, letters]
-        jac = torch.zeros(length, 20, length, 20)
+        jac = torch.zeros(length, 20, length, 20, device=device)
         for p in range(length):
             batch = ids.repeat(20, 1)
             batch[:, p + 1] = letters
@@ -98,11 +101,12 @@ def reference_jacobian(model, tokenizer, sequence: str) -> torch.Tensor:
 
 def pure_forward_ceiling(model, tokenizer, sequence: str, batch_size: int) -> None:
     """The same 20L mutant sequences through the model at `batch_size`, and nothing else."""
-    letters = torch.tensor([tokenizer.convert_tokens_to_ids(c) for c in "ACDEFGHIKLMNPQRSTVWY"])
-    ids = torch.tensor(tokenizer(sequence)["input_ids"])
+    device = next(model.parameters()).device
+    letters = torch.tensor([tokenizer.convert_tokens_to_ids(c) for c in "ACDEFGHIKLMNPQRSTVWY"], device=device)
+    ids = torch.tensor(tokenizer(sequence)["input_ids"], device=device)
     length = len(sequence)
     all_ids = ids.repeat(20 * length, 1)
-    rows = torch.arange(20 * length)
+    rows = torch.arange(20 * length, device=device)
     all_ids[rows, rows // 20 + 1] = letters.repeat(length)
     with torch.inference_mode():
         for start in range(0, len(all_ids), batch_size):
@@ -167,6 +171,15 @@ def run_length(length: int, model, tokenizer, log) -> dict:
     row["gradient_s"], _ = timed(lambda: GradientJacobian(model, tokenizer).attribute(sequence))
     log(f"L={length} attention {row['attention_s'] * 1000:.1f}ms gradient {row['gradient_s']:.1f}s")
 
+    if next(model.parameters()).device.type == "cuda":  # GPU mode: the batch size is where the win is
+        row["exact_s_by_batch"] = {}
+        for size in (20, 64, 160, 320, 640):
+            sized = CategoricalJacobian(model, tokenizer, batch_size=size)
+            sized.jacobian(sequence, positions=[0])  # warm-up at this shape
+            row["exact_s_by_batch"][size] = timed(lambda sized=sized: sized.attribute(sequence))[0]
+        log(f"L={length} exact by batch size {row['exact_s_by_batch']}")
+        row["cuda_peak_GB"] = torch.cuda.max_memory_allocated() / 1e9
+
     row["speedup_exact_vs_reference"] = row["reference_s"] / row["exact_s"]
     row["speedup_exact_compiled_vs_reference"] = row["reference_s"] / row["exact_compiled_s"]
     row["speedup_bf16_compiled_vs_reference"] = row["reference_s"] / row["bf16_compiled_s"]
@@ -186,22 +199,24 @@ def peak_rss_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-def memory_child(length: int, positions: int) -> dict:
+def memory_child(length: int, positions: int, device: str = "cpu") -> dict:
     """In a fresh process: peak RSS of a full-size Jacobian buffer plus post-processing at this length.
 
     Only `positions` residues are mutated (the time would be hours on a CPU), but the [L, 20, L, 20]
     buffer, the batches at this length and the whole post-processing are the real ones.
     """
     model, tokenizer = esm_model("8M")
+    model = model.to(device)
     sequence = random_protein(length, seed=1)
     explainer = CategoricalJacobian(model, tokenizer)
     baseline = peak_rss_bytes()
     rows = list(range(0, length, max(1, length // positions)))[:positions]
     seconds, jac = timed(lambda: explainer.jacobian(sequence, positions=rows))
     contacts = jacobian_to_contacts(jac, inplace=True)
-    peak = peak_rss_bytes()
+    peak = torch.cuda.max_memory_allocated() if device == "cuda" else peak_rss_bytes()
     return {
         "L": length,
+        "device": device,
         "mutated_positions": len(rows),
         "jacobian_buffer_GB": jac.numel() * 4 / 1e9,
         "baseline_GB": baseline / 1e9,
@@ -218,6 +233,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--memory-length", type=int, default=1024)
     parser.add_argument("--memory-child", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--families", action="store_true", help="only the per-adapter-family table")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args(argv)
     if args.families:
         rows = family_rows()
@@ -226,7 +242,7 @@ def main(argv: list[str] | None = None) -> None:
         print(path.read_text())
         return
     if args.memory_child is not None:
-        print(json.dumps(memory_child(args.memory_child, positions=8)))
+        print(json.dumps(memory_child(args.memory_child, positions=8, device=args.device)))
         return
     lengths = [64] if args.quick else args.lengths
     memory_length = 512 if args.quick else args.memory_length
@@ -235,10 +251,12 @@ def main(argv: list[str] | None = None) -> None:
         print(message, flush=True)
 
     model, tokenizer = esm_model("8M")
+    model = model.to(args.device)
     rows = [run_length(length, model, tokenizer, log) for length in lengths]
     child = subprocess.run(
-        [sys.executable, __file__, "--memory-child", str(memory_length)], capture_output=True, text=True, check=True
-    )
+        [sys.executable, __file__, "--memory-child", str(memory_length), "--device", args.device],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
     memory = json.loads(child.stdout.strip().splitlines()[-1])
     log(f"memory at L={memory_length}: peak {memory['peak_GB']:.2f} GB")
 
@@ -266,10 +284,16 @@ def main(argv: list[str] | None = None) -> None:
          "attention x faster (target)", "gradient / jacobian"],
     )  # fmt: skip
     memory_table = markdown_table([memory], list(memory))
-    payload = {"machine": machine(), "model": "ESM-2 8M shape, random weights", "rows": rows, "memory": memory}
-    path = write_results(
-        "speed_quick" if args.quick else "speed", payload, table + "\n\nPeak memory (child process):\n\n" + memory_table
-    )
+    payload = {"machine": machine(), "device": args.device, "model": "ESM-2 8M shape, random weights", "rows": rows,
+               "memory": memory}  # fmt: skip
+    text = table + "\n\nPeak memory (child process):\n\n" + memory_table
+    if args.device == "cuda":
+        batch_rows = [{"L": r["L"], **{f"batch {k} s": v for k, v in r["exact_s_by_batch"].items()}} for r in rows]
+        text += "\n\nGPU: exact fp32 Jacobian seconds by batch size:\n\n" + markdown_table(
+            batch_rows, list(batch_rows[0])
+        )
+    name = ("speed_quick" if args.quick else "speed") + ("_gpu" if args.device == "cuda" else "")
+    path = write_results(name, payload, text)
     print(path.read_text())
 
 

@@ -205,15 +205,22 @@ def benchmark(
 ) -> None:
     """Run a benchmark suite; each writes JSON plus a markdown table (date, machine, commit) and prints it."""
     import importlib
+    import time
 
     names = list(BENCHMARKS) if suite == "all" else [suite]
     unknown = [n for n in names if n not in BENCHMARKS]
     if unknown:
         raise typer.BadParameter(f"unknown suite {suite!r}; choose from {', '.join(BENCHMARKS)}, all")
+    seconds = {}
     for name in names:
         module_name, full, short = BENCHMARKS[name]
         typer.echo(f"== benchmark {name} ({'quick' if quick else 'full'})")
+        start = time.perf_counter()
         importlib.import_module(f"interp.benchmarks.{module_name}").main(short if quick else full)
+        seconds[name] = time.perf_counter() - start
+    if len(names) > 1:
+        typer.echo("\n" + ", ".join(f"{name} {s:.0f} s" for name, s in seconds.items()))
+        typer.echo(f"total {sum(seconds.values()):.0f} s")
 
 
 def main() -> None:
