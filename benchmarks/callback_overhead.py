@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--explainers", nargs="+", default=["attention"])
     args = parser.parse_args(argv)
     if args.quick:
-        args.steps, args.every, args.length = 60, 30, 128
+        args.steps, args.every, args.length = 40, 20, 128
     root = data_dir()
     panel = []
     for row in family_rows(root):

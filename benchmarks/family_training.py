@@ -190,7 +190,9 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     root = data_dir()
     rows = [
-        r for r in family_rows(root) if (args.all and (not args.only or r["id"] in args.only)) or r["id"] == args.family
+        r
+        for r in family_rows(root)
+        if ((not args.only or r["id"] in args.only) if args.all else r["id"] == args.family)
     ]
     if not rows:
         raise SystemExit(f"no family {args.family!r} in {root / 'families.tsv'}")

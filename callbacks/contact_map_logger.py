@@ -91,7 +91,9 @@ def _safe(name: str) -> str:
 
 def _figure_array(figure: Any) -> Any:
     figure.canvas.draw()
-    return __import__("numpy").asarray(figure.canvas.buffer_rgba())[..., :3].copy()
+    import numpy as np
+
+    return np.asarray(figure.canvas.buffer_rgba())[..., :3].copy()
 
 
 def _save_png(folder: Path, name: str, step: int, figure: Any) -> None:

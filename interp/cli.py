@@ -190,7 +190,7 @@ BENCHMARKS = {
     "accuracy": ("family_training", ["--all", "--minutes", "3", "--steps", "1000"],
                  ["--all", "--only", "1guu_A_psicov", "RF00005_1_1ehz", "--minutes", "0.2", "--steps", "120",
                   "--eval-every", "60", "--potts-iterations", "20", "--name", "accuracy_quick"]),
-    "training": ("family_training", [], ["--minutes", "0.5", "--steps", "150", "--eval-every", "50", "--potts-iterations", "20",
+    "training": ("family_training", [], ["--minutes", "0.3", "--steps", "100", "--eval-every", "50", "--potts-iterations", "10",
                                    "--name", "family_training_quick"]),
     "callback": ("callback_overhead", [], ["--quick"]),
     "scaling": ("scaling", [], ["--quick"]),
@@ -207,6 +207,8 @@ def benchmark(
     import importlib
     import time
 
+    import torch
+
     names = list(BENCHMARKS) if suite == "all" else [suite]
     unknown = [n for n in names if n not in BENCHMARKS]
     if unknown:
@@ -215,8 +217,11 @@ def benchmark(
     for name in names:
         module_name, full, short = BENCHMARKS[name]
         typer.echo(f"== benchmark {name} ({'quick' if quick else 'full'})")
-        start = time.perf_counter()
-        importlib.import_module(f"interp.benchmarks.{module_name}").main(short if quick else full)
+        start, threads = time.perf_counter(), torch.get_num_threads()
+        try:
+            importlib.import_module(f"interp.benchmarks.{module_name}").main(short if quick else full)
+        finally:  # some suites pin one thread; the next one gets the machine back
+            torch.set_num_threads(threads)
         seconds[name] = time.perf_counter() - start
     if len(names) > 1:
         typer.echo("\n" + ", ".join(f"{name} {s:.0f} s" for name, s in seconds.items()))

@@ -47,6 +47,14 @@ class ContactMapError(InterpError):
     """A contact map or Jacobian has the wrong shape, or holds NaN or infinite values."""
 
 
+class NonFiniteOutputError(InterpError):
+    """The model returned NaN or infinite values (the message names the record and the mutated residue)."""
+
+
+class InsufficientMemoryError(InterpError, MemoryError):
+    """A computation would need more memory than is free; refused before it starts (the message says what fits)."""
+
+
 __all__ = [
     "InterpError",
     "InvalidSequenceError",
@@ -59,4 +67,6 @@ __all__ = [
     "FastaFormatError",
     "RRFormatError",
     "ContactMapError",
+    "NonFiniteOutputError",
+    "InsufficientMemoryError",
 ]

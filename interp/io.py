@@ -13,6 +13,7 @@ import math
 import os
 import re
 import tempfile
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ from typing import IO, Any, NamedTuple
 import numpy as np
 import torch
 
-from interp.errors import AlignmentFormatError, EmptySequenceError, FastaFormatError, RRFormatError
+from interp.errors import AlignmentFormatError, ContactMapError, EmptySequenceError, FastaFormatError, RRFormatError
 
 PathLike = str | os.PathLike
 
@@ -261,16 +262,19 @@ def save_contacts(path: PathLike, contacts: Any, *, sequence: str | None = None,
 
 def load_contacts(path: PathLike) -> dict[str, Any]:
     """Load a .npz written by `save_contacts`: tensors for arrays, str for the sequence (no pickles)."""
-    with np.load(path, allow_pickle=False) as data:
-        out: dict[str, Any] = {}
-        for key in data.files:
-            value = data[key]
-            if value.dtype.kind == "U":
-                out[key] = str(value) if value.ndim == 0 else value.tolist()
-            elif value.ndim == 0:
-                out[key] = value.item()
-            else:
-                out[key] = torch.from_numpy(value)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            out: dict[str, Any] = {}
+            for key in data.files:
+                value = data[key]
+                if value.dtype.kind == "U":
+                    out[key] = str(value) if value.ndim == 0 else value.tolist()
+                elif value.ndim == 0:
+                    out[key] = value.item()
+                else:
+                    out[key] = torch.from_numpy(value)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:  # objects (pickles), not a .npz, torn
+        raise ContactMapError(f"{path}: not a contact file interp can read safely ({error})") from None
     return out
 
 

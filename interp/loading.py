@@ -5,6 +5,7 @@ which transformers uses for .bin files)."""
 from __future__ import annotations
 
 import contextlib
+from pickle import UnpicklingError  # the exception class only: nothing here unpickles
 from typing import Any
 
 from interp.errors import InterpError
@@ -41,6 +42,11 @@ def load_model(name_or_path: str, *, trust_remote_code: bool = False, device: st
         try:
             model = auto.from_pretrained(name_or_path, config=config, trust_remote_code=trust_remote_code)
             break
+        except UnpicklingError as error:  # torch.load(weights_only=True) met something other than tensors
+            raise InterpError(
+                f"{name_or_path}: its weights file holds Python objects besides tensors; refused to unpickle it "
+                f"(torch.load weights_only=True). Convert it to safetensors. ({str(error).splitlines()[-1]})"
+            ) from None
         except (ValueError, KeyError, OSError) as error:
             errors.append(f"{auto.__name__}: {error}")
     else:

@@ -11,7 +11,13 @@ import torch
 from helpers import assert_maps_close, reference_postprocess
 
 from interp.adapters import PROTEIN_ALPHABET, CustomAdapter, get_adapter
-from interp.errors import EmptySequenceError, InterpError, InvalidSequenceError, SequenceTooLongError
+from interp.errors import (
+    EmptySequenceError,
+    InterpError,
+    InvalidSequenceError,
+    NonFiniteOutputError,
+    SequenceTooLongError,
+)
 from interp.explainers import AttentionReadout, CategoricalJacobian, GradientJacobian, RepresentationJacobian
 from interp.models import esm_model, protbert_model
 from interp.prediction import ContactPrediction
@@ -292,7 +298,10 @@ def test_nan_logits_are_reported_with_the_position(esm):
         Poisoned(), PROTEIN_ALPHABET, token_ids={c: tokenizer.convert_tokens_to_ids(c) for c in PROTEIN_ALPHABET},
         bos_token_id=0, eos_token_id=2,
     )  # fmt: skip
-    with pytest.raises(InterpError, match="NaN or infinite outputs \\(mutant at residue 3\\)"):
+    with pytest.raises(
+        NonFiniteOutputError,
+        match=r"sequence .#1.: the model returned NaN or infinite outputs \(mutant W at residue 3\)",
+    ):
         CategoricalJacobian(adapter, batch_size=5).attribute(SEQ)
 
 

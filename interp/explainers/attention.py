@@ -81,7 +81,7 @@ class AttentionReadout(Explainer):
                 "weights, or a model with no attention): use a Jacobian explainer"
             )
         stacked = torch.stack([a[0] for a in attentions])  # [layers, heads, T, T]
-        check_finite_output(stacked, "attention weights")
+        check_finite_output(stacked, "attention weights", lambda row: f"layer {row + 1}")
         positions = encoded.residue_positions
         first, length = int(positions[0]), len(positions)
         if torch.equal(positions, torch.arange(first, first + length)):  # residues are one run of tokens

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import torch
@@ -15,7 +15,7 @@ from torch import nn
 from interp.adapters.base import Adapter, Encoded
 from interp.adapters.registry import get_adapter
 from interp.contacts import grouped_jacobian_to_contacts, jacobian_to_contacts
-from interp.errors import InterpError
+from interp.errors import InsufficientMemoryError, InterpError, NonFiniteOutputError
 from interp.prediction import ContactPrediction
 from interp.windows import stitch, window_spans
 
@@ -47,22 +47,17 @@ def available_memory_bytes(device: torch.device) -> int:
     return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES"))
 
 
-def check_finite_output(values: torch.Tensor, what: str, positions: Sequence[int] | None = None) -> None:
-    """Refuse NaN or infinite model outputs, naming the (mutated) position that produced them.
+def check_finite_output(values: torch.Tensor, what: str, describe: Callable[[int], str] | None = None) -> None:
+    """Refuse NaN or infinite model outputs, naming the row (e.g. the mutant) that produced them.
 
     Checked in blocks of rows: isfinite on a whole Jacobian would allocate several copies of it.
     """
     for start in range(0, values.shape[0], 16):
         bad = ~torch.isfinite(values[start : start + 16])
         if bool(bad.any()):
-            _report_bad_row(start + int(torch.nonzero(bad)[0][0]), what, positions)
-
-
-def _report_bad_row(row: int, what: str, positions: Sequence[int] | None) -> None:
-    where = ""
-    if positions is not None:
-        where = " (the unmutated sequence)" if positions[row] < 0 else f" (mutant at residue {positions[row] + 1})"
-    raise InterpError(f"the model returned NaN or infinite {what}{where}")
+            row = start + int(torch.nonzero(bad)[0][0])
+            where = f" ({describe(row)})" if describe is not None else ""
+            raise NonFiniteOutputError(f"the model returned NaN or infinite {what}{where}")
 
 
 class Explainer(Attribution):
@@ -132,6 +127,12 @@ class Explainer(Attribution):
 
     def _explain_any_length(self, sequence: str, label: str, name: str | None, unknown: str) -> ContactPrediction:
         """One sequence; beyond the model's maximum length, overlapping windows stitched (interp.windows)."""
+        try:
+            return self._explain_windows(sequence, label, name, unknown)
+        except (NonFiniteOutputError, InsufficientMemoryError) as error:  # reported with the record's name
+            raise type(error)(f"sequence {label!r}: {error}") from None
+
+    def _explain_windows(self, sequence: str, label: str, name: str | None, unknown: str) -> ContactPrediction:
         limit = self.adapter.max_length
         if limit is None or len(sequence) <= limit:
             return self._explain(self.adapter.encode(sequence, name=label, unknown=unknown), name)

@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 from interp.adapters.base import Adapter, Encoded, ForwardOutput
 from interp.errors import InterpError
 from interp.explainers.base import Explainer, available_memory_bytes, check_finite_output
+from interp.explainers.memory import JacobianPlan, activation_bytes_per_sequence, check_jacobian_memory
 from interp.prediction import ContactPrediction
 
 CPU_MAX_BATCH = 32
@@ -26,20 +27,16 @@ CPU_TOKENS_PER_BATCH = 8192  # a CPU is compute-bound well before this: larger b
 GPU_MAX_BATCH = 1024
 
 
-def auto_batch_size(adapter: Adapter, n_tokens: int) -> int:
-    """How many mutants fit in one forward: a quarter of free memory over a per-sequence activation estimate.
+def auto_batch_size(adapter: Adapter, n_tokens: int, available: int | None = None) -> int:
+    """How many mutants fit in one forward: a quarter of free memory (or of `available` bytes) over a
+    per-sequence activation estimate.
 
     On a CPU the forward is compute-bound well below this, so the batch is also capped (CPU_MAX_BATCH
     sequences and CPU_TOKENS_PER_BATCH tokens).
     """
-    config = getattr(adapter.model, "config", None)
-    hidden = int(getattr(config, "hidden_size", 0) or getattr(config, "d_model", 0) or 512)
-    heads = int(getattr(config, "num_attention_heads", 0) or 8)
-    inner = int(getattr(config, "intermediate_size", 0) or 4 * hidden)
-    vocab = int(getattr(config, "vocab_size", 0) or 64)
-    per_sequence = 4 * n_tokens * (8 * hidden + 2 * inner + 2 * heads * n_tokens + vocab)
+    per_sequence = activation_bytes_per_sequence(adapter, n_tokens)
     device = adapter.device
-    budget = available_memory_bytes(device) // 4
+    budget = (available_memory_bytes(device) if available is None else available) // 4
     cap = GPU_MAX_BATCH if device.type == "cuda" else min(CPU_MAX_BATCH, CPU_TOKENS_PER_BATCH // n_tokens)
     return int(max(1, min(cap, budget // max(per_sequence, 1))))
 
@@ -52,6 +49,8 @@ class CategoricalJacobian(Explainer):
     compile: run the mutant passes through `torch.compile(model)` (fused kernels: faster after a one-off
     compile per sequence length; the model itself is untouched). Every forward has the same batch shape
     (the wild type rides in the first batch, the last batch is padded), so nothing recompiles mid-run.
+    memory_limit: bytes the run may use (None: the device's free memory); a run that would need more is
+    refused before it starts, with the settings that would fit (InsufficientMemoryError).
     """
 
     method = "categorical_jacobian"
@@ -67,12 +66,14 @@ class CategoricalJacobian(Explainer):
         dtype: torch.dtype | None = None,
         keep_jacobian: bool = False,
         compile: bool = False,
+        memory_limit: int | None = None,
         show_progress: bool = False,
         **window_options: Any,
     ) -> None:
         super().__init__(model, tokenizer, adapter=adapter, show_progress=show_progress, **window_options)
         self._require_mutations()
         self.compile = compile
+        self.memory_limit = memory_limit
         self._runner = (
             self.adapter.with_model(torch.compile(self.adapter.model, dynamic=False)) if compile else self.adapter
         )
@@ -140,7 +141,7 @@ class CategoricalJacobian(Explainer):
         sub_index = torch.cat([torch.tensor([0], device=device), sub_index])
 
         kwargs = self._forward_kwargs()
-        batch_size = self.batch_size or auto_batch_size(adapter, len(ids))
+        batch_size = self.batch_size or auto_batch_size(adapter, len(ids), self.memory_limit)
         if not self.compile:  # a compiled model keeps one batch shape (padding), an eager one just shrinks
             batch_size = min(batch_size, len(pos_index))
         n_batches = math.ceil(len(pos_index) / batch_size)
@@ -160,7 +161,7 @@ class CategoricalJacobian(Explainer):
             batch[rows, token_positions[p[mutated]]] = subs[p[mutated], s[mutated]]
             with torch.inference_mode(), self._autocast():
                 values = self._readout(self._runner.forward(batch, **kwargs), encoded)[:n_real].float()
-            check_finite_output(values, "outputs", p[:n_real].tolist())
+            check_finite_output(values, "outputs", lambda row, p=p, s=s: self._describe_row(p, s, subs, row))
             p, s = p[:n_real], s[:n_real]
             if wild_type is None:
                 wild_type = values[0].clone()
@@ -175,6 +176,15 @@ class CategoricalJacobian(Explainer):
         if encoded.first_unpredicted:
             jac[:, :, 0] = 0  # nothing on this strand predicts residue 0 (no start token)
         return jac
+
+    def _describe_row(self, p: torch.Tensor, s: torch.Tensor, subs: torch.Tensor, row: int) -> str:
+        """Which sequence of a batch a row is: the unmutated one, or 'mutant W at residue 4'."""
+        position = int(p[row])
+        if position < 0:
+            return "the unmutated sequence"
+        token = int(subs[position, s[row]])
+        letters = dict(zip(self.adapter.letter_token_ids.tolist(), self.adapter.alphabet, strict=False))
+        return f"mutant {letters.get(token, f'token {token}')} at residue {position + 1}"
 
     def _both_strands(self, encoded: Encoded) -> torch.Tensor:
         """A causal DNA model: the forward pass fills q > p, the reverse complement's pass fills q < p."""
@@ -191,7 +201,30 @@ class CategoricalJacobian(Explainer):
             mapped = mapped.index_select(3, letter_flip.to(backward.device))
         return forward + mapped
 
+    def _output_width(self) -> int:
+        """Values read per residue: the alphabet's logits (hidden size in RepresentationJacobian)."""
+        return len(self.adapter.alphabet)
+
+    def check_memory(self, encoded: Encoded) -> None:
+        """Refuse (InsufficientMemoryError, with the settings that fit) a run that would not fit in memory."""
+        both_strands = self.adapter.causal and self.adapter.reverse_complement and not self.fast
+        n_tokens = len(encoded.input_ids)
+        plan = JacobianPlan(
+            length=len(encoded.sequence),
+            substitutions=self._substitutions(encoded)[1].shape[1],
+            width=self._output_width(),
+            copies=(4 if both_strands else 1) + int(self.keep_jacobian),  # both strands: two, a flip, a sum
+            batch_size=self.batch_size or auto_batch_size(self.adapter, n_tokens, self.memory_limit),
+            per_sequence=activation_bytes_per_sequence(self.adapter, n_tokens),
+        )
+        device = self.adapter.device
+        available = self.memory_limit if self.memory_limit is not None else available_memory_bytes(device)
+        check_jacobian_memory(plan, available=available, device=device, what=type(self).__name__,
+                              keep_jacobian=self.keep_jacobian,
+                              can_go_fast=self.adapter.mask_token_id is not None and not self.fast)  # fmt: skip
+
     def _explain(self, encoded: Encoded, name: str | None) -> ContactPrediction:
+        self.check_memory(encoded)
         if self.adapter.causal and self.adapter.reverse_complement and not self.fast:
             jac = self._both_strands(encoded)
         else:
@@ -215,6 +248,10 @@ class RepresentationJacobian(CategoricalJacobian):
 
     def _forward_kwargs(self) -> dict[str, bool]:
         return {"output_hidden_states": True}
+
+    def _output_width(self) -> int:
+        config = getattr(self.adapter.model, "config", None)
+        return int(getattr(config, "hidden_size", 0) or getattr(config, "d_model", 0) or 1024)
 
     def _readout(self, out: ForwardOutput, encoded: Encoded) -> torch.Tensor:
         if not out.hidden_states:

@@ -19,12 +19,16 @@ from tqdm.auto import tqdm
 
 from interp.adapters.base import Adapter, Encoded
 from interp.errors import InterpError
-from interp.explainers.base import Explainer, check_finite_output
+from interp.explainers.base import Explainer, available_memory_bytes, check_finite_output
+from interp.explainers.memory import JacobianPlan, activation_bytes_per_sequence, check_jacobian_memory
 from interp.prediction import ContactPrediction
 
 
 class GradientJacobian(Explainer):
-    """Contacts from the gradient Jacobian [L, A, L, A]; `chunk_size` outputs are differentiated at once."""
+    """Contacts from the gradient Jacobian [L, A, L, A]; `chunk_size` outputs are differentiated at once.
+
+    memory_limit: bytes the run may use (None: the device's free memory); beyond it the run is refused.
+    """
 
     method = "gradient_jacobian"
 
@@ -37,6 +41,7 @@ class GradientJacobian(Explainer):
         chunk_size: int | None = 16,
         eager_attention: bool = False,
         keep_jacobian: bool = False,
+        memory_limit: int | None = None,
         show_progress: bool = False,
         **window_options: Any,
     ) -> None:
@@ -47,6 +52,7 @@ class GradientJacobian(Explainer):
         self.chunk_size = chunk_size
         self.eager_attention = eager_attention
         self.keep_jacobian = keep_jacobian
+        self.memory_limit = memory_limit
 
     def jacobian(self, sequence: str | Encoded, *, unknown: str = "error") -> torch.Tensor:
         """The raw gradient Jacobian [L, A, L, A]: J[p, a, q, b] = d logit[q, b] / d onehot[p, a]."""
@@ -92,12 +98,27 @@ class GradientJacobian(Explainer):
                 bar.update(1)
             bar.close()
         jac = rearrange(jac, "p a (q b) -> p a q b", q=length)
-        check_finite_output(jac, "gradients")
+        check_finite_output(jac, "gradients", lambda row: f"at residue {row + 1}")
         return jac
 
     def _attention_context(self):
         """Eager attention when asked (every op then has a vmap batching rule); the model's own otherwise."""
         return self.adapter.attention_weights_enabled() if self.eager_attention else contextlib.nullcontext()
 
+    def check_memory(self, encoded: Encoded) -> None:
+        """Refuse (InsufficientMemoryError, with the settings that fit) a run that would not fit in memory."""
+        n_tokens, length = len(encoded.input_ids), len(encoded.sequence)
+        n_letters = len(self.adapter.alphabet)
+        plan = JacobianPlan(
+            length=length, substitutions=n_letters, width=n_letters, copies=1 + int(self.keep_jacobian),
+            batch_size=self.chunk_size or length * n_letters,  # one backward activation set per output in a chunk
+            per_sequence=activation_bytes_per_sequence(self.adapter, n_tokens),
+        )  # fmt: skip
+        device = self.adapter.device
+        available = self.memory_limit if self.memory_limit is not None else available_memory_bytes(device)
+        check_jacobian_memory(plan, available=available, device=device, what=type(self).__name__,
+                              keep_jacobian=self.keep_jacobian, can_go_fast=False)  # fmt: skip
+
     def _explain(self, encoded: Encoded, name: str | None) -> ContactPrediction:
+        self.check_memory(encoded)
         return self._jacobian_prediction(encoded, self.jacobian(encoded), name, self.keep_jacobian)
