@@ -105,6 +105,8 @@ def contacts(
     trust_remote_code: Annotated[bool, typer.Option(help="Allow the model repository's own code.")] = False,
 ) -> None:
     """Contact maps for every record of a FASTA file: .npz, top pairs CSV, RR, PNG (and precision)."""
+    from collections import Counter
+
     import torch
     from tqdm.auto import tqdm
 
@@ -118,6 +120,9 @@ def contacts(
         raise typer.BadParameter(f"unknown dtype {dtype!r}")
     try:
         records = read_fasta(fasta)
+        duplicated = sorted(name for name, n in Counter(r.name for r in records).items() if n > 1)
+        if duplicated:  # outputs are named by record id: a second record would overwrite the first
+            raise InterpError(f"{fasta}: record ids appear more than once: {', '.join(map(repr, duplicated[:5]))}")
         loaded, tokenizer = load_model(model, trust_remote_code=trust_remote_code, device=device)
     except InterpError as exc:
         typer.echo(f"error: {exc}", err=True)
@@ -195,6 +200,7 @@ BENCHMARKS = {
     "callback": ("callback_overhead", [], ["--quick"]),
     "scaling": ("scaling", [], ["--quick"]),
     "precision": ("reduced_precision", [], []),
+    "reliability": ("reliability", [], ["--quick"]),
 }  # fmt: skip
 
 

@@ -1,0 +1,401 @@
+"""Reliability suite: hostile inputs fuzzed through the real API (how each case ended), the prediction writer
+killed half-way and restarted, and the contact-precision callback and the writer under DDP (2 CPU processes).
+
+    python benchmarks/reliability.py            # 200 cases per target
+    python benchmarks/reliability.py --quick    # 25 cases per target, no DDP
+Needs hypothesis (`pip install ".[test]"`). tests/test_fuzz.py runs the same targets under pytest; a case
+that ends in anything but a correct result or a typed `InterpError` is a bug, counted here and failed there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from interp.benchmarks.common import RESULTS, machine, markdown_table, write_results
+from interp.errors import InterpError
+
+CANONICAL = "ACDEFGHIKLMNPQRSTVWY"
+HOSTILE_LETTERS = "acdxXBZUOJ*-.0123456789 \t\n\r\x00é漢\u200b>"
+HOSTILE_IDS = ["../../x", "a/b", "..", ".", "x\x00y", "é" * 300, ".hidden", "con", "a" * 5000, "/etc/passwd", "-"]
+
+
+class FuzzBugError(AssertionError):
+    """A case ended in something other than a correct result or a typed InterpError."""
+
+
+class RecordsRefusedError(InterpError):
+    """`interp contacts` reported failing records (exit code 1) and wrote the others."""
+
+
+# ---------- strategies: what hostile input looks like ----------
+letters = st.sampled_from(list(CANONICAL) * 3 + list(HOSTILE_LETTERS))
+sequences = st.one_of(
+    st.text(st.sampled_from(CANONICAL), min_size=1, max_size=48),  # valid: must give a correct map
+    st.text(letters, max_size=48),
+    st.text(max_size=24),  # any unicode
+    st.integers(1025, 1300).map(lambda n: "ACDEFGHIKL"[n % 10] * n),  # longer than the model's window
+)
+structure_suffixes = st.sampled_from([".pdb", ".cif", ".pdb.gz", ".ent", ".mmcif", ""])
+alignment_rows = st.lists(st.text(st.sampled_from(list(CANONICAL + "-.acx*\n ")), max_size=30), min_size=0, max_size=6)
+record_ids = st.one_of(st.sampled_from(HOSTILE_IDS), st.text(min_size=1, max_size=60))
+
+
+def rr_text(draw_length: int, pairs: list[tuple[int, int, float]], header: bool) -> str:
+    lines = ["PFRMAT RR", "A" * draw_length] if header else []
+    lines += [f"{i} {j} 0 8 {p}" for i, j, p in pairs]
+    return "\n".join(lines) + "\n"
+
+
+rr_cases = st.tuples(
+    st.integers(1, 40),
+    st.lists(st.tuples(st.integers(-3, 50), st.integers(-3, 50), st.floats(allow_nan=True)), max_size=8),
+    st.booleans(),
+)
+
+
+# ---------- targets: one hostile input through the real code a user runs ----------
+class Targets:
+    """The fuzz targets; each returns normally on a correct result and raises on refusal (checked by `run`)."""
+
+    def __init__(self, workdir: Path, structure_sample: Path | None = None) -> None:
+        from interp.explainers import AttentionReadout, CategoricalJacobian
+        from interp.models import esm_model
+
+        self.workdir = workdir
+        model, tokenizer = esm_model("tiny", seed=0)
+        self.readout = AttentionReadout(model, tokenizer)
+        self.jacobian = CategoricalJacobian(model, tokenizer, fast=True)
+        self.strict = AttentionReadout(model, tokenizer, long_sequences="error")
+        self.structure_sample = structure_sample.read_bytes() if structure_sample else None
+        self.counter = 0
+
+    def _fresh(self, name: str) -> Path:
+        self.counter += 1
+        folder = self.workdir / f"{name}-{self.counter}"
+        folder.mkdir(parents=True)
+        return folder
+
+    def sequence(self, text: str) -> None:
+        """Explainers on any string: a symmetric finite L x L map, or a typed error naming the position."""
+        for explainer in (self.readout, self.strict) + ((self.jacobian,) if len(text) <= 48 else ()):
+            try:
+                with warnings.catch_warnings():  # the long-sequence window warning is expected here
+                    warnings.simplefilter("ignore")
+                    prediction = explainer.attribute(text)
+            except InterpError as error:
+                if text and not any(w in str(error) for w in ("position", "residues", "empty", "at most")):
+                    raise FuzzBugError(f"error does not say where: {error}") from None
+                raise
+            contacts = prediction.contacts
+            if contacts.shape != (len(text), len(text)) or not bool(torch.isfinite(contacts).all()):
+                raise FuzzBugError(f"bad map {tuple(contacts.shape)} for a sequence of {len(text)}")
+            if not torch.allclose(contacts, contacts.T):
+                raise FuzzBugError("map not symmetric")
+            if set(text) - set(CANONICAL):
+                raise FuzzBugError(f"accepted letters outside the alphabet: {set(text) - set(CANONICAL)}")
+
+    def structure(self, data: bytes, suffix: str, truncate: float | None = None) -> None:
+        """Random bytes, or a real structure truncated, as a structure file: a contact map or StructureError."""
+        from interp.structure import contact_map
+
+        if truncate is not None and self.structure_sample is not None:
+            data = self.structure_sample[: int(len(self.structure_sample) * truncate)]
+        path = self._fresh("structure") / f"input{suffix}"
+        path.write_bytes(data)
+        result = contact_map(path)
+        if result.contacts.shape != (len(result.sequence), len(result.sequence)):
+            raise FuzzBugError("contact map shape differs from its sequence")
+
+    def alignment(self, rows: list[str], fmt: str) -> None:
+        """Alignment rows of any length and content: a family or AlignmentFormatError/EmptySequenceError."""
+        from interp.msa import load_family
+
+        path = self._fresh("alignment") / (
+            "input.a3m" if fmt == "a3m" else "input.fasta" if fmt == "fasta" else "input.aln"
+        )
+        body = "".join(f">r{i}\n{row}\n" for i, row in enumerate(rows)) if fmt != "psicov" else "\n".join(rows) + "\n"
+        path.write_text(body, encoding="utf-8", errors="surrogateescape")
+        family = load_family(path)
+        if any(len(row) != len(family.query) for row in family.rows):
+            raise FuzzBugError("rows of different lengths accepted")
+
+    def rr(self, length: int, pairs: list[tuple[int, int, float]], header: bool) -> None:
+        """RR files with out-of-range residues, NaN scores, missing headers: a map or RRFormatError."""
+        from interp.io import read_rr
+
+        path = self._fresh("rr") / "input.rr"
+        path.write_text(rr_text(length, pairs, header))
+        contacts = read_rr(path)
+        result = contacts.to_map(length)
+        if result.shape != (length, length) or bool(torch.isnan(result).any()):
+            raise FuzzBugError("RR map has the wrong shape or NaNs")
+
+    def fasta(self, ids: list[str], texts: list[str]) -> None:
+        """`interp contacts` on a FASTA with hostile ids and sequences: outputs only inside --out, none half-written."""
+        from typer.testing import CliRunner
+
+        from interp.cli import app
+
+        folder = self._fresh("fasta")
+        fasta = folder / "in.fa"
+        fasta.write_text("".join(f">{i}\n{t}\n" for i, t in zip(ids, texts, strict=False)), errors="surrogateescape")
+        out = folder / "out"
+        result = CliRunner().invoke(app, ["contacts", "--fasta", str(fasta), "--out", str(out), "--model", "default",
+                                          "--method", "attention"])  # fmt: skip
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            raise FuzzBugError(f"{type(result.exception).__name__}: {result.exception}")
+        outside = sorted(p.name for p in folder.iterdir() if p.name not in ("in.fa", "out"))
+        if outside or any(p.resolve().parent != out.resolve() for p in out.rglob("*") if out.exists()):
+            raise FuzzBugError(f"files outside the output folder: {outside}")
+        leftovers = [p.name for p in out.glob("*.tmp")] + [p.name for p in out.glob(".*")] if out.exists() else []
+        if leftovers:
+            raise FuzzBugError(f"half-written files left behind: {leftovers}")
+        for npz in out.glob("*.npz") if out.exists() else []:
+            with zipfile.ZipFile(npz) as archive:
+                if archive.testzip() is not None:
+                    raise FuzzBugError(f"{npz.name} is corrupt")
+        if result.exit_code not in (0, 1, 2):
+            raise FuzzBugError(f"exit code {result.exit_code}")
+        if result.exit_code != 0:
+            raise RecordsRefusedError(result.output.strip()[-300:])
+
+
+def outcome(call: Callable[[], None]) -> str:
+    """'correct result', the InterpError subclass raised, or 'BUG: ...' for anything else."""
+    try:
+        call()
+    except FuzzBugError as bug:
+        return f"BUG: {bug}"[:160]
+    except InterpError as error:
+        return type(error).__name__
+    except Exception as error:  # the point of fuzzing: anything untyped is a bug
+        return f"BUG: {type(error).__name__}: {error}"[:160]
+    return "correct result"
+
+
+def run_target(name: str, strategy: Any, call: Callable[..., None], examples: int) -> dict[str, Any]:
+    """Run `examples` hypothesis-generated cases through `call`; count how each ended and the slowest."""
+    counts: collections.Counter[str] = collections.Counter()
+    slowest = 0.0
+
+    @settings(max_examples=examples, database=None, deadline=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))  # fmt: skip
+    @given(strategy)
+    def case(arguments: tuple) -> None:
+        nonlocal slowest
+        start = time.perf_counter()
+        counts[outcome(lambda: call(*arguments))] += 1
+        slowest = max(slowest, time.perf_counter() - start)
+
+    case()
+    bugs = sum(v for k, v in counts.items() if k.startswith("BUG"))
+    return {"target": name, "cases": sum(counts.values()), "outcomes": dict(counts.most_common()), "bugs": bugs,
+            "slowest_s": slowest}  # fmt: skip
+
+
+def fuzz_plan(targets: Targets) -> list[tuple[str, Any, Callable[..., None]]]:
+    """(name, strategy of argument tuples, target): shared with tests/test_fuzz.py."""
+    structures = st.one_of(
+        st.tuples(st.binary(max_size=3000), structure_suffixes, st.none()),
+        st.tuples(st.just(b""), st.sampled_from([".pdb", ".cif"]), st.floats(0.0, 1.0)),
+    )
+    return [
+        ("sequences (3 explainers)", st.tuples(sequences), targets.sequence),
+        ("structure files", structures, targets.structure),
+        ("alignments", st.tuples(alignment_rows, st.sampled_from(["a3m", "fasta", "psicov"])), targets.alignment),
+        ("RR files", rr_cases, targets.rr),
+        ("FASTA through `interp contacts`", st.tuples(st.lists(record_ids, min_size=1, max_size=3),
+                                                      st.lists(sequences, min_size=1, max_size=3)), targets.fasta),
+    ]  # fmt: skip
+
+
+def structure_sample() -> Path | None:
+    """A real crystal structure to truncate, from the project's data folder when it is there."""
+    from interp.benchmarks.family_training import data_dir
+
+    try:
+        root = data_dir()
+    except SystemExit:
+        return None
+    found = sorted(root.glob("protein/*/*.pdb"))
+    return found[0] if found else None
+
+
+# ---------- kill -9 half-way, then restart ----------
+def _predict_child(fasta: str, out: str) -> None:
+    from interp.callbacks import ContactWriter
+    from interp.extraction import ExplainerModule, FastaDataModule
+    from interp.models import esm_model
+
+    model, tokenizer = esm_model("tiny", seed=3)
+    trainer = pl.Trainer(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False,
+                         enable_model_summary=False, callbacks=[ContactWriter(out)])  # fmt: skip
+    trainer.predict(ExplainerModule(model, tokenizer, method="jacobian"),
+                    datamodule=FastaDataModule(fasta, skip_done=out), return_predictions=False)  # fmt: skip
+
+
+def write_panel_fasta(path: Path, n: int, length: int = 40) -> dict[str, str]:
+    import random
+
+    rng = random.Random(0)
+    records = {f"sp|P{i:05d}|x/y": "".join(rng.choice(CANONICAL) for _ in range(length)) for i in range(n)}
+    path.write_text("".join(f">{k}\n{v}\n" for k, v in records.items()))
+    return records
+
+
+def index_entries(out: Path) -> list[dict[str, Any]]:
+    entries = []
+    for index in sorted(out.glob("rank*/index.jsonl")):
+        for line in index.read_text().splitlines():
+            try:
+                entries.append(json.loads(line))
+            except json.JSONDecodeError:
+                pass  # a torn last line: the writer ignores it and redoes that record
+    return entries
+
+
+def kill_and_resume(workdir: Path, records: int = 24, kill_after: int = 8) -> dict[str, Any]:
+    """SIGKILL a prediction run once `kill_after` records are indexed, restart it, and count what is on disk."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    fasta, out = workdir / "panel.fa", workdir / "out"
+    wanted = write_panel_fasta(fasta, records)
+    child = [sys.executable, "-m", "interp.benchmarks.reliability", "--predict-child", str(fasta), str(out)]
+    process = subprocess.Popen(child, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.monotonic() + 300
+    while len(index_entries(out)) < kill_after and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    at_kill = len(index_entries(out))
+    subprocess.run(child, check=True, capture_output=True, timeout=600)
+    entries = index_entries(out)
+    ids = [e["id"] for e in entries]
+    files = [p for p in out.glob("rank*/*.npz")]
+    return {
+        "records": records, "indexed_when_killed": at_kill, "indexed_after_restart": len(ids),
+        "distinct": len(set(ids)), "missing": len(set(wanted) - set(ids)), "written_twice": len(ids) - len(set(ids)),
+        "npz_files": len(files), "temporary_files_left": len(list(out.rglob("*.tmp"))),
+        "ok": set(ids) == set(wanted) and len(ids) == len(set(ids)) == len(files),
+    }  # fmt: skip
+
+
+# ---------- DDP: 2 CPU processes against 1 ----------
+def _ddp_child(kind: str, devices: int, fasta: str, out: str) -> None:
+    from interp.callbacks import ContactPrecision, ContactWriter
+    from interp.extraction import ExplainerModule, FastaDataModule
+    from interp.models import default_model, default_target
+
+    model, tokenizer = default_model()
+    strategy = "ddp_spawn" if devices > 1 else "auto"
+    common = {"accelerator": "cpu", "devices": devices, "strategy": strategy, "logger": False,
+              "enable_progress_bar": False, "enable_model_summary": False}  # fmt: skip
+    if kind == "writer":
+        trainer = pl.Trainer(callbacks=[ContactWriter(out)], **common)
+        trainer.predict(ExplainerModule(model, tokenizer, method="jacobian"), datamodule=FastaDataModule(fasta),
+                        return_predictions=False)  # fmt: skip
+        return
+    target = default_target()
+    panel = [(target.sequence[:s], target.contacts[:s, :s]) for s in (145, 120, 100)]  # 3 entries: ranks get 2, 1
+    callback = ContactPrecision(panel, tokenizer=tokenizer, explainer="jacobian")
+    trainer = pl.Trainer(callbacks=[callback], **common)
+    trainer.validate(ValidateOnly(model), verbose=False)
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if "seconds" not in k}
+    if trainer.is_global_zero:
+        Path(out).write_text(json.dumps(metrics))
+
+
+class ValidateOnly(pl.LightningModule):
+    """Wraps a model for `Trainer.validate`: two empty batches, so the callback runs once per process."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def val_dataloader(self) -> Any:
+        return torch.utils.data.DataLoader(torch.zeros(2, 1), batch_size=1)
+
+    def validation_step(self, batch: Any, index: int) -> None:
+        return None
+
+
+def ddp_equivalence(workdir: Path) -> dict[str, Any]:
+    """The callback's numbers on 1 and on 2 processes, and the writer's records on 2 processes."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    module = [sys.executable, "-m", "interp.benchmarks.reliability"]
+    one, two = workdir / "one.json", workdir / "two.json"
+    for devices, path in ((1, one), (2, two)):
+        subprocess.run([*module, "--ddp-child", "callback", str(devices), "-", str(path)], check=True,
+                       capture_output=True, timeout=600)  # fmt: skip
+    a, b = json.loads(one.read_text()), json.loads(two.read_text())
+    largest = max(abs(a[k] - b[k]) for k in a) if set(a) == set(b) else float("inf")
+    fasta, out = workdir / "ddp.fa", workdir / "ddp-out"
+    wanted = write_panel_fasta(fasta, 7, length=30)
+    subprocess.run([*module, "--ddp-child", "writer", "2", str(fasta), str(out)], check=True, capture_output=True,
+                   timeout=600)  # fmt: skip
+    ids = [e["id"] for e in index_entries(out)]
+    return {
+        "callback_metrics": len(a), "callback_max_abs_difference": largest,
+        "writer_records": len(wanted), "writer_written": len(ids), "writer_written_twice": len(ids) - len(set(ids)),
+        "writer_shards": len(list(out.glob("rank*"))),
+        "ok": largest <= 1e-6 and sorted(ids) == sorted(wanted),
+    }  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--examples", type=int, default=200, help="fuzz cases per target")
+    parser.add_argument("--quick", action="store_true", help="25 cases per target, no DDP")
+    parser.add_argument("--predict-child", nargs=2, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--ddp-child", nargs=4, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.predict_child:
+        _predict_child(*args.predict_child)
+        return
+    if args.ddp_child:
+        kind, devices, fasta, out = args.ddp_child
+        _ddp_child(kind, int(devices), fasta, out)
+        return
+    examples = 25 if args.quick else args.examples
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        targets = Targets(workdir / "fuzz", structure_sample())
+        fuzz = []
+        for name, strategy, call in fuzz_plan(targets):
+            fuzz.append(run_target(name, strategy, call, examples))
+            print(fuzz[-1], flush=True)
+        resume = kill_and_resume(workdir / "resume")
+        print(resume, flush=True)
+        ddp = None if args.quick else ddp_equivalence(workdir / "ddp")
+        print(ddp, flush=True)
+    rows = [{**r, "outcomes": ", ".join(f"{k} {v}" for k, v in r["outcomes"].items())} for r in fuzz]
+    text = "Fuzz cases (hypothesis, derandomized):\n\n" + markdown_table(rows, ["target", "cases", "bugs", "slowest_s",
+                                                                              "outcomes"])  # fmt: skip
+    text += f"\n\nTotal: {sum(r['cases'] for r in fuzz)} cases, {sum(r['bugs'] for r in fuzz)} bugs."
+    text += "\n\nKill -9 half-way, then restart:\n\n" + markdown_table([resume], list(resume))
+    if ddp is not None:
+        text += "\n\nDDP (2 CPU processes, gloo) against 1 process:\n\n" + markdown_table([ddp], list(ddp))
+    name = "reliability_quick" if args.quick else "reliability"
+    path = write_results(name, {"machine": machine(), "fuzz": fuzz, "resume": resume, "ddp": ddp}, text, RESULTS)
+    print(path.read_text())
+
+
+if __name__ == "__main__":
+    main()
