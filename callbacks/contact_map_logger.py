@@ -97,6 +97,7 @@ def _figure_array(figure: Any) -> Any:
 
 
 def _save_png(folder: Path, name: str, step: int, figure: Any) -> None:
-    path = folder / f"{name}_step{step:08d}.png"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=100)
+    from interp.io import atomic_write
+
+    with atomic_write(folder / f"{name}_step{step:08d}.png", "wb") as handle:
+        figure.savefig(handle, dpi=100, format="png")

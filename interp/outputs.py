@@ -34,7 +34,8 @@ def write_prediction_files(prediction: Any, out_dir: str | Path, *, truth: Any =
     write_rr(paths["rr"], prediction.contacts, prediction.sequence, k=len(prediction), min_separation=min_separation,
              target=prediction.name or "interp", method=prediction.method)  # fmt: skip
     figure = prediction.plot(truth)
-    figure.savefig(paths["png"], dpi=110)
+    with atomic_write(paths["png"], "wb") as handle:  # a killed run leaves no half-drawn PNG
+        figure.savefig(handle, dpi=110, format="png")
     plt.close(figure)
     if truth is not None:
         table = prediction.precision(truth)
