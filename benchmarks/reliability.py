@@ -252,6 +252,13 @@ def _predict_child(fasta: str, out: str) -> None:
                     datamodule=FastaDataModule(fasta, skip_done=out), return_predictions=False)  # fmt: skip
 
 
+def _run_child(command: list[str], workdir: Path) -> None:
+    """Run a child of this module from `workdir` (see kill_and_resume); its stderr tail on failure."""
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=workdir, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(command[-5:])} failed: {result.stderr[-2000:]}")
+
+
 def write_panel_fasta(path: Path, n: int, length: int = 40) -> dict[str, str]:
     import random
 
@@ -278,14 +285,20 @@ def kill_and_resume(workdir: Path, records: int = 24, kill_after: int = 8) -> di
     fasta, out = workdir / "panel.fa", workdir / "out"
     wanted = write_panel_fasta(fasta, records)
     child = [sys.executable, "-m", "interp.benchmarks.reliability", "--predict-child", str(fasta), str(out)]
-    process = subprocess.Popen(child, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    # run from the work folder: `-m` puts the current folder first on sys.path, and a checkout's own
+    # interp/ (without benchmarks/ inside) would shadow the installed package
+    process = subprocess.Popen(child, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+                               cwd=workdir)  # fmt: skip
     deadline = time.monotonic() + 300
     while len(index_entries(out)) < kill_after and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
+    if process.poll() is not None:
+        raise RuntimeError(f"the prediction run ended before it was killed: {process.stderr.read().decode()[-2000:]}")
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
+    process.stderr.close()
     at_kill = len(index_entries(out))
-    subprocess.run(child, check=True, capture_output=True, timeout=600)
+    _run_child(child, workdir)
     entries = index_entries(out)
     ids = [e["id"] for e in entries]
     files = [p for p in out.glob("rank*/*.npz")]
@@ -342,14 +355,12 @@ def ddp_equivalence(workdir: Path) -> dict[str, Any]:
     module = [sys.executable, "-m", "interp.benchmarks.reliability"]
     one, two = workdir / "one.json", workdir / "two.json"
     for devices, path in ((1, one), (2, two)):
-        subprocess.run([*module, "--ddp-child", "callback", str(devices), "-", str(path)], check=True,
-                       capture_output=True, timeout=600)  # fmt: skip
+        _run_child([*module, "--ddp-child", "callback", str(devices), "-", str(path)], workdir)
     a, b = json.loads(one.read_text()), json.loads(two.read_text())
     largest = max(abs(a[k] - b[k]) for k in a) if set(a) == set(b) else float("inf")
     fasta, out = workdir / "ddp.fa", workdir / "ddp-out"
     wanted = write_panel_fasta(fasta, 7, length=30)
-    subprocess.run([*module, "--ddp-child", "writer", "2", str(fasta), str(out)], check=True, capture_output=True,
-                   timeout=600)  # fmt: skip
+    _run_child([*module, "--ddp-child", "writer", "2", str(fasta), str(out)], workdir)
     ids = [e["id"] for e in index_entries(out)]
     return {
         "callback_metrics": len(a), "callback_max_abs_difference": largest,
