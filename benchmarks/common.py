@@ -16,8 +16,15 @@ from typing import Any
 import torch
 
 _HERE = Path(__file__).resolve().parent
-# a checkout (or editable install) writes beside the scripts; an installed copy writes to ./interp-benchmarks
-RESULTS = _HERE / "results" if "site-packages" not in _HERE.parts else Path.cwd() / "interp-benchmarks"
+# $INTERP_BENCHMARK_RESULTS (`interp benchmark --out`) if set; else a checkout (or editable install) writes
+# beside the scripts and an installed copy to ./interp-benchmarks
+RESULTS = (
+    Path(os.environ["INTERP_BENCHMARK_RESULTS"])
+    if os.environ.get("INTERP_BENCHMARK_RESULTS")
+    else _HERE / "results"
+    if "site-packages" not in _HERE.parts
+    else Path.cwd() / "interp-benchmarks"
+)
 AMINO_ACIDS = "ACDEFGHIKLMNPQRSTVWY"
 
 
@@ -31,7 +38,7 @@ def machine() -> dict[str, Any]:
         pass
     try:
         commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False, cwd=RESULTS.parent
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False, cwd=_HERE.parent
         ).stdout.strip()
     except OSError:
         commit = ""

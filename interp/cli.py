@@ -208,6 +208,13 @@ BENCHMARKS = {
 def benchmark(
     suite: Annotated[str, typer.Argument(help=f"One of: {', '.join(BENCHMARKS)}, all.")],
     quick: Annotated[bool, typer.Option(help="The short version of each suite (minutes, not hours).")] = False,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder for the result files (default: benchmarks/results in a checkout, "
+            "./interp-benchmarks for an installed copy)."
+        ),
+    ] = None,
 ) -> None:
     """Run a benchmark suite; each writes JSON plus a markdown table (date, machine, commit) and prints it."""
     import importlib
@@ -219,6 +226,10 @@ def benchmark(
     unknown = [n for n in names if n not in BENCHMARKS]
     if unknown:
         raise typer.BadParameter(f"unknown suite {suite!r}; choose from {', '.join(BENCHMARKS)}, all")
+    if out is not None:  # read by interp.benchmarks.common when it is first imported, just below
+        import os
+
+        os.environ["INTERP_BENCHMARK_RESULTS"] = str(out.resolve())
     seconds = {}
     for name in names:
         module_name, full, short = BENCHMARKS[name]

@@ -118,3 +118,19 @@ def test_remote_code_stays_off_unless_asked(tmp_path):
     (folder / "configuration_x.py").write_text("raise SystemExit('remote code ran')\n")
     with pytest.raises(InterpError, match="trust_remote_code=True"):
         load_model(str(folder))
+
+
+def test_benchmark_runs_a_suite_and_writes_its_tables_where_asked(tmp_path):
+    """`interp benchmark precision --out DIR`: the real suite, its JSON and markdown in DIR, a sane table."""
+    import json
+
+    result = run_cli("benchmark", "precision", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr[-2000:]
+    payload = json.loads((tmp_path / "reduced_precision.json").read_text())
+    assert {"date", "commit", "cpu", "torch"} <= set(payload["machine"])
+    rows = {row["dtype"]: row for row in payload["results"]}
+    assert set(rows) == {"float32", "bfloat16", "float16"} and rows["float32"]["map_corr"] == 1.0
+    assert rows["bfloat16"]["map_corr"] > 0.99
+    assert "| dtype |" in (tmp_path / "reduced_precision.md").read_text()
+    unknown = run_cli("benchmark", "nonsense")
+    assert unknown.returncode != 0 and "choose from" in unknown.stderr

@@ -77,6 +77,18 @@ def test_a_long_sequence_is_refused_before_any_forward_with_the_settings_that_fi
         handle.remove()
 
 
+def test_an_attention_readout_too_large_for_the_budget_is_refused_before_the_forward(tiny):
+    model, tokenizer = tiny
+    calls, handle = forward_counter(model)
+    try:
+        with pytest.raises(InsufficientMemoryError, match=r"sequence 'long'.*windows of at most \d+ residues"):
+            AttentionReadout(model, tokenizer, memory_limit=10**7).attribute([SEQ], names=["long"])
+        assert calls == []
+    finally:
+        handle.remove()
+    assert AttentionReadout(model, tokenizer, memory_limit=10**7).attribute(SEQ[:40]).contacts.shape == (40, 40)
+
+
 def test_the_estimate_covers_the_real_buffer(tiny):
     model, tokenizer = tiny
     explainer = CategoricalJacobian(model, tokenizer, keep_jacobian=True, batch_size=8)

@@ -19,7 +19,7 @@ from torch import nn
 from interp.adapters.base import Adapter, Encoded
 from interp.contacts import norm_map_to_contacts
 from interp.errors import InterpError
-from interp.explainers.base import Explainer, check_finite_output, eval_mode
+from interp.explainers.base import Explainer, available_memory_bytes, check_finite_output, eval_mode
 from interp.explainers.combiners import (
     HeadSubsetCombiner,
     MeanCombiner,
@@ -27,6 +27,7 @@ from interp.explainers.combiners import (
     fit_logistic,
     pair_features,
 )
+from interp.explainers.memory import check_attention_memory
 from interp.io import atomic_write
 from interp.metrics import contact_precision, unpack_truth
 from interp.prediction import ContactPrediction
@@ -47,7 +48,10 @@ def symmetrized_apc(maps: torch.Tensor) -> torch.Tensor:
 
 
 class AttentionReadout(Explainer):
-    """Contacts from attention maps. combiner: "mean" works at once; the others need `fit` or `calibrate`."""
+    """Contacts from attention maps. combiner: "mean" works at once; the others need `fit` or `calibrate`.
+
+    memory_limit: bytes the readout may use (None: free memory); longer inputs are refused before the forward.
+    """
 
     method = "attention"
 
@@ -58,10 +62,12 @@ class AttentionReadout(Explainer):
         *,
         adapter: Adapter | None = None,
         combiner: str = "mean",
+        memory_limit: int | None = None,
         show_progress: bool = False,
         **window_options: Any,
     ) -> None:
         super().__init__(model, tokenizer, adapter=adapter, show_progress=show_progress, **window_options)
+        self.memory_limit = memory_limit
         if combiner not in COMBINERS:
             raise InterpError(f"combiner={combiner!r}; choose one of {COMBINERS}")
         self.combiner: Any = MeanCombiner() if combiner == "mean" else None
@@ -72,6 +78,8 @@ class AttentionReadout(Explainer):
         """[layers * heads, L, L]: each head's attention over residues, symmetrised, then APC-corrected."""
         encoded = sequence if isinstance(sequence, Encoded) else self.adapter.encode(sequence, unknown=unknown)
         adapter = self.adapter
+        available = self.memory_limit if self.memory_limit is not None else available_memory_bytes(adapter.device)
+        check_attention_memory(adapter, len(encoded.input_ids), available=available, device=adapter.device)
         with torch.inference_mode(), adapter.attention_weights_enabled(), eval_mode(adapter.model):
             out = adapter.forward(encoded.input_ids[None], output_attentions=True)
         attentions = out.attentions

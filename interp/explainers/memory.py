@@ -89,3 +89,21 @@ def check_jacobian_memory(
         f"for batches of {plan.batch_size}) but only {available / GB:.3g} GB is free on {device.type}; "
         f"options that fit: {'; '.join(o for o in options if o)}"
     )
+
+
+def check_attention_memory(adapter: Adapter, n_tokens: int, *, available: int, device: torch.device) -> None:
+    """Refuse an attention readout whose [layers, heads, T, T] maps (held about three times: the model's
+    outputs, their stack, the per-head maps) would not fit, naming the window length that would."""
+    config = getattr(adapter.model, "config", None)
+    layers = int(getattr(config, "num_hidden_layers", 0) or getattr(config, "num_layers", 0) or 12)
+    heads = int(getattr(config, "num_attention_heads", 0) or getattr(config, "num_heads", 0) or 8)
+    per_token_squared = 3 * 4 * layers * heads
+    needed = per_token_squared * n_tokens**2 + activation_bytes_per_sequence(adapter, n_tokens)
+    if needed <= available:
+        return
+    fits = int((max(available - activation_bytes_per_sequence(adapter, n_tokens), 0) / per_token_squared) ** 0.5)
+    raise InsufficientMemoryError(
+        f"AttentionReadout of {n_tokens} tokens needs about {needed / GB:.3g} GB ({layers} layers x {heads} heads of "
+        f"[{n_tokens}, {n_tokens}] attention maps) but only {available / GB:.3g} GB is free on {device.type}; "
+        f"split the sequence into windows of at most {max(fits - 2, 0)} residues"
+    )
