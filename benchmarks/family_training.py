@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ import torch
 
 from interp.benchmarks.common import RESULTS, machine, markdown_table, write_results
 from interp.callbacks import ContactPrecision
+from interp.data import find_data_dir
 from interp.io import save_contacts
 from interp.metrics import precision_table
 from interp.msa import load_family
@@ -33,11 +33,11 @@ LONG = "long_P@L"
 
 
 def data_dir() -> Path:
-    here = Path(__file__).resolve().parents[2] / "shared" / "data"
-    for candidate in (os.environ.get("INTERP_DATA"), here, Path.cwd().parent / "shared" / "data"):
-        if candidate and (Path(candidate) / "families.tsv").is_file():
-            return Path(candidate)
-    raise SystemExit("family data not found: set INTERP_DATA or put shared/data beside the repository")
+    """The data folder (interp.data.find_data_dir), or a clear exit when it is absent."""
+    found = find_data_dir()
+    if found is None:
+        raise SystemExit("family data not found: set INTERP_DATA or put shared/data beside the repository")
+    return found
 
 
 def family_rows(root: Path) -> list[dict[str, str]]:

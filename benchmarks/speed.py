@@ -12,6 +12,7 @@ Usage: python benchmarks/speed.py [--lengths 64 128 256] [--quick] [--device cpu
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import resource
 import subprocess
@@ -23,31 +24,7 @@ from interp.benchmarks.common import machine, markdown_table, random_protein, ti
 from interp.contacts import jacobian_to_contacts, top_pairs
 from interp.explainers import AttentionReadout, CategoricalJacobian, GradientJacobian
 from interp.explainers.categorical import auto_batch_size
-from interp.models import (
-    causal_protein_model,
-    dna_model,
-    esm_model,
-    esmc_model,
-    evo_model,
-    glm2_model,
-    nucleotide_transformer_model,
-    protbert_model,
-    prott5_encoder_model,
-)
-
-FAMILY_MODELS = {  # tiny configs of each adapter family (random weights), see tests/test_conformance.py
-    "esm (ESM-2)": (lambda: esm_model("tiny"), "protein"),
-    "esmc (ESM C)": (esmc_model, "protein"),
-    "protbert": (protbert_model, "protein"),
-    "prott5 encoder (representation Jacobian)": (prott5_encoder_model, "protein"),
-    "causal protein (ProGen2 stand-in)": (causal_protein_model, "protein"),
-    "dna causal + reverse complement (HyenaDNA stand-in)": (lambda: dna_model(causal=True), "dna"),
-    "dna masked (Caduceus stand-in)": (lambda: dna_model(causal=False), "dna"),
-    "nucleotide transformer (6-mer tokens)": (nucleotide_transformer_model, "dna"),
-    "glm2 (protein + nucleotide elements, stand-in)": (glm2_model, "glm2"),
-    "evo (byte level, causal + reverse complement, stand-in)": (lambda: evo_model(hidden=64), "dna"),
-    "rnafm (multimolecule)": ("rnafm", "rna"),
-}
+from interp.models import STAND_INS, esm_model
 
 
 def family_rows(length: int = 64) -> list[dict]:
@@ -56,13 +33,10 @@ def family_rows(length: int = 64) -> list[dict]:
     from interp.explainers import RepresentationJacobian
 
     rows = []
-    for name, (build, kind) in FAMILY_MODELS.items():
-        if build == "rnafm":
-            try:
-                from interp.models import rnafm_model
-            except ImportError:
-                continue
-            build = rnafm_model
+    for name, stand_in in STAND_INS.items():
+        if stand_in.needs == "rna" and importlib.util.find_spec("multimolecule") is None:
+            continue
+        build, kind = stand_in.build, stand_in.kind
         model, tokenizer = build()
         adapter = get_adapter(model, tokenizer)
         letters = {"protein": "ACDEFGHIKLMNPQRSTVWY", "dna": "ACGT", "rna": "ACGU", "glm2": "ACDEFGHIKLMNPQRSTVWY"}[

@@ -7,6 +7,8 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -279,3 +281,39 @@ def default_target() -> Any:
     data = load_contacts(DEFAULT_MODEL_DIR / "target.npz")
     return SimpleNamespace(name=str(data.get("name", "1a3a_A")), sequence=data["sequence"],
                            contacts=data["contacts"].bool(), resolved=data["resolved"].bool())  # fmt: skip
+
+
+@dataclass(frozen=True)
+class StandIn:
+    """A tiny random-weight model of one adapter family: how to build it, what it reads, whether it is causal.
+
+    conformance: whether the per-family conformance tests apply (Evo's byte vocabulary has no tokenizer).
+    needs: the optional extra it requires, if any.
+    """
+
+    build: Callable[[], tuple[Any, Any]]
+    kind: str  # "protein", "rna", "dna" or "glm2" (protein and nucleotide elements)
+    causal: bool
+    conformance: bool = True
+    needs: str | None = None
+
+
+SAMPLE_SEQUENCES = {"protein": "MKTAYIAKQRQISFV", "rna": "GGAUCCGAUUAGCUA", "dna": "GGATCCGATTAGCTA",
+                    "glm2": "MKTAYIAKQatgcatgc"}  # fmt: skip
+
+STAND_INS: dict[str, StandIn] = {
+    "esm (ESM-2)": StandIn(lambda: esm_model("tiny"), "protein", False),
+    "esmc (ESM C)": StandIn(esmc_model, "protein", False),
+    "protbert": StandIn(protbert_model, "protein", False),
+    "prott5 encoder (representation Jacobian)": StandIn(prott5_encoder_model, "protein", False),
+    "causal protein (ProGen2 stand-in)": StandIn(causal_protein_model, "protein", True),
+    "rnafm (multimolecule)": StandIn(rnafm_model, "rna", False, needs="rna"),
+    "rinalmo (multimolecule)": StandIn(lambda: rnafm_model(family="rinalmo"), "rna", False, needs="rna"),
+    "dna causal + reverse complement (HyenaDNA stand-in)": StandIn(lambda: dna_model(causal=True), "dna", True),
+    "dna masked (Caduceus stand-in)": StandIn(lambda: dna_model(causal=False), "dna", False),
+    "nucleotide transformer (6-mer tokens)": StandIn(nucleotide_transformer_model, "dna", False),
+    "glm2 (protein + nucleotide elements, stand-in)": StandIn(glm2_model, "glm2", False),
+    "evo (byte level, causal + reverse complement, stand-in)": StandIn(
+        lambda: evo_model(hidden=64), "dna", True, conformance=False
+    ),
+}

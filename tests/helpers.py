@@ -3,24 +3,14 @@
 from __future__ import annotations
 
 import csv
-import os
 from pathlib import Path
 
 import pytest
 
+from interp.data import find_data_dir
+
 REPO = Path(__file__).resolve().parents[1]
-
-
-def find_data_dir() -> Path | None:
-    """$INTERP_DATA, else ../shared/data beside the repository."""
-    candidates = [os.environ.get("INTERP_DATA"), REPO.parent / "shared" / "data"]
-    for candidate in candidates:
-        if candidate and (Path(candidate) / "families.tsv").is_file():
-            return Path(candidate)
-    return None
-
-
-DATA = find_data_dir()
+DATA = find_data_dir(REPO.parent / "shared" / "data")  # $INTERP_DATA first
 requires_data = pytest.mark.skipif(
     DATA is None, reason="real data not found: set INTERP_DATA or put shared/data beside the repository"
 )

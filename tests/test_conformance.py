@@ -19,42 +19,23 @@ import torch
 from interp.adapters import get_adapter
 from interp.errors import InterpError, InvalidSequenceError
 from interp.explainers import AttentionReadout, CategoricalJacobian, RepresentationJacobian
-from interp.models import (
-    causal_protein_model,
-    dna_model,
-    esm_model,
-    esmc_model,
-    evo_model,
-    glm2_model,
-    nucleotide_transformer_model,
-    protbert_model,
-    prott5_encoder_model,
-    rnafm_model,
-)
+from interp.models import SAMPLE_SEQUENCES, STAND_INS, dna_model, evo_model, rnafm_model
 
 HAS_MULTIMOLECULE = importlib.util.find_spec("multimolecule") is not None
 
-FAMILIES = {
-    "esm": (lambda: esm_model("tiny"), "MKTAYIAKQRQISFV", False),
-    "esmc": (esmc_model, "MKTAYIAKQRQISFV", False),
-    "protbert": (protbert_model, "MKTAYIAKQRQISFV", False),
-    "prott5-encoder": (prott5_encoder_model, "MKTAYIAKQRQISFV", False),
-    "progen2-like causal": (causal_protein_model, "MKTAYIAKQRQISFV", True),
-    "rnafm": (rnafm_model, "GGAUCCGAUUAGCUA", False),
-    "rinalmo": (lambda: rnafm_model(family="rinalmo"), "GGAUCCGAUUAGCUA", False),
-    "dna-causal (HyenaDNA/Evo stand-in)": (lambda: dna_model(causal=True), "GGATCCGATTAGCTA", True),
-    "dna-masked (Caduceus stand-in)": (lambda: dna_model(causal=False), "GGATCCGATTAGCTA", False),
-    "nucleotide-transformer (6-mer)": (nucleotide_transformer_model, "GGATCCGATTAGCTA", False),
-    "glm2 (stand-in)": (glm2_model, "MKTAYIAKQatgcatgc", False),
+FAMILIES = {  # every stand-in of interp.models whose tokenizer the conformance tests can read
+    name: (stand_in.build, SAMPLE_SEQUENCES[stand_in.kind], stand_in.causal, stand_in.needs)
+    for name, stand_in in STAND_INS.items()
+    if stand_in.conformance
 }
 
 
 @pytest.fixture(scope="module", params=list(FAMILIES))
 def family(request):
     name = request.param
-    if name in ("rnafm", "rinalmo") and not HAS_MULTIMOLECULE:
+    build, sequence, causal, needs = FAMILIES[name]
+    if needs == "rna" and not HAS_MULTIMOLECULE:
         pytest.skip("multimolecule (the [rna] extra) is not installed")
-    build, sequence, causal = FAMILIES[name]
     model, tokenizer = build()
     return name, model, tokenizer, get_adapter(model, tokenizer), sequence, causal
 
@@ -88,12 +69,13 @@ def test_residue_positions_hold_the_residues(family):
 
 
 def test_encoding_matches_the_tokenizer(family):
-    name, _, tokenizer, adapter, sequence, _ = family
-    text = {"protbert": " ".join(sequence), "prott5-encoder": " ".join(sequence)}.get(name, sequence)
-    if name.startswith("progen2"):
+    _, _, tokenizer, adapter, sequence, causal = family
+    kind = type(adapter).__name__
+    text = " ".join(sequence) if kind in ("ProtBertAdapter", "ProtT5EncoderAdapter") else sequence
+    if kind == "CausalProteinAdapter":  # ProGen2's terminal tokens
         text = "1" + sequence + "2"
     expected = list(tokenizer(text)["input_ids"])
-    if name.startswith("dna-causal"):  # a causal model reads the first nucleotide off a start token
+    if kind == "DnaAdapter" and causal:  # a causal model reads the first nucleotide off a start token
         expected = [tokenizer.bos_token_id, *expected]
     assert adapter.encode(sequence).input_ids.tolist() == expected
 
