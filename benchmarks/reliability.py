@@ -310,6 +310,71 @@ def kill_and_resume(workdir: Path, records: int = 24, kill_after: int = 8) -> di
     }  # fmt: skip
 
 
+# ---------- a training run stopped at a checkpoint and resumed ----------
+def training_resume(workdir: Path) -> dict[str, Any]:
+    """Masked-LM training with ContactPrecision every 2 steps: 4 steps, a checkpoint, then resumed to 6.
+    The resumed callback must hold the first run's history and continue it (steps 2, 4, then 6)."""
+    import random
+
+    from interp.callbacks import ContactPrecision
+    from interp.models import default_target
+    from interp.training import MaskedLMModule, alignment_loader, encode_rows, family_model, letter_ids
+
+    target = default_target()
+    query, truth = target.sequence[:40], target.contacts[:40, :40]
+    rng = random.Random(0)
+    rows = ["".join(c if rng.random() > 0.15 else rng.choice(CANONICAL + "-") for c in query) for _ in range(64)]
+    model, tokenizer = family_model(len(query))
+    ids = encode_rows(rows, tokenizer)
+
+    def fit(max_steps: int, checkpoint: Path | None) -> ContactPrecision:
+        torch.manual_seed(0)
+        callback = ContactPrecision([(query, truth)], tokenizer=tokenizer, every_n_steps=2, explainer="jacobian")
+        module = MaskedLMModule(model if checkpoint is None else family_model(len(query))[0],
+                                tokenizer.mask_token_id, replacement_ids=letter_ids(ids, tokenizer), warmup_steps=2,
+                                total_steps=6)  # fmt: skip
+        trainer = pl.Trainer(max_steps=max_steps, accelerator="cpu", logger=False, enable_progress_bar=False,
+                             enable_model_summary=False, enable_checkpointing=False, default_root_dir=workdir,
+                             callbacks=[callback])  # fmt: skip
+        trainer.fit(module, alignment_loader(ids, batch_size=16), ckpt_path=checkpoint)
+        if checkpoint is None:
+            trainer.save_checkpoint(workdir / "run.ckpt")
+        return callback
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    first = fit(4, None)
+    resumed = fit(6, workdir / "run.ckpt")
+    steps = [h["step"] for h in resumed.history]
+    return {"steps_before": [h["step"] for h in first.history], "steps_after_resume": steps,
+            "history_kept": resumed.history[: len(first.history)] == first.history,
+            "ok": steps == [2, 4, 6] and resumed.history[:2] == first.history}  # fmt: skip
+
+
+# ---------- the same map in two separate processes ----------
+def _map_digest_child() -> None:
+    import hashlib
+
+    from interp.explainers import CategoricalJacobian
+    from interp.models import default_model, default_target
+
+    model, tokenizer = default_model()
+    contacts = CategoricalJacobian(model, tokenizer).attribute(default_target().sequence[:80]).contacts
+    print(hashlib.sha256(contacts.numpy().tobytes()).hexdigest())
+
+
+def determinism_across_processes(workdir: Path) -> dict[str, Any]:
+    """SHA-256 of the categorical Jacobian map of the embedded model, computed in two fresh processes."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", "interp.benchmarks.reliability", "--digest-child"]
+    digests = []
+    for _ in range(2):
+        result = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=workdir, check=False)
+        if result.returncode != 0:
+            raise RuntimeError(f"digest child failed: {result.stderr[-2000:]}")
+        digests.append(result.stdout.strip().splitlines()[-1])
+    return {"processes": 2, "digest": digests[0][:16], "ok": digests[0] == digests[1]}
+
+
 # ---------- DDP: 2 CPU processes against 1 ----------
 def _ddp_child(kind: str, devices: int, fasta: str, out: str) -> None:
     from interp.callbacks import ContactPrecision, ContactWriter
@@ -376,7 +441,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="25 cases per target, no DDP")
     parser.add_argument("--predict-child", nargs=2, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--ddp-child", nargs=4, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--digest-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.digest_child:
+        _map_digest_child()
+        return
     if args.predict_child:
         _predict_child(*args.predict_child)
         return
@@ -394,6 +463,10 @@ def main(argv: list[str] | None = None) -> None:
             print(fuzz[-1], flush=True)
         resume = kill_and_resume(workdir / "resume")
         print(resume, flush=True)
+        training = training_resume(workdir / "training")
+        print(training, flush=True)
+        determinism = determinism_across_processes(workdir / "determinism")
+        print(determinism, flush=True)
         ddp = None if args.quick else ddp_equivalence(workdir / "ddp")
         print(ddp, flush=True)
     rows = [{**r, "outcomes": ", ".join(f"{k} {v}" for k, v in r["outcomes"].items())} for r in fuzz]
@@ -401,10 +474,16 @@ def main(argv: list[str] | None = None) -> None:
                                                                               "outcomes"])  # fmt: skip
     text += f"\n\nTotal: {sum(r['cases'] for r in fuzz)} cases, {sum(r['bugs'] for r in fuzz)} bugs."
     text += "\n\nKill -9 half-way, then restart:\n\n" + markdown_table([resume], list(resume))
+    text += "\n\nTraining stopped at a checkpoint and resumed (ContactPrecision every 2 steps):\n\n"
+    text += markdown_table([training], list(training))
+    text += "\n\nThe same map in two fresh processes (SHA-256 of the bytes):\n\n"
+    text += markdown_table([determinism], list(determinism))
     if ddp is not None:
         text += "\n\nDDP (2 CPU processes, gloo) against 1 process:\n\n" + markdown_table([ddp], list(ddp))
     name = "reliability_quick" if args.quick else "reliability"
-    path = write_results(name, {"machine": machine(), "fuzz": fuzz, "resume": resume, "ddp": ddp}, text, RESULTS)
+    payload = {"machine": machine(), "fuzz": fuzz, "resume": resume, "training_resume": training,
+               "determinism": determinism, "ddp": ddp}  # fmt: skip
+    path = write_results(name, payload, text, RESULTS)
     print(path.read_text())
 
 

@@ -228,3 +228,17 @@ def test_numpy_files_with_objects_are_refused(tmp_path):
     np.savez(path, contacts=np.zeros((3, 3)), sequence=np.array([{"a": 1}], dtype=object))
     with pytest.raises(InterpError, match=r"objects\.npz"):
         load_contacts(path)
+
+
+def test_maps_are_bit_identical_across_processes(tmp_path):
+    from interp.benchmarks.reliability import determinism_across_processes
+
+    assert determinism_across_processes(tmp_path)["ok"]
+
+
+def test_masked_lm_training_resumed_from_a_checkpoint_continues_the_callback_history(tmp_path):
+    from interp.benchmarks.reliability import training_resume
+
+    result = training_resume(tmp_path)
+    assert result["steps_before"] == [2, 4] and result["steps_after_resume"] == [2, 4, 6]
+    assert result["history_kept"] and result["ok"]
