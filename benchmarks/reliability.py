@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import collections
 import json
+import math
 import os
 import signal
 import subprocess
@@ -64,10 +65,19 @@ def rr_text(draw_length: int, pairs: list[tuple[int, int, float]], header: bool)
     return "\n".join(lines) + "\n"
 
 
-rr_cases = st.tuples(
-    st.integers(1, 40),
-    st.lists(st.tuples(st.integers(-3, 50), st.integers(-3, 50), st.floats(allow_nan=True)), max_size=8),
-    st.booleans(),
+rr_cases = st.integers(1, 40).flatmap(  # residues mostly in range, the edges (0, L + 1) and bad scores often
+    lambda length: st.tuples(
+        st.just(length),
+        st.lists(
+            st.tuples(
+                st.integers(-1, length + 1),
+                st.integers(-1, length + 1),
+                st.one_of(st.floats(0, 1), st.floats(allow_nan=True)),
+            ),
+            max_size=8,
+        ),
+        st.booleans(),
+    )
 )
 
 
@@ -94,23 +104,39 @@ class Targets:
         return folder
 
     def sequence(self, text: str) -> None:
-        """Explainers on any string: a symmetric finite L x L map, or a typed error naming the position."""
+        """Explainers on any string. The expected ending is worked out here, independently: EmptySequenceError,
+        SequenceTooLongError (only where windows are off), InvalidSequenceError naming the first bad letter's
+        position, or a symmetric finite L x L map. Anything else, either way round, is a bug."""
+        from interp.errors import EmptySequenceError, InvalidSequenceError, SequenceTooLongError
+
+        adapter = self.readout.adapter
+        allowed = set(adapter.alphabet) | set(adapter.letter_aliases)
+        first_bad = next((i for i, c in enumerate(text) if c not in allowed), None)
         for explainer in (self.readout, self.strict) + ((self.jacobian,) if len(text) <= 48 else ()):
+            expected: type[InterpError] | None = None
+            if not text:
+                expected = EmptySequenceError
+            elif explainer is self.strict and adapter.max_length is not None and len(text) > adapter.max_length:
+                expected = SequenceTooLongError
+            elif first_bad is not None:
+                expected = InvalidSequenceError
             try:
                 with warnings.catch_warnings():  # the long-sequence window warning is expected here
                     warnings.simplefilter("ignore")
                     prediction = explainer.attribute(text)
             except InterpError as error:
-                if text and not any(w in str(error) for w in ("position", "residues", "empty", "at most")):
-                    raise FuzzBugError(f"error does not say where: {error}") from None
+                if type(error) is not expected:
+                    raise FuzzBugError(f"{type(error).__name__} where {expected} was due: {error}") from None
+                if expected is InvalidSequenceError and f"position {first_bad + 1}" not in str(error):
+                    raise FuzzBugError(f"error does not name position {first_bad + 1}: {error}") from None
                 raise
+            if expected is not None:
+                raise FuzzBugError(f"accepted where {expected.__name__} was due")
             contacts = prediction.contacts
             if contacts.shape != (len(text), len(text)) or not bool(torch.isfinite(contacts).all()):
                 raise FuzzBugError(f"bad map {tuple(contacts.shape)} for a sequence of {len(text)}")
             if not torch.allclose(contacts, contacts.T):
                 raise FuzzBugError("map not symmetric")
-            if set(text) - set(CANONICAL):
-                raise FuzzBugError(f"accepted letters outside the alphabet: {set(text) - set(CANONICAL)}")
 
     def structure(self, data: bytes, suffix: str, truncate: float | None = None) -> None:
         """Random bytes, or a real structure truncated, as a structure file: a contact map or StructureError."""
@@ -138,15 +164,28 @@ class Targets:
             raise FuzzBugError("rows of different lengths accepted")
 
     def rr(self, length: int, pairs: list[tuple[int, int, float]], header: bool) -> None:
-        """RR files with out-of-range residues, NaN scores, missing headers: a map or RRFormatError."""
+        """RR files with out-of-range residues, NaN scores, missing headers. Expected here, independently:
+        RRFormatError for a residue < 1 or > L, i == j or a non-finite score; else the map that keeps each
+        pair's largest score (-inf elsewhere), exactly."""
+        from interp.errors import RRFormatError
         from interp.io import read_rr
 
         path = self._fresh("rr") / "input.rr"
         path.write_text(rr_text(length, pairs, header))
-        contacts = read_rr(path)
-        result = contacts.to_map(length)
-        if result.shape != (length, length) or bool(torch.isnan(result).any()):
-            raise FuzzBugError("RR map has the wrong shape or NaNs")
+        bad = any(i < 1 or j < 1 or i == j or i > length or j > length or not math.isfinite(p) for i, j, p in pairs)
+        try:
+            result = read_rr(path).to_map(length)
+        except RRFormatError:
+            if not bad:
+                raise FuzzBugError("a valid RR file refused") from None
+            raise
+        if bad:
+            raise FuzzBugError(f"an invalid RR file accepted: {pairs}")
+        expected = torch.full((length, length), -math.inf, dtype=torch.float64)
+        for i, j, p in pairs:
+            expected[i - 1, j - 1] = expected[j - 1, i - 1] = max(p, float(expected[i - 1, j - 1]))
+        if result.shape != expected.shape or not torch.equal(result, expected):
+            raise FuzzBugError("RR map differs from the file's pairs")
 
     def fasta(self, ids: list[str], texts: list[str]) -> None:
         """`interp contacts` on a FASTA with hostile ids and sequences: outputs only inside --out, none half-written."""
@@ -174,6 +213,11 @@ class Targets:
                     raise FuzzBugError(f"{npz.name} is corrupt")
         if result.exit_code not in (0, 1, 2):
             raise FuzzBugError(f"exit code {result.exit_code}")
+        with open(fasta, encoding="utf-8", errors="replace") as handle:  # records counted by their header lines
+            headers = sum(1 for line in handle if line.strip().startswith(">"))
+        written = len(list(out.glob("*.npz"))) if out.exists() else 0
+        if (result.exit_code == 0 and written != headers) or written > headers:
+            raise FuzzBugError(f"{written} maps written for {headers} records (exit {result.exit_code})")
         if result.exit_code != 0:
             raise RecordsRefusedError(result.output.strip()[-300:])
 

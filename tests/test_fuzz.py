@@ -54,6 +54,9 @@ def test_known_hostile_cases(targets, tmp_path):
     assert outcome(lambda: targets.sequence("A" * 1100)) == "SequenceTooLongError"  # the window path ran first
     assert outcome(lambda: targets.alignment(["ACDE", "ACD"], "fasta")) == "AlignmentFormatError"
     assert outcome(lambda: targets.rr(10, [(3, 12, 0.5)], True)) == "RRFormatError"
+    for bad_pair in ((0, 3, 0.5), (2, 2, 0.5), (1, 3, float("nan")), (1, 11, 0.5)):
+        assert outcome(lambda bad_pair=bad_pair: targets.rr(10, [(1, 5, 0.2), bad_pair], False)) == "RRFormatError"
+    assert outcome(lambda: targets.rr(10, [(1, 5, 0.2), (5, 1, 0.7), (2, 10, 0.1)], False)) == "correct result"
     assert outcome(lambda: targets.structure(b"\x1f\x8b\x08garbage", ".pdb.gz")) == "StructureError"
     assert outcome(lambda: targets.fasta(["../../x", "a/b", "x\x00y"], ["MKTAYIAKQR"] * 3)) == "correct result"
     assert outcome(lambda: targets.fasta(["dup", "dup"], ["MKT", "MKT"])) == "RecordsRefusedError"
