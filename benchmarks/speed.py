@@ -146,11 +146,7 @@ def run_length(length: int, model, tokenizer, log) -> dict:
     log(f"L={length} attention {row['attention_s'] * 1000:.1f}ms gradient {row['gradient_s']:.1f}s")
 
     if next(model.parameters()).device.type == "cuda":  # GPU mode: the batch size is where the win is
-        row["exact_s_by_batch"] = {}
-        for size in (20, 64, 160, 320, 640):
-            sized = CategoricalJacobian(model, tokenizer, batch_size=size)
-            sized.jacobian(sequence, positions=[0])  # warm-up at this shape
-            row["exact_s_by_batch"][size] = timed(lambda sized=sized: sized.attribute(sequence))[0]
+        row["exact_s_by_batch"] = batch_sweep(model, tokenizer, sequence)
         log(f"L={length} exact by batch size {row['exact_s_by_batch']}")
         row["cuda_peak_GB"] = torch.cuda.max_memory_allocated() / 1e9
 
@@ -162,6 +158,16 @@ def run_length(length: int, model, tokenizer, log) -> dict:
     row["attention_target"] = 0.25 * 20 * length
     row["gradient_over_jacobian"] = row["gradient_s"] / row["exact_s"]
     return row
+
+
+def batch_sweep(model, tokenizer, sequence: str, sizes: tuple[int, ...] = (20, 64, 160, 320, 640)) -> dict[int, float]:
+    """Seconds of the exact Jacobian at each batch size (each warmed up at its shape first): the GPU table."""
+    seconds = {}
+    for size in sizes:
+        sized = CategoricalJacobian(model, tokenizer, batch_size=size)
+        sized.jacobian(sequence, positions=[0])
+        seconds[size] = timed(lambda sized=sized: sized.attribute(sequence))[0]
+    return seconds
 
 
 def peak_rss_bytes() -> int:

@@ -1,0 +1,31 @@
+"""The benchmark scripts' building blocks on tiny inputs: they run, and what they report is consistent.
+(Timings themselves are never asserted; the suites are run and quoted in the README.)"""
+
+from __future__ import annotations
+
+import math
+
+from interp.benchmarks.common import markdown_table, random_protein
+from interp.benchmarks.scaling import slope
+from interp.benchmarks.speed import batch_sweep, deviation, reference_jacobian
+from interp.contacts import jacobian_to_contacts
+from interp.explainers import CategoricalJacobian
+from interp.models import esm_model
+
+
+def test_reference_loop_and_explainer_agree_and_the_batch_sweep_runs():
+    model, tokenizer = esm_model("tiny", seed=5)
+    sequence = random_protein(12, seed=3)
+    ours = CategoricalJacobian(model, tokenizer).attribute(sequence).contacts
+    reference = jacobian_to_contacts(reference_jacobian(model, tokenizer, sequence))
+    measured = deviation(ours, reference)
+    assert measured["max_rel_diff"] < 1e-5 and measured["corr"] > 0.99999 and measured["topL_overlap"] == 1.0
+    sweep = batch_sweep(model, tokenizer, sequence, sizes=(3, 40))  # the GPU mode's table, run on the CPU
+    assert set(sweep) == {3, 40} and all(seconds > 0 for seconds in sweep.values())
+
+
+def test_slope_recovers_a_known_power_law_and_tables_render():
+    rows = [{"L": n, "t": 3.0 * n**2.0} for n in (32, 64, 128, 256)]
+    assert math.isclose(slope(rows, "t"), 2.0, rel_tol=1e-9)
+    table = markdown_table(rows, ["L", "t"])
+    assert table.splitlines()[0] == "| L | t |" and len(table.splitlines()) == 6
