@@ -91,6 +91,7 @@ class Targets:
 
         self.workdir = workdir
         model, tokenizer = esm_model("tiny", seed=0)
+        self.model, self.tokenizer = model, tokenizer
         self.readout = AttentionReadout(model, tokenizer)
         self.jacobian = CategoricalJacobian(model, tokenizer, fast=True)
         self.strict = AttentionReadout(model, tokenizer, long_sequences="error")
@@ -221,6 +222,35 @@ class Targets:
         if result.exit_code != 0:
             raise RecordsRefusedError(result.output.strip()[-300:])
 
+    def extraction(self, ids: list[str], texts: list[str]) -> None:
+        """`Trainer.predict` with the ContactWriter on a hostile FASTA: every record indexed or reported as
+        failed, exactly once; files only inside the output folder; no temporary file left."""
+        from interp.callbacks import ContactWriter, read_index
+        from interp.extraction import ExplainerModule, FastaDataModule
+
+        folder = self._fresh("extraction")
+        fasta, out = folder / "in.fa", folder / "out"
+        fasta.write_text("".join(f">{i}\n{t}\n" for i, t in zip(ids, texts, strict=False)), errors="surrogateescape")
+        writer = ContactWriter(out)
+        trainer = pl.Trainer(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False,
+                             enable_model_summary=False, callbacks=[writer])  # fmt: skip
+        model, tokenizer = self.model, self.tokenizer
+        trainer.predict(ExplainerModule(model, tokenizer, method="attention"), datamodule=FastaDataModule(fasta),
+                        return_predictions=False)  # fmt: skip
+        with open(fasta, encoding="utf-8", errors="replace") as handle:
+            headers = sum(1 for line in handle if line.strip().startswith(">"))
+        indexed = read_index(out)
+        if len(indexed) + len(writer.failed) != headers:
+            raise FuzzBugError(f"{len(indexed)} indexed + {len(writer.failed)} failed for {headers} records")
+        inside = out.resolve()
+        strays = [p for p in folder.rglob("*") if p.is_file() and inside not in p.resolve().parents and p != fasta]
+        if strays or list(out.rglob("*.tmp")):
+            raise FuzzBugError(f"stray or temporary files: {[p.name for p in strays]}")
+        if len(list(out.rglob("*.npz"))) != len(indexed):
+            raise FuzzBugError("index and map files disagree")
+        if writer.failed:
+            raise RecordsRefusedError("; ".join(f"{f['id']!r}: {f['error']}" for f in writer.failed)[:300])
+
 
 def outcome(call: Callable[[], None]) -> str:
     """'correct result', the InterpError subclass raised, or 'BUG: ...' for anything else."""
@@ -268,6 +298,9 @@ def fuzz_plan(targets: Targets) -> list[tuple[str, Any, Callable[..., None]]]:
         ("RR files", rr_cases, targets.rr),
         ("FASTA through `interp contacts`", st.tuples(st.lists(record_ids, min_size=1, max_size=3),
                                                       st.lists(sequences, min_size=1, max_size=3)), targets.fasta),
+        ("FASTA through Trainer.predict + ContactWriter", st.tuples(st.lists(record_ids, min_size=1, max_size=3),
+                                                                   st.lists(sequences, min_size=1, max_size=3)),
+         targets.extraction),
     ]  # fmt: skip
 
 

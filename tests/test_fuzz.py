@@ -26,7 +26,9 @@ def plan_entry(targets: Targets, prefix: str):
     return next(entry for entry in fuzz_plan(targets) if entry[0].startswith(prefix))
 
 
-@pytest.mark.parametrize("target", ["sequences", "structure", "alignments", "RR", "FASTA"])
+@pytest.mark.parametrize(
+    "target", ["sequences", "structure", "alignments", "RR", "FASTA through `interp", "FASTA through Trainer"]
+)
 def test_hostile_inputs_end_in_a_result_or_a_typed_error(targets, target):
     _, strategy, call = plan_entry(targets, target)
 
@@ -60,6 +62,11 @@ def test_known_hostile_cases(targets, tmp_path):
     assert outcome(lambda: targets.structure(b"\x1f\x8b\x08garbage", ".pdb.gz")) == "StructureError"
     assert outcome(lambda: targets.fasta(["../../x", "a/b", "x\x00y"], ["MKTAYIAKQR"] * 3)) == "correct result"
     assert outcome(lambda: targets.fasta(["dup", "dup"], ["MKT", "MKT"])) == "RecordsRefusedError"
+    assert outcome(lambda: targets.extraction(["../../x", "a/b", "x\x00y"], ["MKTAYIAKQR"] * 3)) == "correct result"
+    for run in (targets.fasta, targets.extraction):  # ids that sanitise alike must still get a file each
+        assert outcome(lambda run=run: run(["a/b", "a_b", "a:b"], ["MKTAYIAKQR"] * 3)) == "correct result"
+    assert outcome(lambda: targets.extraction(["ok", "bad"], ["MKTAYIAKQR", "MK1T"])) == "RecordsRefusedError"
+    assert outcome(lambda: targets.extraction(["dup", "dup"], ["MKT", "MKT"])) == "FastaFormatError"
 
 
 @pytest.mark.skipif(
