@@ -225,7 +225,7 @@ class Targets:
     def extraction(self, ids: list[str], texts: list[str]) -> None:
         """`Trainer.predict` with the ContactWriter on a hostile FASTA: every record indexed or reported as
         failed, exactly once; files only inside the output folder; no temporary file left."""
-        from interp.callbacks import ContactWriter, read_index
+        from interp.callbacks import ContactWriter, read_failures, read_index
         from interp.extraction import ExplainerModule, FastaDataModule
 
         folder = self._fresh("extraction")
@@ -239,9 +239,9 @@ class Targets:
                         return_predictions=False)  # fmt: skip
         with open(fasta, encoding="utf-8", errors="replace") as handle:
             headers = sum(1 for line in handle if line.strip().startswith(">"))
-        indexed = read_index(out)
-        if len(indexed) + len(writer.failed) != headers:
-            raise FuzzBugError(f"{len(indexed)} indexed + {len(writer.failed)} failed for {headers} records")
+        indexed, failed = read_index(out), read_failures(out)  # what a user reads back from disk
+        if len(indexed) + len(failed) != headers or len(failed) != len(writer.failed) or set(indexed) & set(failed):
+            raise FuzzBugError(f"{len(indexed)} indexed + {len(failed)} failed for {headers} records")
         inside = out.resolve()
         strays = [p for p in folder.rglob("*") if p.is_file() and inside not in p.resolve().parents and p != fasta]
         if strays or list(out.rglob("*.tmp")):

@@ -2,7 +2,7 @@
 
 Each rank writes its own shard folder (`rank00000/`, ...): one .npz per record (written atomically) and an
 append-only `index.jsonl` whose line for a record is written, flushed and fsynced only after its .npz is in
-place. A record is done exactly when its index line exists, so a run killed at any point and started again
+place; a record that fails (an unknown letter, an empty sequence) gets a line in `failed.jsonl` instead. A record is done exactly when its index line exists, so a run killed at any point and started again
 (`FastaDataModule(..., skip_done=output_dir)`) redoes nothing that was finished and loses nothing.
 """
 
@@ -20,7 +20,35 @@ from lightning.pytorch.callbacks import BasePredictionWriter
 from interp.io import safe_file_name, save_contacts
 
 INDEX = "index.jsonl"
-__all__ = ["INDEX", "ContactWriter", "read_index", "safe_file_name"]
+FAILED = "failed.jsonl"
+__all__ = ["FAILED", "INDEX", "ContactWriter", "read_failures", "read_index", "safe_file_name"]
+
+
+def _append_line(path: Path, line: str) -> None:
+    """Append one JSON line, flushed and fsynced; a torn last line (a killed run) does not swallow it."""
+    with open(path, "a+b") as handle:
+        if handle.tell() > 0:
+            handle.seek(-1, os.SEEK_END)
+            if handle.read(1) != b"\n":
+                line = "\n" + line
+        handle.write(line.encode("ascii"))
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def read_failures(output_dir: str | os.PathLike) -> dict[str, str]:
+    """Records that failed (id -> error), across every rank's `failed.jsonl`; a later success supersedes one."""
+    done = read_index(output_dir)
+    failures: dict[str, str] = {}
+    for failed_file in sorted(Path(output_dir).glob(f"rank*/{FAILED}")):
+        for line in failed_file.read_text(encoding="utf-8").splitlines():
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(entry, dict) and "id" in entry and entry["id"] not in done:
+                failures[entry["id"]] = str(entry.get("error", ""))
+    return failures
 
 
 def read_index(output_dir: str | os.PathLike) -> dict[str, dict[str, Any]]:
@@ -70,7 +98,9 @@ class ContactWriter(BasePredictionWriter):
         folder.mkdir(parents=True, exist_ok=True)
         for record in prediction:
             if record.get("error"):
-                self.failed.append({"id": record["id"], "error": record["error"]})
+                failure = {"id": record["id"], "error": record["error"]}
+                self.failed.append(failure)
+                _append_line(folder / FAILED, json.dumps(failure, ensure_ascii=True) + "\n")
                 continue
             self._write(folder, record)
 
@@ -84,15 +114,7 @@ class ContactWriter(BasePredictionWriter):
         save_contacts(folder / file_name, result.contacts, sequence=result.sequence, **extra)
         entry = {"id": record["id"], "file": file_name, "length": len(result.sequence), "method": result.method,
                  "seconds": round(float(record.get("seconds", 0.0)), 4)}  # fmt: skip
-        line = json.dumps(entry, ensure_ascii=True) + "\n"
-        with open(folder / INDEX, "a+b") as handle:
-            if handle.tell() > 0:  # a torn last line (a killed run) must not swallow this one
-                handle.seek(-1, os.SEEK_END)
-                if handle.read(1) != b"\n":
-                    line = "\n" + line
-            handle.write(line.encode("ascii"))
-            handle.flush()
-            os.fsync(handle.fileno())
+        _append_line(folder / INDEX, json.dumps(entry, ensure_ascii=True) + "\n")
         self.written += 1
 
     @staticmethod

@@ -119,7 +119,7 @@ def contacts(
     if dtype is not None and not isinstance(torch_dtype, torch.dtype):
         raise typer.BadParameter(f"unknown dtype {dtype!r}")
     try:
-        records = read_fasta(fasta)
+        records = read_fasta(fasta, allow_empty=True)  # an empty record is reported with the others
         duplicated = sorted(name for name, n in Counter(r.name for r in records).items() if n > 1)
         if duplicated:  # outputs are named by record id: a second record would overwrite the first
             raise InterpError(f"{fasta}: record ids appear more than once: {', '.join(map(repr, duplicated[:5]))}")

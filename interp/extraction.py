@@ -94,7 +94,7 @@ class FastaDataModule(pl.LightningDataModule):
         records: list[tuple[str, str]] = []
         seen: dict[str, str] = {}
         for path in self.paths:
-            for record in read_fasta(path):
+            for record in read_fasta(path, allow_empty=True):  # empty ones fail alone, reported
                 if record.name in seen:
                     raise FastaFormatError(
                         f"{path}: record id {record.name!r} appears twice (first in {seen[record.name]}); "

@@ -85,13 +85,17 @@ def _parse_fasta_lines(path: PathLike, error: type) -> list[Record]:
     return records
 
 
-def read_fasta(path: PathLike) -> list[Record]:
-    """Read a (possibly gzipped) FASTA file as [(name, sequence)]; whitespace inside sequences is dropped."""
+def read_fasta(path: PathLike, *, allow_empty: bool = False) -> list[Record]:
+    """Read a (possibly gzipped) FASTA file as [(name, sequence)]; whitespace inside sequences is dropped.
+
+    allow_empty: keep records with no sequence (batch tools report them one by one and go on)
+    instead of refusing the file with EmptySequenceError.
+    """
     records = _parse_fasta_lines(path, FastaFormatError)
     if not records:
         raise FastaFormatError(f"{path}: no FASTA records found")
     for index, record in enumerate(records):
-        if not record.sequence:
+        if not record.sequence and not allow_empty:
             raise EmptySequenceError(f"{path}: record {index + 1} ({record.name!r}) has an empty sequence")
     return records
 

@@ -74,11 +74,12 @@ def test_contacts_writes_each_record_and_reports_the_bad_one(tmp_path):
 
     query = default_target().sequence
     fasta = tmp_path / "in.fa"
-    fasta.write_text(f">1a3a/A query\n{query}\n>short\n{query[:40]}\n>bad\nMKT1AYIAK\n")
+    fasta.write_text(f">1a3a/A query\n{query}\n>short\n{query[:40]}\n>bad\nMKT1AYIAK\n>empty\n")
     result = run_cli("contacts", "--fasta", str(fasta), "--out", str(tmp_path / "out"), "--method", "attention")
     assert result.returncode == 1
     assert "error in record 'bad'" in result.stderr and "'1'" in result.stderr
-    assert "2 of 3 records written" in result.stdout
+    assert "error in record 'empty'" in result.stderr and "is empty" in result.stderr
+    assert "2 of 4 records written" in result.stdout
     assert len(list((tmp_path / "out").glob("*.attention_mean.npz"))) == 2
     assert all(p.parent == tmp_path / "out" for p in (tmp_path / "out").rglob("*"))  # '/' in ids stays inside
 

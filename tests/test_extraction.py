@@ -12,7 +12,7 @@ import lightning.pytorch as pl
 import pytest
 import torch
 
-from interp.callbacks import ContactWriter, read_index
+from interp.callbacks import ContactWriter, read_failures, read_index
 from interp.callbacks.contact_writer import safe_file_name
 from interp.errors import FastaFormatError
 from interp.explainers import AttentionReadout, CategoricalJacobian
@@ -101,6 +101,16 @@ def test_a_bad_record_is_reported_and_the_rest_go_on(tmp_path):
     assert len(writer.failed) == 1 and writer.failed[0]["id"] == "prot2|sp/x y"
     assert "InvalidSequence" in writer.failed[0]["error"] and "'1'" in writer.failed[0]["error"]
     assert set(records) - set(read_index(tmp_path / "out")) == {"prot2|sp/x y"}
+    on_disk = read_failures(tmp_path / "out")  # what a user of a multi-node run reads back
+    assert list(on_disk) == ["prot2|sp/x y"] and "'1'" in on_disk["prot2|sp/x y"]
+
+
+def test_an_empty_record_fails_alone_and_the_rest_are_written(tmp_path):
+    (tmp_path / "in.fa").write_text(">a\nMKTAYIAKQR\n>empty\n>b\nGSHMLEDPVA\n")
+    writer = predict(tmp_path / "in.fa", tmp_path / "out")
+    assert set(read_index(tmp_path / "out")) == {"a", "b"} and writer.written == 2
+    assert list(read_failures(tmp_path / "out")) == ["empty"]
+    assert "EmptySequenceError" in read_failures(tmp_path / "out")["empty"]
 
 
 def test_duplicate_ids_are_refused_and_file_names_stay_inside(tmp_path):
