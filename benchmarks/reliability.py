@@ -152,7 +152,9 @@ class Targets:
             raise FuzzBugError("contact map shape differs from its sequence")
 
     def alignment(self, rows: list[str], fmt: str) -> None:
-        """Alignment rows of any length and content: a family or AlignmentFormatError/EmptySequenceError."""
+        """Alignment rows of any length and content. A plain alignment (equal-length rows of the 20 letters
+        and '-', a query with a residue) must load as exactly its rows over the query's residue columns;
+        whatever loads must have one row per record, all of the query's length, upper case, query gap-free."""
         from interp.msa import load_family
 
         path = self._fresh("alignment") / (
@@ -160,9 +162,30 @@ class Targets:
         )
         body = "".join(f">r{i}\n{row}\n" for i, row in enumerate(rows)) if fmt != "psicov" else "\n".join(rows) + "\n"
         path.write_text(body, encoding="utf-8", errors="surrogateescape")
-        family = load_family(path)
-        if any(len(row) != len(family.query) for row in family.rows):
-            raise FuzzBugError("rows of different lengths accepted")
+        plain = (
+            bool(rows)
+            and all(row and set(row) <= set(CANONICAL + "-") for row in rows)
+            and len({len(row) for row in rows}) == 1
+            and set(rows[0]) != {"-"}
+        )
+        try:
+            family = load_family(path)
+        except InterpError:
+            if plain:
+                raise FuzzBugError(f"a plain alignment refused: {rows}") from None
+            raise
+        if plain:
+            keep = [i for i, letter in enumerate(rows[0]) if letter != "-"]
+            expected = ["".join(row[i] for i in keep) for row in rows]
+            if family.rows != expected or family.query != expected[0]:
+                raise FuzzBugError("a plain alignment loaded as different rows")
+        records = body.count("\n>") + body.startswith(">") if fmt != "psicov" else None
+        if records is not None and len(family.rows) != records:
+            raise FuzzBugError(f"{len(family.rows)} rows for {records} records")
+        if any(len(row) != len(family.query) for row in family.rows) or "-" in family.query:
+            raise FuzzBugError("rows of different lengths, or gaps in the query, accepted")
+        if any(row != row.upper() for row in family.rows):
+            raise FuzzBugError("lower-case letters left in the rows")
 
     def rr(self, length: int, pairs: list[tuple[int, int, float]], header: bool) -> None:
         """RR files with out-of-range residues, NaN scores, missing headers. Expected here, independently:
