@@ -211,15 +211,22 @@ class Targets:
         if result.shape != expected.shape or not torch.equal(result, expected):
             raise FuzzBugError("RR map differs from the file's pairs")
 
+    def _hostile_fasta(self, name: str, ids: list[str], texts: list[str]) -> tuple[Path, Path, int]:
+        """(fresh folder, in.fa written from ids and texts, records in it counted by their header lines)."""
+        folder = self._fresh(name)
+        fasta = folder / "in.fa"
+        fasta.write_text("".join(f">{i}\n{t}\n" for i, t in zip(ids, texts, strict=False)), errors="surrogateescape")
+        with open(fasta, encoding="utf-8", errors="replace") as handle:
+            headers = sum(1 for line in handle if line.strip().startswith(">"))
+        return folder, fasta, headers
+
     def fasta(self, ids: list[str], texts: list[str]) -> None:
         """`interp contacts` on a FASTA with hostile ids and sequences: outputs only inside --out, none half-written."""
         from typer.testing import CliRunner
 
         from interp.cli import app
 
-        folder = self._fresh("fasta")
-        fasta = folder / "in.fa"
-        fasta.write_text("".join(f">{i}\n{t}\n" for i, t in zip(ids, texts, strict=False)), errors="surrogateescape")
+        folder, fasta, headers = self._hostile_fasta("fasta", ids, texts)
         out = folder / "out"
         result = CliRunner().invoke(app, ["contacts", "--fasta", str(fasta), "--out", str(out), "--model", "default",
                                           "--method", "attention"])  # fmt: skip
@@ -237,8 +244,6 @@ class Targets:
                     raise FuzzBugError(f"{npz.name} is corrupt")
         if result.exit_code not in (0, 1, 2):
             raise FuzzBugError(f"exit code {result.exit_code}")
-        with open(fasta, encoding="utf-8", errors="replace") as handle:  # records counted by their header lines
-            headers = sum(1 for line in handle if line.strip().startswith(">"))
         written = len(list(out.glob("*.npz"))) if out.exists() else 0
         if (result.exit_code == 0 and written != headers) or written > headers:
             raise FuzzBugError(f"{written} maps written for {headers} records (exit {result.exit_code})")
@@ -251,17 +256,13 @@ class Targets:
         from interp.callbacks import ContactWriter, read_failures, read_index
         from interp.extraction import ExplainerModule, FastaDataModule
 
-        folder = self._fresh("extraction")
-        fasta, out = folder / "in.fa", folder / "out"
-        fasta.write_text("".join(f">{i}\n{t}\n" for i, t in zip(ids, texts, strict=False)), errors="surrogateescape")
+        folder, fasta, headers = self._hostile_fasta("extraction", ids, texts)
+        out = folder / "out"
         writer = ContactWriter(out)
         trainer = pl.Trainer(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False,
                              enable_model_summary=False, callbacks=[writer])  # fmt: skip
-        model, tokenizer = self.model, self.tokenizer
-        trainer.predict(ExplainerModule(model, tokenizer, method="attention"), datamodule=FastaDataModule(fasta),
-                        return_predictions=False)  # fmt: skip
-        with open(fasta, encoding="utf-8", errors="replace") as handle:
-            headers = sum(1 for line in handle if line.strip().startswith(">"))
+        trainer.predict(ExplainerModule(self.model, self.tokenizer, method="attention"),
+                        datamodule=FastaDataModule(fasta), return_predictions=False)  # fmt: skip
         indexed, failed = read_index(out), read_failures(out)  # what a user reads back from disk
         if len(indexed) + len(failed) != headers or len(failed) != len(writer.failed) or set(indexed) & set(failed):
             raise FuzzBugError(f"{len(indexed)} indexed + {len(failed)} failed for {headers} records")
@@ -327,15 +328,12 @@ def fuzz_plan(targets: Targets) -> list[tuple[str, Any, Callable[..., None]]]:
     ]  # fmt: skip
 
 
-def structure_sample() -> Path | None:
-    """A real crystal structure to truncate, from the project's data folder when it is there."""
-    from interp.benchmarks.family_training import data_dir
+def structure_sample(root: Path | None = None) -> Path | None:
+    """A real crystal structure to truncate, from the data folder (`root`, else interp.data's) when it is there."""
+    from interp.data import find_data_dir
 
-    try:
-        root = data_dir()
-    except SystemExit:
-        return None
-    found = sorted(root.glob("protein/*/*.pdb"))
+    root = root or find_data_dir()
+    found = sorted(root.glob("protein/*/*.pdb")) if root is not None else []
     return found[0] if found else None
 
 
@@ -369,14 +367,10 @@ def write_panel_fasta(path: Path, n: int, length: int = 40) -> dict[str, str]:
 
 
 def index_entries(out: Path) -> list[dict[str, Any]]:
-    entries = []
-    for index in sorted(out.glob("rank*/index.jsonl")):
-        for line in index.read_text().splitlines():
-            try:
-                entries.append(json.loads(line))
-            except json.JSONDecodeError:
-                pass  # a torn last line: the writer ignores it and redoes that record
-    return entries
+    """Every index line of every shard, repeats included (read_index keeps one per id; this counts them)."""
+    from interp.callbacks.contact_writer import shard_entries
+
+    return [entry for _, entry in shard_entries(out)]
 
 
 def kill_and_resume(workdir: Path, records: int = 24, kill_after: int = 8) -> dict[str, Any]:

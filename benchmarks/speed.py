@@ -57,15 +57,20 @@ def family_rows(length: int = 64) -> list[dict]:
     return rows
 
 
-def reference_jacobian(model, tokenizer, sequence: str) -> torch.Tensor:
-    """The reference implementation's loop: for each position, its 20 mutants in one fp32 forward."""
+def _letters_and_ids(model, tokenizer, sequence: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """The 20 amino acids' token ids and the sequence's token ids, on the model's device."""
     device = next(model.parameters()).device
     letters = torch.tensor([tokenizer.convert_tokens_to_ids(c) for c in "ACDEFGHIKLMNPQRSTVWY"], device=device)
-    ids = torch.tensor(tokenizer(sequence)["input_ids"], device=device)
+    return letters, torch.tensor(tokenizer(sequence)["input_ids"], device=device)
+
+
+def reference_jacobian(model, tokenizer, sequence: str) -> torch.Tensor:
+    """The reference implementation's loop: for each position, its 20 mutants in one fp32 forward."""
+    letters, ids = _letters_and_ids(model, tokenizer, sequence)
     length = len(sequence)
     with torch.inference_mode():
         wild = model(input_ids=ids[None]).logits[0, 1 : length + 1][:, letters]
-        jac = torch.zeros(length, 20, length, 20, device=device)
+        jac = torch.zeros(length, 20, length, 20, device=ids.device)
         for p in range(length):
             batch = ids.repeat(20, 1)
             batch[:, p + 1] = letters
@@ -75,12 +80,10 @@ def reference_jacobian(model, tokenizer, sequence: str) -> torch.Tensor:
 
 def pure_forward_ceiling(model, tokenizer, sequence: str, batch_size: int) -> None:
     """The same 20L mutant sequences through the model at `batch_size`, and nothing else."""
-    device = next(model.parameters()).device
-    letters = torch.tensor([tokenizer.convert_tokens_to_ids(c) for c in "ACDEFGHIKLMNPQRSTVWY"], device=device)
-    ids = torch.tensor(tokenizer(sequence)["input_ids"], device=device)
+    letters, ids = _letters_and_ids(model, tokenizer, sequence)
     length = len(sequence)
     all_ids = ids.repeat(20 * length, 1)
-    rows = torch.arange(20 * length, device=device)
+    rows = torch.arange(20 * length, device=ids.device)
     all_ids[rows, rows // 20 + 1] = letters.repeat(length)
     with torch.inference_mode():
         for start in range(0, len(all_ids), batch_size):

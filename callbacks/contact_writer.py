@@ -21,7 +21,7 @@ from interp.io import safe_file_name, save_contacts
 
 INDEX = "index.jsonl"
 FAILED = "failed.jsonl"
-__all__ = ["FAILED", "INDEX", "ContactWriter", "read_failures", "read_index", "safe_file_name"]
+__all__ = ["FAILED", "INDEX", "ContactWriter", "read_failures", "read_index", "safe_file_name", "shard_entries"]
 
 
 def _append_line(path: Path, line: str) -> None:
@@ -36,35 +36,35 @@ def _append_line(path: Path, line: str) -> None:
         os.fsync(handle.fileno())
 
 
+def shard_entries(output_dir: str | os.PathLike, file_name: str = INDEX) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """(shard folder, entry) for every JSON object line of `file_name` in every rank's shard, in order; a
+    torn line (left by a killed process) is skipped."""
+    for path in sorted(Path(output_dir).glob(f"rank*/{file_name}")):
+        with open(path, encoding="utf-8") as handle:
+            for line in handle:
+                try:
+                    entry = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                if isinstance(entry, dict) and "id" in entry:
+                    yield path.parent, entry
+
+
 def read_failures(output_dir: str | os.PathLike) -> dict[str, str]:
     """Records that failed (id -> error), across every rank's `failed.jsonl`; a later success supersedes one."""
     done = read_index(output_dir)
-    failures: dict[str, str] = {}
-    for failed_file in sorted(Path(output_dir).glob(f"rank*/{FAILED}")):
-        for line in failed_file.read_text(encoding="utf-8").splitlines():
-            try:
-                entry = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(entry, dict) and "id" in entry and entry["id"] not in done:
-                failures[entry["id"]] = str(entry.get("error", ""))
-    return failures
+    return {entry["id"]: str(entry.get("error", "")) for _, entry in shard_entries(output_dir, FAILED)
+            if entry["id"] not in done}  # fmt: skip
 
 
 def read_index(output_dir: str | os.PathLike) -> dict[str, dict[str, Any]]:
     """All finished records of an extraction, by id, across every rank's shard (a torn last line, left by a
     killed process, is ignored: that record is not done)."""
     entries: dict[str, dict[str, Any]] = {}
-    for index_file in sorted(Path(output_dir).glob(f"rank*/{INDEX}")):
-        with open(index_file, encoding="utf-8") as handle:
-            for line in handle:
-                try:
-                    entry = json.loads(line)
-                except json.JSONDecodeError:
-                    continue
-                if isinstance(entry, dict) and "id" in entry and "file" in entry:
-                    entry["path"] = str(index_file.parent / entry["file"])
-                    entries[entry["id"]] = entry
+    for shard, entry in shard_entries(output_dir):
+        if "file" in entry:
+            entry["path"] = str(shard / entry["file"])
+            entries[entry["id"]] = entry
     return entries
 
 

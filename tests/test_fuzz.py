@@ -10,10 +10,10 @@ import pytest
 from helpers import DATA
 from hypothesis import HealthCheck, given, settings
 
-from interp.benchmarks.reliability import FuzzBugError, Targets, fuzz_plan, kill_and_resume, outcome
+from interp.benchmarks.reliability import FuzzBugError, Targets, fuzz_plan, kill_and_resume, outcome, structure_sample
 from interp.errors import InterpError
 
-SAMPLE = next(iter(sorted(DATA.glob("protein/*/*.pdb"))), None) if DATA is not None else None
+SAMPLE = structure_sample(DATA) if DATA is not None else None
 BOUNDED = settings(max_examples=40, deadline=20_000, database=None, suppress_health_check=list(HealthCheck))
 
 

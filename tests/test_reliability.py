@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -28,10 +29,15 @@ def trained():
     return default_model()
 
 
-def forward_counter(model):
+@contextlib.contextmanager
+def counting_forwards(model):
+    """The model's forward calls inside the block (a list that grows by one per call)."""
     calls = []
     handle = model.register_forward_hook(lambda *args: calls.append(1))
-    return calls, handle
+    try:
+        yield calls
+    finally:
+        handle.remove()
 
 
 def test_keep_jacobian_beyond_the_budget_is_refused_with_an_option_that_fits(tiny):
@@ -40,52 +46,43 @@ def test_keep_jacobian_beyond_the_budget_is_refused_with_an_option_that_fits(tin
     per_sequence = activation_bytes_per_sequence(get_adapter(model, tokenizer), 62)  # 60 residues + 2 specials
     plan = JacobianPlan(length=60, substitutions=20, width=20, copies=1, batch_size=4, per_sequence=per_sequence)
     budget = plan.needed_bytes + plan.buffer_bytes // 2  # one buffer and the batches fit, two buffers do not
-    calls, handle = forward_counter(model)
-    try:
+    with counting_forwards(model) as calls:
         with pytest.raises(InsufficientMemoryError, match=r"sequence '#1'.*keep_jacobian=False") as error:
             CategoricalJacobian(model, tokenizer, keep_jacobian=True, batch_size=4, memory_limit=budget).attribute(
                 sequence
             )
         assert calls == [], "refused only after running the model"
-        assert "[60, 20, 60, 20]" in str(error.value) and "free on cpu" in str(error.value)
-        # the option the message names runs within the same budget and gives the usual map
-        lean = CategoricalJacobian(model, tokenizer, batch_size=4, memory_limit=budget).attribute(sequence)
-        free = CategoricalJacobian(model, tokenizer, batch_size=4).attribute(sequence)
-        assert torch.equal(lean.contacts, free.contacts)
-    finally:
-        handle.remove()
+    assert "[60, 20, 60, 20]" in str(error.value) and "free on cpu" in str(error.value)
+    # the option the message names runs within the same budget and gives the usual map
+    lean = CategoricalJacobian(model, tokenizer, batch_size=4, memory_limit=budget).attribute(sequence)
+    free = CategoricalJacobian(model, tokenizer, batch_size=4).attribute(sequence)
+    assert torch.equal(lean.contacts, free.contacts)
 
 
 def test_a_long_sequence_is_refused_before_any_forward_with_the_settings_that_fit(tiny):
     model, tokenizer = tiny
-    calls, handle = forward_counter(model)
-    try:
+    with counting_forwards(model) as calls:
         with pytest.raises(InsufficientMemoryError) as error:
             CategoricalJacobian(model, tokenizer, memory_limit=10**8).attribute(SEQ * 2)
-        message = str(error.value)
-        assert calls == [] and f"length {len(SEQ) * 2}" in message
-        assert "fast=True" in message and "windows of at most" in message and "AttentionReadout" in message
-        fast = CategoricalJacobian(model, tokenizer, fast=True, memory_limit=10**8).attribute(SEQ * 2)
-        assert fast.contacts.shape == (len(SEQ) * 2, len(SEQ) * 2)  # the first option runs within the budget
-        handle.remove()
-        fits = int(message.split("windows of at most ")[1].split()[0])
-        window = CategoricalJacobian(model, tokenizer, batch_size=1, memory_limit=10**8)
-        window.check_memory(window.adapter.encode(SEQ[:fits]))  # the window it names passes the same guard
-        with pytest.raises(InsufficientMemoryError, match="GradientJacobian"):
-            GradientJacobian(model, tokenizer, memory_limit=10**8).attribute(SEQ * 2)
-    finally:
-        handle.remove()
+        assert calls == []
+    message = str(error.value)
+    assert f"length {len(SEQ) * 2}" in message
+    assert "fast=True" in message and "windows of at most" in message and "AttentionReadout" in message
+    fast = CategoricalJacobian(model, tokenizer, fast=True, memory_limit=10**8).attribute(SEQ * 2)
+    assert fast.contacts.shape == (len(SEQ) * 2, len(SEQ) * 2)  # the first option runs within the budget
+    fits = int(message.split("windows of at most ")[1].split()[0])
+    window = CategoricalJacobian(model, tokenizer, batch_size=1, memory_limit=10**8)
+    window.check_memory(window.adapter.encode(SEQ[:fits]))  # the window it names passes the same guard
+    with pytest.raises(InsufficientMemoryError, match="GradientJacobian"):
+        GradientJacobian(model, tokenizer, memory_limit=10**8).attribute(SEQ * 2)
 
 
 def test_an_attention_readout_too_large_for_the_budget_is_refused_before_the_forward(tiny):
     model, tokenizer = tiny
-    calls, handle = forward_counter(model)
-    try:
+    with counting_forwards(model) as calls:
         with pytest.raises(InsufficientMemoryError, match=r"sequence 'long'.*windows of at most \d+ residues"):
             AttentionReadout(model, tokenizer, memory_limit=10**7).attribute([SEQ], names=["long"])
         assert calls == []
-    finally:
-        handle.remove()
     assert AttentionReadout(model, tokenizer, memory_limit=10**7).attribute(SEQ[:40]).contacts.shape == (40, 40)
 
 

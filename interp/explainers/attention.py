@@ -19,7 +19,7 @@ from torch import nn
 from interp.adapters.base import Adapter, Encoded
 from interp.contacts import norm_map_to_contacts
 from interp.errors import InterpError
-from interp.explainers.base import Explainer, available_memory_bytes, check_finite_output, eval_mode
+from interp.explainers.base import Explainer, check_finite_output, eval_mode
 from interp.explainers.combiners import (
     HeadSubsetCombiner,
     MeanCombiner,
@@ -66,8 +66,8 @@ class AttentionReadout(Explainer):
         show_progress: bool = False,
         **window_options: Any,
     ) -> None:
-        super().__init__(model, tokenizer, adapter=adapter, show_progress=show_progress, **window_options)
-        self.memory_limit = memory_limit
+        super().__init__(model, tokenizer, adapter=adapter, show_progress=show_progress, memory_limit=memory_limit,
+                         **window_options)  # fmt: skip
         if combiner not in COMBINERS:
             raise InterpError(f"combiner={combiner!r}; choose one of {COMBINERS}")
         self.combiner: Any = MeanCombiner() if combiner == "mean" else None
@@ -78,8 +78,7 @@ class AttentionReadout(Explainer):
         """[layers * heads, L, L]: each head's attention over residues, symmetrised, then APC-corrected."""
         encoded = sequence if isinstance(sequence, Encoded) else self.adapter.encode(sequence, unknown=unknown)
         adapter = self.adapter
-        available = self.memory_limit if self.memory_limit is not None else available_memory_bytes(adapter.device)
-        check_attention_memory(adapter, len(encoded.input_ids), available=available, device=adapter.device)
+        check_attention_memory(adapter, len(encoded.input_ids), available=self.memory_budget(), device=adapter.device)
         with torch.inference_mode(), adapter.attention_weights_enabled(), eval_mode(adapter.model):
             out = adapter.forward(encoded.input_ids[None], output_attentions=True)
         attentions = out.attentions

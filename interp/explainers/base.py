@@ -80,14 +80,20 @@ class Explainer(Attribution):
         show_progress: bool = False,
         long_sequences: str = "window",
         window_overlap: float = 0.5,
+        memory_limit: int | None = None,
     ) -> None:
         self.adapter = adapter if adapter is not None else get_adapter(model, tokenizer)
         self.show_progress = show_progress
+        self.memory_limit = memory_limit
         if long_sequences not in ("window", "error"):
             raise InterpError(f"long_sequences={long_sequences!r}; choose 'window' or 'error'")
         self.long_sequences = long_sequences
         self.window_overlap = window_overlap
         super().__init__(self.adapter.forward)
+
+    def memory_budget(self) -> int:
+        """Bytes a run may use: `memory_limit` when given, else the device's free memory."""
+        return self.memory_limit if self.memory_limit is not None else available_memory_bytes(self.adapter.device)
 
     def _require_mutations(self) -> None:
         """Jacobian explainers call this: some families (BPE tokens) define no per-residue mutation."""

@@ -70,10 +70,10 @@ class CategoricalJacobian(Explainer):
         show_progress: bool = False,
         **window_options: Any,
     ) -> None:
-        super().__init__(model, tokenizer, adapter=adapter, show_progress=show_progress, **window_options)
+        super().__init__(model, tokenizer, adapter=adapter, show_progress=show_progress, memory_limit=memory_limit,
+                         **window_options)  # fmt: skip
         self._require_mutations()
         self.compile = compile
-        self.memory_limit = memory_limit
         self._runner = (
             self.adapter.with_model(torch.compile(self.adapter.model, dynamic=False)) if compile else self.adapter
         )
@@ -141,7 +141,7 @@ class CategoricalJacobian(Explainer):
         sub_index = torch.cat([torch.tensor([0], device=device), sub_index])
 
         kwargs = self._forward_kwargs()
-        batch_size = self.batch_size or auto_batch_size(adapter, len(ids), self.memory_limit)
+        batch_size = self._batch_size(len(ids))
         if not self.compile:  # a compiled model keeps one batch shape (padding), an eager one just shrinks
             batch_size = min(batch_size, len(pos_index))
         n_batches = math.ceil(len(pos_index) / batch_size)
@@ -201,6 +201,10 @@ class CategoricalJacobian(Explainer):
             mapped = mapped.index_select(3, letter_flip.to(backward.device))
         return forward + mapped
 
+    def _batch_size(self, n_tokens: int) -> int:
+        """Mutants per forward: the caller's batch_size, else what fits in the memory budget."""
+        return self.batch_size or auto_batch_size(self.adapter, n_tokens, self.memory_budget())
+
     def _output_width(self) -> int:
         """Values read per residue: the alphabet's logits (hidden size in RepresentationJacobian)."""
         return len(self.adapter.alphabet)
@@ -214,12 +218,10 @@ class CategoricalJacobian(Explainer):
             substitutions=self._substitutions(encoded)[1].shape[1],
             width=self._output_width(),
             copies=(4 if both_strands else 1) + int(self.keep_jacobian),  # both strands: two, a flip, a sum
-            batch_size=self.batch_size or auto_batch_size(self.adapter, n_tokens, self.memory_limit),
+            batch_size=self._batch_size(n_tokens),
             per_sequence=activation_bytes_per_sequence(self.adapter, n_tokens),
         )
-        device = self.adapter.device
-        available = self.memory_limit if self.memory_limit is not None else available_memory_bytes(device)
-        check_jacobian_memory(plan, available=available, device=device, what=type(self).__name__,
+        check_jacobian_memory(plan, available=self.memory_budget(), device=self.adapter.device, what=type(self).__name__,
                               keep_jacobian=self.keep_jacobian,
                               can_go_fast=self.adapter.mask_token_id is not None and not self.fast)  # fmt: skip
 

@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 from interp.adapters.base import Adapter, Encoded
 from interp.errors import InterpError
-from interp.explainers.base import Explainer, available_memory_bytes, check_finite_output
+from interp.explainers.base import Explainer, check_finite_output
 from interp.explainers.memory import JacobianPlan, activation_bytes_per_sequence, check_jacobian_memory
 from interp.prediction import ContactPrediction
 
@@ -45,14 +45,14 @@ class GradientJacobian(Explainer):
         show_progress: bool = False,
         **window_options: Any,
     ) -> None:
-        super().__init__(model, tokenizer, adapter=adapter, show_progress=show_progress, **window_options)
+        super().__init__(model, tokenizer, adapter=adapter, show_progress=show_progress, memory_limit=memory_limit,
+                         **window_options)  # fmt: skip
         self._require_mutations()
         if not self.adapter.has_lm_head:
             raise InterpError(f"{self.adapter.name} has no language-model head: use RepresentationJacobian")
         self.chunk_size = chunk_size
         self.eager_attention = eager_attention
         self.keep_jacobian = keep_jacobian
-        self.memory_limit = memory_limit
 
     def jacobian(self, sequence: str | Encoded, *, unknown: str = "error") -> torch.Tensor:
         """The raw gradient Jacobian [L, A, L, A]: J[p, a, q, b] = d logit[q, b] / d onehot[p, a]."""
@@ -114,9 +114,7 @@ class GradientJacobian(Explainer):
             batch_size=self.chunk_size or length * n_letters,  # one backward activation set per output in a chunk
             per_sequence=activation_bytes_per_sequence(self.adapter, n_tokens),
         )  # fmt: skip
-        device = self.adapter.device
-        available = self.memory_limit if self.memory_limit is not None else available_memory_bytes(device)
-        check_jacobian_memory(plan, available=available, device=device, what=type(self).__name__,
+        check_jacobian_memory(plan, available=self.memory_budget(), device=self.adapter.device, what=type(self).__name__,
                               keep_jacobian=self.keep_jacobian, can_go_fast=False)  # fmt: skip
 
     def _explain(self, encoded: Encoded, name: str | None) -> ContactPrediction:

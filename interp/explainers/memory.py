@@ -98,10 +98,11 @@ def check_attention_memory(adapter: Adapter, n_tokens: int, *, available: int, d
     layers = int(getattr(config, "num_hidden_layers", 0) or getattr(config, "num_layers", 0) or 12)
     heads = int(getattr(config, "num_attention_heads", 0) or getattr(config, "num_heads", 0) or 8)
     per_token_squared = 3 * 4 * layers * heads
-    needed = per_token_squared * n_tokens**2 + activation_bytes_per_sequence(adapter, n_tokens)
+    activations = activation_bytes_per_sequence(adapter, n_tokens)
+    needed = per_token_squared * n_tokens**2 + activations
     if needed <= available:
         return
-    fits = int((max(available - activation_bytes_per_sequence(adapter, n_tokens), 0) / per_token_squared) ** 0.5)
+    fits = int((max(available - activations, 0) / per_token_squared) ** 0.5)
     raise InsufficientMemoryError(
         f"AttentionReadout of {n_tokens} tokens needs about {needed / GB:.3g} GB ({layers} layers x {heads} heads of "
         f"[{n_tokens}, {n_tokens}] attention maps) but only {available / GB:.3g} GB is free on {device.type}; "
