@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from interp.adapters.attention_capture import capture_sdpa_weights
 from interp.errors import EmptySequenceError, InterpError, InvalidSequenceError, SequenceTooLongError
 
 PROTEIN_ALPHABET = "ACDEFGHIKLMNPQRSTVWY"
@@ -39,6 +40,16 @@ class Encoded:
     first_unpredicted: bool = False  # a causal model with no start token never predicts residue 0
 
 
+@dataclass(frozen=True)
+class EmbeddingSite:
+    """Where the embedded sequence enters the network: the output of `module` (at="output") or the first
+    positional input of `module` (at="input"); `weight` [V, H] holds the vector of every token."""
+
+    module: nn.Module
+    weight: torch.Tensor
+    at: str = "output"
+
+
 @dataclass
 class ForwardOutput:
     """What `Adapter.forward` returns: logits [B, T, V]; attentions per layer [B, heads, T, T]; hidden states."""
@@ -58,6 +69,11 @@ class Adapter:
     letter_aliases: dict[str, str] = {}  # noqa: RUF012 - read-only class default, e.g. {"T": "U"} for RNA
     reverse_complement: bool = False  # causal DNA models: fill the other triangle by a reverse-complement pass
     mutation_refusal: str | None = None  # why no Jacobian is defined for this family (None: it is)
+    # where attention weights come from: "outputs" (forward(output_attentions=True) returns them), "sdpa"
+    # (re-formed from every scaled_dot_product_attention call), "hooks" (the adapter's `capture_attention`),
+    # or "none" (no attention layers: `attention_refusal` says why)
+    attention_source: str = "outputs"
+    attention_refusal: str | None = None
 
     def __init__(
         self,
@@ -96,12 +112,38 @@ class Adapter:
 
     def input_embedding(self) -> nn.Embedding:
         """The module that maps token ids to vectors (the gradient Jacobian hooks it)."""
-        embedding = self.model.get_input_embeddings()  # type: ignore[operator]
+        try:
+            embedding = self.model.get_input_embeddings()  # type: ignore[operator]
+        except (NotImplementedError, AttributeError, TypeError):
+            embedding = None
         if not isinstance(embedding, nn.Embedding):
-            raise InterpError(f"{self.name}: the model's input embedding is not an nn.Embedding")
+            raise InterpError(
+                f"{self.name}: the model's input embedding is not an nn.Embedding (or get_input_embeddings() is "
+                "missing); pass embedding= to CustomAdapter, or use CategoricalJacobian"
+            )
         return embedding
 
+    def embedding_site(self) -> EmbeddingSite:
+        """Where the embedded sequence enters the network (the gradient Jacobian replaces it there).
+
+        Default: the output of `input_embedding()`. Models that call their embedding through a method other
+        than `__call__` (Evo's `embed()`), where forward hooks never fire, hook the first block's input instead.
+        """
+        embedding = self.input_embedding()
+        return EmbeddingSite(module=embedding, weight=embedding.weight, at="output")
+
     # --- sequences -----------------------------------------------------------------------------
+    def token_count(self, sequence: str) -> int:
+        """How many tokens the model sees for this sequence, special tokens included."""
+        return len(self.prefix_ids) + len(sequence) + len(self.suffix_ids)
+
+    def fits(self, sequence: str) -> bool:
+        """Whether the sequence, as tokenised, is within the model's limit (`max_length`)."""
+        return self.max_length is None or len(sequence) <= self.max_length
+
+    def _token_limit_note(self) -> str:
+        return ""
+
     def check_sequence(
         self, sequence: str, *, name: str | None = None, unknown: str = "error", check_length: bool = True
     ) -> str:
@@ -113,9 +155,10 @@ class Adapter:
             raise InvalidSequenceError(f"{where}: expected a str, got {type(sequence).__name__}")
         if not sequence:
             raise EmptySequenceError(f"{where} is empty")
-        if check_length and self.max_length is not None and len(sequence) > self.max_length:
+        if check_length and not self.fits(sequence):
             raise SequenceTooLongError(
-                f"{where} has {len(sequence)} residues; {self.name} takes at most {self.max_length} "
+                f"{where} has {len(sequence)} residues ({self.token_count(sequence)} tokens); {self.name} takes at "
+                f"most {self.max_length} residues{self._token_limit_note()} "
                 "(explainers split longer sequences into windows unless long_sequences='error')"
             )
         if unknown == "mask" and self.mask_token_id is None:
@@ -205,12 +248,31 @@ class Adapter:
         output_attentions: bool = False,
         output_hidden_states: bool = False,
     ) -> ForwardOutput:
-        """Run the model on a batch of equal-length token ids [B, T]."""
-        return self._run(
-            input_ids.to(self.device),
-            output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states,
-        )
+        """Run the model on a batch of equal-length token ids [B, T].
+
+        Raises:
+            InterpError: attentions were asked of a model without attention layers (`attention_refusal`).
+        """
+        input_ids = input_ids.to(self.device)
+        if not output_attentions or self.attention_source == "outputs":
+            return self._run(input_ids, output_attentions=output_attentions, output_hidden_states=output_hidden_states)
+        if self.attention_source == "none":
+            raise InterpError(
+                f"{self.name}: no attention weights to read ({self.attention_refusal or 'no attention layers'}); "
+                "use CategoricalJacobian or GradientJacobian"
+            )
+        with self.capture_attention() as captured:
+            out = self._run(input_ids, output_attentions=False, output_hidden_states=output_hidden_states)
+        if not captured:
+            raise InterpError(f"{self.name}: no attention layer ran during the forward; use a Jacobian explainer")
+        out.attentions = tuple(captured)
+        return out
+
+    def capture_attention(self) -> contextlib.AbstractContextManager[list[torch.Tensor]]:
+        """A block within which each attention layer appends its weights [B, heads, T, T], in layer order."""
+        if self.attention_source == "sdpa":
+            return capture_sdpa_weights()
+        raise InterpError(f"{self.name}: attention_source={self.attention_source!r} needs capture_attention()")
 
     def _run(self, input_ids: torch.Tensor, *, output_attentions: bool, output_hidden_states: bool) -> ForwardOutput:
         raise NotImplementedError

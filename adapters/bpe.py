@@ -8,28 +8,41 @@ fixed token to swap and no per-residue logit vector to read.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import torch
 from torch import nn
 
+from interp.adapters.attention_capture import capture_module_weights
 from interp.adapters.base import DNA_ALPHABET, PROTEIN_ALPHABET, Adapter, Encoded
-from interp.adapters.huggingface import HFTokenAdapter, ensure_output_capturing, tokenizes_per_letter
+from interp.adapters.dnabert2 import attention_modules, dnabert2_attention_weights
+from interp.adapters.huggingface import (
+    HFTokenAdapter,
+    _token_text,
+    as_transformers_tokenizer,
+    ensure_output_capturing,
+    merges_letters,
+)
 from interp.adapters.registry import register_adapter
 from interp.errors import InterpError
 
-_PROTEIN_ONLY = set("DEFHIKLMNPQRSVWY")
-
 
 def is_bpe(tokenizer: Any) -> bool:
-    """Registry check: a fast tokenizer with offsets that merges letters (not one token per letter)."""
-    try:
-        if not getattr(tokenizer, "is_fast", False):
-            return False
-        per_letter = tokenizes_per_letter(DNA_ALPHABET)(tokenizer) or tokenizes_per_letter(PROTEIN_ALPHABET)(tokenizer)
-        return not per_letter and tokenizer.unk_token_id != tokenizer.convert_tokens_to_ids("A")
-    except (KeyError, TypeError, AttributeError, ValueError):
+    """Registry check: a fast tokenizer (with offsets) that reads a real sequence as multi-letter tokens."""
+    if not getattr(tokenizer, "is_fast", False):
         return False
+    return merges_letters(tokenizer, DNA_ALPHABET) or merges_letters(tokenizer, PROTEIN_ALPHABET)
+
+
+def vocabulary_alphabet(tokenizer: Any) -> str:
+    """DNA when every ordinary token of the vocabulary is made of A, C, G, T (N), else protein."""
+    specials = set(getattr(tokenizer, "all_special_tokens", []))
+    letters: set[str] = set()
+    for token in tokenizer.get_vocab():
+        if token not in specials and not (token.startswith("<") and token.endswith(">")):
+            letters |= set(_token_text(token))
+    return DNA_ALPHABET if letters and letters <= set(DNA_ALPHABET + "N") else PROTEIN_ALPHABET
 
 
 class TokenResolutionAdapter(HFTokenAdapter):
@@ -44,13 +57,21 @@ class TokenResolutionAdapter(HFTokenAdapter):
     def __init__(self, model: nn.Module, tokenizer: Any, *, alphabet: str | None = None, max_length: int | None = None):
         if tokenizer is None:
             raise InterpError(f"{type(model).__name__}: pass the model's tokenizer")
-        vocab = "".join(tokenizer.get_vocab())
-        self.alphabet = alphabet or (PROTEIN_ALPHABET if _PROTEIN_ONLY & set(vocab) else DNA_ALPHABET)
-        self.name = f"{getattr(getattr(model, 'config', None), 'model_type', 'bpe')}-bpe"
+        tokenizer = as_transformers_tokenizer(tokenizer)
+        self.alphabet = alphabet or vocabulary_alphabet(tokenizer)
+        self.name = f"{getattr(getattr(model, 'config', None), 'model_type', None) or 'dnabert2'}-bpe"
         self.tokenizer = tokenizer
+        self._attention_modules = attention_modules(model)
+        if self._attention_modules:  # DNABERT-2: weights recomputed from each attention call (ALiBi)
+            self.attention_source = "hooks"
         # HFTokenAdapter's own set-up needs a token per letter; only its forward and attention switch are used
         Adapter.__init__(self, model, mask_token_id=tokenizer.mask_token_id, max_length=max_length)
         ensure_output_capturing(model)
+
+    def capture_attention(self) -> contextlib.AbstractContextManager[list[torch.Tensor]]:
+        if self.attention_source == "hooks":
+            return capture_module_weights(self._attention_modules, dnabert2_attention_weights)
+        return super().capture_attention()
 
     def token_ids_for(self, letter: str) -> int:
         raise InterpError(f"{self.name}: BPE tokens hold several residues; there is no token per letter")
@@ -74,5 +95,5 @@ class TokenResolutionAdapter(HFTokenAdapter):
         raise InterpError(f"{self.name}: complexes are not defined for a BPE model")
 
 
-for _model_type in ("gpt2", "bert"):
+for _model_type in ("gpt2", "bert", ""):  # "": DNABERT-2's remote BertConfig names no model type
     register_adapter(_model_type, TokenResolutionAdapter, accepts=is_bpe, name=f"{_model_type}-bpe")

@@ -14,9 +14,17 @@ from typing import Any
 import torch
 from torch import nn
 
-from interp.adapters.base import DNA_ALPHABET, PROTEIN_ALPHABET, RNA_ALPHABET, Adapter, ForwardOutput
+from interp.adapters.base import (
+    DNA_ALPHABET,
+    PROTEIN_ALPHABET,
+    RNA_ALPHABET,
+    Adapter,
+    EmbeddingSite,
+    ForwardOutput,
+)
 from interp.adapters.huggingface import HFTokenAdapter, _letter_token_id, tokenizes_per_letter
-from interp.adapters.registry import register_adapter
+from interp.adapters.registry import register_adapter, register_adapter_for_class
+from interp.errors import InterpError
 
 
 class EsmAdapter(HFTokenAdapter):
@@ -85,9 +93,12 @@ class RnaAdapter(HFTokenAdapter):
 class DnaAdapter(HFTokenAdapter):
     """Single-nucleotide DNA language models: masked (Caduceus) or causal (HyenaDNA); U is read as T.
 
-    For a causal model the Jacobian of one pass fills only q > p; `CategoricalJacobian` then adds a
-    reverse-complement pass (mutate the mirrored position of the reverse complement, map back, complement
-    the letter axes) for q < p, as the Evo analyses do (`reverse_complement = True`).
+    Inputs are laid out as the family's own tokenizer lays them out (HyenaDNA: sequence + [SEP], no start
+    token). For a causal model one pass fills only q > p, and with no start token nothing predicts the
+    first nucleotide; the explainers add a reverse-complement pass (mutate the mirrored position of the
+    reverse complement, map back, complement the letter axes) for q < p, as the Evo analyses do.
+    HyenaDNA and Caduceus have no attention layers (Hyena operators, Mamba blocks): the attention readout
+    is refused for them.
     """
 
     reverse_complement = True
@@ -98,36 +109,88 @@ class DnaAdapter(HFTokenAdapter):
         options.setdefault("alphabet", DNA_ALPHABET)
         options.setdefault("letter_aliases", {"U": "T"})
         options.setdefault("causal", model_type in CAUSAL_DNA_TYPES)
+        if model_type in ATTENTION_FREE_DNA:
+            self.attention_source = "none"
+            self.attention_refusal = ATTENTION_FREE_DNA[model_type]
         super().__init__(model, tokenizer, **options)
 
 
-class ByteLevelDnaAdapter(Adapter):
-    """Evo (StripedHyena, remote code): causal, one byte per nucleotide (token id = the letter's byte).
+ATTENTION_FREE_DNA = {
+    "hyenadna": "HyenaDNA is built of Hyena long-convolution operators, with no attention layers",
+    "caduceus": "Caduceus is built of bidirectional Mamba blocks, with no attention layers",
+}
 
-    Evo has no start token, so the first nucleotide is never predicted on the forward strand; its column
-    comes from the reverse-complement pass, which `CategoricalJacobian` always runs for causal DNA.
-    No mask token: `fast=True` and `unknown="mask"` are refused.
+EVO_START_TOKEN = 0  # evo/scoring.py prepare_batch(prepend_bos=True) writes CharLevelTokenizer.eod_id = 0
+
+
+class ByteLevelDnaAdapter(Adapter):
+    """Evo (StripedHyena): causal, one byte per nucleotide (token id = the letter's byte).
+
+    Accepts the Hugging Face remote-code model (`StripedHyenaModelForCausalLM`), the `evo` package's model
+    (`Evo(...).model`, a bare `StripedHyena`, or the `Evo` object itself) and either tokenizer (`ByteTokenizer`,
+    `CharLevelTokenizer`): ids are bytes either way. prepend_bos (default True) writes inputs as
+    `evo/scoring.py` prepares them, after the start token 0; prepend_bos=False feeds the bare bytes, in which
+    case nothing predicts the first nucleotide on the forward strand. The other triangle always comes from
+    the reverse-complement pass. No mask token: `fast=True` and `unknown="mask"` are refused.
+    Evo's embedding is called through `embed()`, which forward hooks never see: the gradient Jacobian
+    replaces the first block's input instead.
     """
 
     alphabet = DNA_ALPHABET
     causal = True
     reverse_complement = True
     letter_aliases = {"U": "T"}  # noqa: RUF012 - read-only class default
+    attention_source = "none"
+    attention_refusal = (
+        "Evo's layers are Hyena convolutions, and its few attention layers run flash-attn kernels that return no weights"
+    )
 
-    def __init__(self, model: nn.Module, tokenizer: Any = None, *, max_length: int | None = None) -> None:
-        self.name = getattr(getattr(model, "config", None), "model_type", "evo")
+    def __init__(
+        self, model: nn.Module, tokenizer: Any = None, *, max_length: int | None = None, prepend_bos: bool = True
+    ) -> None:
+        config = getattr(model, "config", None)
+        self.name = getattr(config, "model_type", None) or "evo"
+        self._keyword = hasattr(model, "backbone")  # the Hugging Face wrapper takes input_ids=; StripedHyena a tensor
+        backbone = getattr(model, "backbone", model)
+        if not hasattr(backbone, "embedding_layer") or not hasattr(backbone, "blocks"):
+            raise InterpError(
+                f"{type(model).__name__} is not a StripedHyena model (no embedding_layer and blocks); "
+                "pass Evo(...).model or the Hugging Face StripedHyenaModelForCausalLM"
+            )
+        self._backbone = backbone
+        if tokenizer is not None:
+            _check_byte_tokenizer(tokenizer)
         if max_length is None:
-            max_length = getattr(getattr(model, "config", None), "max_seqlen", None)
-        super().__init__(model, max_length=max_length)
+            limit = getattr(config, "max_seqlen", None)
+            max_length = int(limit) - int(prepend_bos) if isinstance(limit, int) else None
+        super().__init__(model, prefix_ids=[EVO_START_TOKEN] if prepend_bos else [], max_length=max_length)
 
     def token_ids_for(self, letter: str) -> int:
         return ord(letter)
 
+    def embedding_site(self) -> EmbeddingSite:
+        return EmbeddingSite(module=self._backbone.blocks[0], weight=self._backbone.embedding_layer.weight, at="input")
+
     def _run(self, input_ids: torch.Tensor, *, output_attentions: bool, output_hidden_states: bool) -> ForwardOutput:
+        if output_hidden_states:
+            raise InterpError(f"{self.name}: the model returns no hidden states")
         return self._call_model(
-            self.model, input_ids, keyword=True, output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states,
-        )  # fmt: skip
+            self.model, input_ids, keyword=self._keyword, output_attentions=False, output_hidden_states=False
+        )
+
+
+def _check_byte_tokenizer(tokenizer: Any) -> None:
+    """Evo's tokenizers map a letter to its byte; refuse one that does not (ids would be silently wrong)."""
+    probe = "ACGT"
+    try:
+        if hasattr(tokenizer, "tokenize") and not hasattr(tokenizer, "convert_tokens_to_ids"):
+            ids = [int(i) for i in tokenizer.tokenize(probe)]  # CharLevelTokenizer
+        else:
+            ids = list(tokenizer(probe, add_special_tokens=False)["input_ids"])  # ByteTokenizer
+    except Exception as error:
+        raise InterpError(f"{type(tokenizer).__name__} is not an Evo byte tokenizer ({error})") from None
+    if ids != [ord(c) for c in probe]:
+        raise InterpError(f"{type(tokenizer).__name__} does not map letters to their bytes ({probe!r} -> {ids})")
 
 
 PROTEIN_CHECK = tokenizes_per_letter(PROTEIN_ALPHABET)
@@ -140,6 +203,7 @@ MULTIMOLECULE_RNA_TYPES = ("rnafm", "rinalmo", "rnabert", "rnaernie", "rnamsm", 
 # protein families go last; a protein vocabulary also holds A, C, G, T and would pass the DNA check.
 
 register_adapter("stripedhyena", ByteLevelDnaAdapter, name="evo")
+register_adapter_for_class("StripedHyena", ByteLevelDnaAdapter)
 register_adapter("caduceus", DnaAdapter, accepts=DNA_CHECK, name="caduceus")
 register_adapter("hyenadna", DnaAdapter, accepts=DNA_CHECK, name="hyenadna")
 register_adapter("gpt2", DnaAdapter, accepts=DNA_CHECK, name="gpt2-dna-causal")

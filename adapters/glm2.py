@@ -47,6 +47,16 @@ class GLM2Adapter(HFTokenAdapter):
             torch.arange(len(PROTEIN_ALPHABET), len(self.alphabet)),
         ]
 
+    def input_embedding(self) -> nn.Embedding:
+        """gLM2's remote code has no get_input_embeddings(): its embedding is `glm2.tok_embeddings`."""
+        try:
+            return super().input_embedding()
+        except InterpError:
+            for name, module in self.model.named_modules():
+                if name.endswith("tok_embeddings") and isinstance(module, nn.Embedding):
+                    return module
+            raise
+
     def check_sequence(
         self, sequence: str, *, name: str | None = None, unknown: str = "error", check_length: bool = True
     ) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
 from collections.abc import Iterator
 from typing import Any
 
@@ -54,28 +55,76 @@ def tokenizer_has_letters(alphabet: str) -> Any:
     return accepts
 
 
-def tokenizes_per_letter(alphabet: str) -> Any:
-    """A registry check: does the tokenizer turn a sequence into one token per letter (plain or spaced)?
+def as_transformers_tokenizer(tokenizer: Any) -> Any:
+    """A raw `tokenizers.Tokenizer` (what ProGen2's own sample.py loads from tokenizer.json) wrapped as a
+    transformers `PreTrainedTokenizerFast`; any other tokenizer is returned as it is."""
+    try:
+        from tokenizers import Tokenizer
+    except ImportError:  # pragma: no cover - tokenizers ships with transformers
+        return tokenizer
+    if isinstance(tokenizer, Tokenizer):
+        from transformers import PreTrainedTokenizerFast
 
-    Rejects BPE and k-mer tokenizers (ProtGPT2, DNABERT-2, Nucleotide Transformer), whose vocabularies
-    hold single letters too but which never tokenize a real sequence letter by letter.
+        return PreTrainedTokenizerFast(tokenizer_object=tokenizer)
+    return tokenizer
+
+
+def probe_sequence(alphabet: str, length: int = 64) -> str:
+    """A sequence over `alphabet` with no simple repeat, like the ones a tokenizer really sees."""
+    return "".join(alphabet[(7 * i + i * i // 5) % len(alphabet)] for i in range(length))
+
+
+def _token_text(token: str) -> str:
+    """A token's letters without word-piece markers ("▁A", "ĠA", "##A" -> "A")."""
+    for marker in ("\u2581", "\u0120", "##"):
+        token = token.replace(marker, "")
+    return token
+
+
+def merges_letters(tokenizer: Any, alphabet: str) -> bool:
+    """Whether the tokenizer reads a real sequence (no spaces) as tokens of several letters (BPE, k-mers)."""
+    try:
+        ids = list(tokenizer(probe_sequence(alphabet), add_special_tokens=False)["input_ids"])
+        tokens = tokenizer.convert_ids_to_tokens(ids)
+    except (KeyError, TypeError, AttributeError, ValueError):
+        return False
+    unknown = getattr(tokenizer, "unk_token", None)
+    return any(len(_token_text(t)) > 1 and t != unknown and set(_token_text(t)) <= set(alphabet) for t in tokens)
+
+
+def tokenizes_per_letter(alphabet: str) -> Any:
+    """A registry check: does the tokenizer turn a real sequence into one token per letter?
+
+    The sequence is tried as it is, then with spaces between letters (ProtBert, ProtT5 want them) only when
+    the plain form did not merge letters: BPE and k-mer tokenizers (ProtGPT2, DNABERT-2, Nucleotide
+    Transformer) hold single letters too and split spaced text letter by letter, but never see it.
     """
 
     def accepts(tokenizer: Any) -> bool:
         try:
-            expected = [_letter_token_id(tokenizer, letter) for letter in alphabet]
-            if None in expected:
+            lookup = {letter: _letter_token_id(tokenizer, letter) for letter in alphabet}
+            if None in lookup.values():
                 return False
-            probe = alphabet * 3
-            for text in (probe, " ".join(probe)):
-                ids = list(tokenizer(text, add_special_tokens=False)["input_ids"])
-                if ids == expected * 3:
-                    return True
-            return False
+            probe = probe_sequence(alphabet)
+            expected = [lookup[letter] for letter in probe]
+            if list(tokenizer(probe, add_special_tokens=False)["input_ids"]) == expected:
+                return True
+            if merges_letters(tokenizer, alphabet):
+                return False
+            return list(tokenizer(" ".join(probe), add_special_tokens=False)["input_ids"]) == expected
         except (KeyError, TypeError, AttributeError, ValueError):
             return False
 
     return accepts
+
+
+def forward_takes(model: nn.Module, argument: str) -> bool:
+    """Whether the model's forward accepts this keyword (or any keyword)."""
+    try:
+        parameters = inspect.signature(model.forward).parameters
+    except (TypeError, ValueError):
+        return True
+    return argument in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
 
 
 def special_token_layout(tokenizer: Any, letter: str) -> tuple[list[int], list[int]]:
@@ -107,6 +156,7 @@ class HFTokenAdapter(Adapter):
     ) -> None:
         if tokenizer is None:
             raise InterpError(f"{type(model).__name__}: pass the model's tokenizer (AutoTokenizer.from_pretrained)")
+        tokenizer = as_transformers_tokenizer(tokenizer)
         self.alphabet = alphabet
         self.causal = causal
         self.has_lm_head = has_lm_head
@@ -119,7 +169,7 @@ class HFTokenAdapter(Adapter):
         prefix, suffix = special_token_layout(tokenizer, alphabet[0])
         prefix = prefix if prefix_ids is None else list(prefix_ids)
         suffix = suffix if suffix_ids is None else list(suffix_ids)
-        if causal and not prefix:  # the first residue is predicted from a start token
+        if causal and not prefix and not self.reverse_complement:  # the first residue is read off a start token
             if tokenizer.bos_token_id is None:
                 raise InterpError(f"{self.name}: a causal model needs a start token; pass prefix_ids=")
             prefix = [int(tokenizer.bos_token_id)]
@@ -128,6 +178,8 @@ class HFTokenAdapter(Adapter):
         super().__init__(
             model, prefix_ids=prefix, suffix_ids=suffix, mask_token_id=tokenizer.mask_token_id, max_length=max_length
         )
+        if not forward_takes(model, "output_attentions") and self.attention_source == "outputs":
+            self.attention_source = "sdpa"  # e.g. gLM2: the weights are re-formed from its SDPA calls
         ensure_output_capturing(model)
 
     @staticmethod
@@ -154,7 +206,7 @@ class HFTokenAdapter(Adapter):
         """SDPA and flash attention return no weights: switch to eager attention for the block, then back."""
         config = getattr(self.model, "config", None)
         previous = getattr(config, "_attn_implementation", None)
-        if previous in (None, "eager"):
+        if previous in (None, "eager") or self.attention_source != "outputs":
             yield
             return
         self.model.set_attn_implementation("eager")  # type: ignore[operator]

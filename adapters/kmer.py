@@ -43,8 +43,12 @@ class NucleotideTransformerAdapter(HFTokenAdapter):
         options.setdefault("alphabet", DNA_ALPHABET)
         options.setdefault("letter_aliases", {"U": "T"})
         super().__init__(model, tokenizer, **options)
-        if self.max_length is not None:
-            self.max_length *= KMER  # the model counts tokens; a token holds up to six nucleotides
+        # the model counts tokens: `max_tokens` body tokens fit between the special tokens. A sequence fits when
+        # its 6-mers plus the single-letter tail do; `max_length` is the window size in nucleotides that always
+        # fits whatever the tail (six nucleotides short of five spare tokens), a multiple of 6.
+        self.max_tokens = self.max_length
+        if self.max_tokens is not None:
+            self.max_length = KMER * max(self.max_tokens - (KMER - 1), 1)
         kmers = ["".join(p) for p in itertools.product(DNA_ALPHABET, repeat=KMER)]
         ids = [_letter_token_id(tokenizer, k) for k in kmers]
         if None in ids:
@@ -57,6 +61,19 @@ class NucleotideTransformerAdapter(HFTokenAdapter):
         ]
         self._marginal = torch.tensor(groups, dtype=torch.long)
         self.mask_token_id = None  # masking one nucleotide of a 6-mer has no token: unknown='mask' is refused
+
+    def token_count(self, sequence: str) -> int:
+        """Tokens the model sees: one per full 6-mer, one per nucleotide of the tail, and the special tokens."""
+        body = len(sequence) // KMER + len(sequence) % KMER
+        return len(self.prefix_ids) + body + len(self.suffix_ids)
+
+    def _token_limit_note(self) -> str:
+        return f" whatever their tail, and sequences of up to {self.max_tokens} body tokens"
+
+    def fits(self, sequence: str) -> bool:
+        if self.max_tokens is None:
+            return True
+        return self.token_count(sequence) - len(self.prefix_ids) - len(self.suffix_ids) <= self.max_tokens
 
     def encode(self, sequence: str, *, name: str | None = None, unknown: str = "error") -> Encoded:
         self.check_sequence(sequence, name=name, unknown=unknown)

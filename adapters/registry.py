@@ -41,6 +41,22 @@ def register_adapter(
     _REGISTRY.insert(0, _Entry(model_type, factory, accepts, name or getattr(factory, "__name__", model_type)))
 
 
+_CLASS_REGISTRY: dict[str, AdapterFactory] = {}
+
+
+def register_adapter_for_class(class_name: str, factory: AdapterFactory) -> None:
+    """Register a factory for models with no `config.model_type`, by class name (e.g. Evo's bare `StripedHyena`)."""
+    _CLASS_REGISTRY[class_name] = factory
+
+
+def unwrap_model(model: nn.Module) -> nn.Module:
+    """The module to adapt: `Evo(...)` objects hand over their `.model` (a StripedHyena)."""
+    inner = getattr(model, "model", None)
+    if not isinstance(model, nn.Module) and isinstance(inner, nn.Module):
+        return inner
+    return model
+
+
 def registered_adapters() -> list[tuple[str, str]]:
     """(model_type, adapter name) for every registration, most recent first."""
     return [(entry.model_type, entry.name) for entry in _REGISTRY]
@@ -50,6 +66,13 @@ def get_adapter(model: nn.Module | Adapter, tokenizer: Any = None, **options: An
     """The adapter for this model and tokenizer (an Adapter passed in is returned as it is)."""
     if isinstance(model, Adapter):
         return model
+    from interp.adapters.huggingface import as_transformers_tokenizer
+
+    tokenizer = as_transformers_tokenizer(tokenizer)
+    model = unwrap_model(model)
+    by_class = _CLASS_REGISTRY.get(type(model).__name__)
+    if by_class is not None:
+        return by_class(model, tokenizer, **options)
     config = getattr(model, "config", None)
     model_type = getattr(config, "model_type", None)
     if model_type is None:

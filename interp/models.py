@@ -154,7 +154,7 @@ def rnafm_model(*, seed: int = 0, family: str = "rnafm", **overrides: Any):
 
 
 __all__ = [
-    "ESM_SHAPES", "bpe_protein_model", "evo_model", "glm2_model", "causal_protein_model", "dna_model", "esm_model", "nucleotide_transformer_model", "esm_tokenizer", "esmc_model", "protbert_model",
+    "ESM_SHAPES", "bpe_protein_model", "glm2_model", "causal_protein_model", "dna_model", "esm_model", "nucleotide_transformer_model", "esm_tokenizer", "esmc_model", "protbert_model",
     "prott5_encoder_model", "rnafm_model", "default_model", "default_target", "DEFAULT_MODEL_DIR",
 ]  # fmt: skip
 
@@ -244,19 +244,6 @@ def glm2_model(*, seed: int = 0, **overrides: Any):
     return EsmForMaskedLM(config).eval(), EsmTokenizer(_vocab_file(GLM2_VOCAB, "glm2_vocab.txt"))
 
 
-def evo_model(*, seed: int = 0, hidden: int = 32):
-    """(GPT-2 with a 512-entry byte vocabulary labelled as Evo's model type `stripedhyena`, no tokenizer):
-    a stand-in for Evo's call signature and byte-level input, not its StripedHyena layers or weights."""
-    from transformers import GPT2Config, GPT2LMHeadModel
-
-    torch.manual_seed(seed)
-    config = GPT2Config(vocab_size=512, n_embd=hidden, n_layer=2, n_head=4, n_positions=512, bos_token_id=0,
-                        eos_token_id=0)  # fmt: skip
-    model = GPT2LMHeadModel(config).eval()
-    model.config.model_type = "stripedhyena"
-    return model, None
-
-
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "default_model"
 
 
@@ -313,7 +300,4 @@ STAND_INS: dict[str, StandIn] = {
     "dna masked (Caduceus stand-in)": StandIn(lambda: dna_model(causal=False), "dna", False),
     "nucleotide transformer (6-mer tokens)": StandIn(nucleotide_transformer_model, "dna", False),
     "glm2 (protein + nucleotide elements, stand-in)": StandIn(glm2_model, "glm2", False),
-    "evo (byte level, causal + reverse complement, stand-in)": StandIn(
-        lambda: evo_model(hidden=64), "dna", True, conformance=False
-    ),
 }

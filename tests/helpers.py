@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from interp.data import find_data_dir
@@ -58,3 +59,27 @@ def assert_maps_close(ours, want, rtol: float = 1e-5) -> None:
     ours = np.asarray(ours, dtype=np.float64)
     want = np.asarray(want, dtype=np.float64)
     np.testing.assert_allclose(ours, want, rtol=rtol, atol=rtol * np.abs(want).max())
+
+
+def two_strand_reference(sequence: str, readout) -> np.ndarray:
+    """Independent loop: effects on q > p read on the sequence, on q < p on its reverse complement.
+
+    readout(seq) gives each residue's logits over ACGT, [L, 4] (rows the model never predicts are unused).
+    """
+    length, comp = len(sequence), {"A": "T", "C": "G", "G": "C", "T": "A"}
+    expected = np.zeros((length, 4, length, 4))
+    wild = readout(sequence)
+    rc = "".join(comp[c] for c in reversed(sequence))
+    rc_wild = readout(rc)
+    for p in range(length):
+        for a, letter in enumerate("ACGT"):
+            mutant = readout(sequence[:p] + letter + sequence[p + 1 :]) - wild
+            rc_p = length - 1 - p
+            rc_mutant = readout(rc[:rc_p] + comp[letter] + rc[rc_p + 1 :]) - rc_wild
+            for q in range(length):
+                for b, other in enumerate("ACGT"):
+                    if q > p:
+                        expected[p, a, q, b] = mutant[q, b]
+                    elif q < p:
+                        expected[p, a, q, b] = rc_mutant[length - 1 - q, "ACGT".index(comp[other])]
+    return expected

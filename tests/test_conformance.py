@@ -15,11 +15,12 @@ import importlib.util
 import numpy as np
 import pytest
 import torch
+from helpers import two_strand_reference
 
 from interp.adapters import get_adapter
 from interp.errors import InterpError, InvalidSequenceError
 from interp.explainers import AttentionReadout, CategoricalJacobian, RepresentationJacobian
-from interp.models import SAMPLE_SEQUENCES, STAND_INS, dna_model, evo_model, rnafm_model
+from interp.models import SAMPLE_SEQUENCES, STAND_INS, dna_model, rnafm_model
 
 HAS_MULTIMOLECULE = importlib.util.find_spec("multimolecule") is not None
 
@@ -65,18 +66,17 @@ def test_residue_positions_hold_the_residues(family):
         tokens = [t[o] if o >= 0 else t for t, o in zip(tokens, encoded.offsets.tolist(), strict=True)]
     assert "".join(t.lstrip("\u2581") for t in tokens) == sequence
     offset = 1 if adapter.causal else 0
-    assert torch.equal(encoded.readout_positions, encoded.residue_positions - offset)
+    assert torch.equal(encoded.readout_positions, (encoded.residue_positions - offset).clamp_min(0))
+    assert encoded.first_unpredicted == bool(adapter.causal and int(encoded.residue_positions[0]) == 0)
 
 
 def test_encoding_matches_the_tokenizer(family):
-    _, _, tokenizer, adapter, sequence, causal = family
+    _, _, tokenizer, adapter, sequence, _ = family
     kind = type(adapter).__name__
     text = " ".join(sequence) if kind in ("ProtBertAdapter", "ProtT5EncoderAdapter") else sequence
     if kind == "CausalProteinAdapter":  # ProGen2's terminal tokens
         text = "1" + sequence + "2"
-    expected = list(tokenizer(text)["input_ids"])
-    if kind == "DnaAdapter" and causal:  # a causal model reads the first nucleotide off a start token
-        expected = [tokenizer.bos_token_id, *expected]
+    expected = list(tokenizer(text)["input_ids"])  # the family's own layout: no start token added for DNA
     assert adapter.encode(sequence).input_ids.tolist() == expected
 
 
@@ -147,30 +147,6 @@ def test_rna_reads_t_as_u():
     assert torch.equal(adapter.encode("GGATCC").input_ids, adapter.encode("GGAUCC").input_ids)
 
 
-def two_strand_reference(sequence: str, readout) -> np.ndarray:
-    """Independent loop: effects on q > p read on the sequence, on q < p on its reverse complement.
-
-    readout(seq) gives each residue's logits over ACGT, [L, 4] (rows the model never predicts are unused).
-    """
-    length, comp = len(sequence), {"A": "T", "C": "G", "G": "C", "T": "A"}
-    expected = np.zeros((length, 4, length, 4))
-    wild = readout(sequence)
-    rc = "".join(comp[c] for c in reversed(sequence))
-    rc_wild = readout(rc)
-    for p in range(length):
-        for a, letter in enumerate("ACGT"):
-            mutant = readout(sequence[:p] + letter + sequence[p + 1 :]) - wild
-            rc_p = length - 1 - p
-            rc_mutant = readout(rc[:rc_p] + comp[letter] + rc[rc_p + 1 :]) - rc_wild
-            for q in range(length):
-                for b, other in enumerate("ACGT"):
-                    if q > p:
-                        expected[p, a, q, b] = mutant[q, b]
-                    elif q < p:
-                        expected[p, a, q, b] = rc_mutant[length - 1 - q, "ACGT".index(comp[other])]
-    return expected
-
-
 def test_causal_dna_fills_the_other_triangle_by_reverse_complement():
     """Independent loop: the effect of a at p on b at q < p is read on the reverse-complement strand."""
     model, tokenizer = dna_model(causal=True, seed=4)
@@ -178,36 +154,14 @@ def test_causal_dna_fills_the_other_triangle_by_reverse_complement():
     sequence = "GGATCCGATTAG"
     letters = [tokenizer.convert_tokens_to_ids(c) for c in "ACGT"]
 
-    def readout(seq):  # logits predicting each nucleotide, [L, 4]
-        ids = torch.tensor([tokenizer.bos_token_id] + [tokenizer.convert_tokens_to_ids(c) for c in seq])
+    def readout(seq):  # the tokenizer's layout, no start token: residue 0 is never predicted (row left 0)
+        ids = torch.tensor(tokenizer(seq)["input_ids"])
         with torch.no_grad():
-            return model(input_ids=ids[None]).logits[0, : len(seq)][:, letters].double()
-
-    expected = two_strand_reference(sequence, readout)
-    pred = CategoricalJacobian(adapter, keep_jacobian=True).attribute(sequence)
-    np.testing.assert_allclose(pred.jacobian.numpy(), expected, atol=1e-5)
-
-
-def test_evo_byte_level_reads_both_strands_without_a_start_token():
-    model, _ = evo_model(seed=6)
-    adapter = get_adapter(model)  # Evo needs no tokenizer: token id = the nucleotide's byte
-    assert type(adapter).__name__ == "ByteLevelDnaAdapter" and adapter.encode("ACGT").input_ids.tolist() == [
-        65,
-        67,
-        71,
-        84,
-    ]
-    sequence = "GGATCCGATTAG"
-
-    def readout(seq):  # logits at token t predict residue t + 1; residue 0 has no prediction (row left 0)
-        with torch.no_grad():
-            logits = model(input_ids=torch.tensor([[ord(c) for c in seq]])).logits[0].double()
+            logits = model(input_ids=ids[None]).logits[0].double()
         per_residue = torch.zeros(len(seq), 4, dtype=torch.float64)
-        per_residue[1:] = logits[:-1, [ord(c) for c in "ACGT"]]
+        per_residue[1:] = logits[: len(seq) - 1][:, letters]
         return per_residue
 
     expected = two_strand_reference(sequence, readout)
     pred = CategoricalJacobian(adapter, keep_jacobian=True).attribute(sequence)
     np.testing.assert_allclose(pred.jacobian.numpy(), expected, atol=1e-5)
-    with pytest.raises(InterpError, match="no mask token"):
-        CategoricalJacobian(adapter, fast=True)

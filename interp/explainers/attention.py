@@ -68,6 +68,12 @@ class AttentionReadout(Explainer):
     ) -> None:
         super().__init__(model, tokenizer, adapter=adapter, show_progress=show_progress, memory_limit=memory_limit,
                          **window_options)  # fmt: skip
+        if self.adapter.attention_source == "none":
+            raise InterpError(
+                f"{self.adapter.name}: AttentionReadout is not available: "
+                f"{self.adapter.attention_refusal or 'the model has no attention layers'}; "
+                "use CategoricalJacobian or GradientJacobian"
+            )
         if combiner not in COMBINERS:
             raise InterpError(f"combiner={combiner!r}; choose one of {COMBINERS}")
         self.combiner: Any = MeanCombiner() if combiner == "mean" else None

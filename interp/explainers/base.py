@@ -140,7 +140,7 @@ class Explainer(Attribution):
 
     def _explain_windows(self, sequence: str, label: str, name: str | None, unknown: str) -> ContactPrediction:
         limit = self.adapter.max_length
-        if limit is None or len(sequence) <= limit:
+        if limit is None or self.adapter.fits(sequence):
             return self._explain(self.adapter.encode(sequence, name=label, unknown=unknown), name)
         spans = window_spans(len(sequence), limit, self.window_overlap)
         warnings.warn(
@@ -170,10 +170,30 @@ class Explainer(Attribution):
     def _explain(self, encoded: Encoded, name: str | None) -> ContactPrediction:
         raise NotImplementedError
 
+    def _both_strands(self, encoded: Encoded, jacobian: Callable[[Encoded], torch.Tensor]) -> torch.Tensor:
+        """A causal DNA model: the forward pass fills q > p, the reverse complement's pass fills q < p.
+
+        J_rc[L-1-p, comp(a), L-1-q, comp(b)] is the effect of a at p on b at q, read on the other strand.
+        """
+        forward = jacobian(encoded)
+        complement = str.maketrans("ACGT", "TGCA")
+        reverse = encoded.sequence.translate(complement)[::-1]
+        backward = jacobian(self.adapter.encode(reverse))
+        letter_flip = torch.tensor([self.adapter.alphabet.index(c) for c in self.adapter.alphabet.translate(complement)])
+        mapped = backward.flip(0, 2).index_select(1, letter_flip.to(backward.device))
+        if mapped.shape[3] == len(letter_flip):
+            mapped = mapped.index_select(3, letter_flip.to(backward.device))
+        return forward + mapped
+
     def _jacobian_prediction(
         self, encoded: Encoded, jac: torch.Tensor, name: str | None, keep_jacobian: bool
     ) -> ContactPrediction:
         """Post-process a raw Jacobian (in place, so no second copy unless it is kept) into a prediction."""
+        if not bool(jac.abs().amax() > 0):
+            raise InterpError(
+                f"{self.adapter.name}: {type(self).__name__} found the model's outputs independent of every residue "
+                "(an all-zero Jacobian): the model does not read the input this adapter writes"
+            )
         kept = jac.clone().cpu() if keep_jacobian else None
         groups = self.adapter.letter_groups_for(encoded)
         if groups is None:

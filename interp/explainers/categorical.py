@@ -186,21 +186,6 @@ class CategoricalJacobian(Explainer):
         letters = dict(zip(self.adapter.letter_token_ids.tolist(), self.adapter.alphabet, strict=False))
         return f"mutant {letters.get(token, f'token {token}')} at residue {position + 1}"
 
-    def _both_strands(self, encoded: Encoded) -> torch.Tensor:
-        """A causal DNA model: the forward pass fills q > p, the reverse complement's pass fills q < p."""
-        forward = self.jacobian(encoded)
-        complement = str.maketrans("ACGT", "TGCA")
-        reverse = encoded.sequence.translate(complement)[::-1]
-        backward = self.jacobian(self.adapter.encode(reverse))
-        letter_flip = torch.tensor(
-            [self.adapter.alphabet.index(c) for c in self.adapter.alphabet.translate(complement)]
-        )
-        # J_rc[L-1-p, comp(a), L-1-q, comp(b)] is the effect of a at p on b at q, read on the other strand
-        mapped = backward.flip(0, 2).index_select(1, letter_flip.to(backward.device))
-        if mapped.shape[3] == len(letter_flip):
-            mapped = mapped.index_select(3, letter_flip.to(backward.device))
-        return forward + mapped
-
     def _batch_size(self, n_tokens: int) -> int:
         """Mutants per forward: the caller's batch_size, else what fits in the memory budget."""
         return self.batch_size or auto_batch_size(self.adapter, n_tokens, self.memory_budget())
@@ -228,7 +213,7 @@ class CategoricalJacobian(Explainer):
     def _explain(self, encoded: Encoded, name: str | None) -> ContactPrediction:
         self.check_memory(encoded)
         if self.adapter.causal and self.adapter.reverse_complement and not self.fast:
-            jac = self._both_strands(encoded)
+            jac = self._both_strands(encoded, self.jacobian)
         else:
             jac = self.jacobian(encoded)
         return self._jacobian_prediction(encoded, jac, name, self.keep_jacobian)

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import contextlib
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import torch
 from einops import einsum, rearrange
 from torch import nn
+from torch.utils.hooks import RemovableHandle
 from tqdm.auto import tqdm
 
-from interp.adapters.base import Adapter, Encoded
+from interp.adapters.base import Adapter, EmbeddingSite, Encoded
 from interp.errors import InterpError
 from interp.explainers.base import Explainer, check_finite_output
 from interp.explainers.memory import JacobianPlan, activation_bytes_per_sequence, check_jacobian_memory
@@ -55,34 +57,46 @@ class GradientJacobian(Explainer):
         self.keep_jacobian = keep_jacobian
 
     def jacobian(self, sequence: str | Encoded, *, unknown: str = "error") -> torch.Tensor:
-        """The raw gradient Jacobian [L, A, L, A]: J[p, a, q, b] = d logit[q, b] / d onehot[p, a]."""
+        """The raw gradient Jacobian of one strand [L, A, L, A]: J[p, a, q, b] = d logit[q, b] / d onehot[p, a].
+
+        Raises:
+            InterpError: the embedded input never reached the network through the adapter's embedding site
+                (the hook did not fire), so no gradient could be taken.
+        """
         encoded = sequence if isinstance(sequence, Encoded) else self.adapter.encode(sequence, unknown=unknown)
         adapter = self.adapter
         device = adapter.device
-        embedding = adapter.input_embedding()
+        site = adapter.embedding_site()
         letters = adapter.letter_token_ids.to(device)
         ids = encoded.input_ids.to(device)[None]
         readout = encoded.readout_positions.to(device)
         residues = encoded.residue_positions.to(device)
         length, n_letters = len(encoded.sequence), len(letters)
+        fired: list[bool] = []
 
         def logits_of(embedded: torch.Tensor) -> torch.Tensor:
-            handle = embedding.register_forward_hook(lambda module, args, output: embedded)
+            handle = _replace_at(site, embedded, fired)
             try:
                 logits = adapter.forward(ids).logits
             finally:
                 handle.remove()
+            assert logits is not None
             return logits[0].index_select(0, readout).index_select(1, letters)
 
-        letter_vectors = embedding.weight.detach().index_select(0, letters)
+        letter_vectors = site.weight.detach().index_select(0, letters)
         n_outputs = length * n_letters
         chunk = self.chunk_size or n_outputs
         jac = torch.empty(length, n_letters, n_outputs, dtype=torch.float32, device=device)
         with torch.no_grad(), self._attention_context(), warnings.catch_warnings():  # no parameter gradients;
-            embedded = embedding(ids).detach()  # torch.func still differentiates the embedded input
+            embedded = _embedded_input(site, ids, adapter).detach()  # torch.func still differentiates it
             logits, pullback = torch.func.vjp(logits_of, embedded)
+            if not fired:
+                raise InterpError(
+                    f"{adapter.name}: the embedded sequence never entered the model at {type(site.module).__name__} "
+                    f"({site.at}); the adapter's embedding_site() does not match how the model embeds its input"
+                )
             check_finite_output(logits, "logits for the unmutated sequence")
-            batched_pullback = torch.func.vmap(pullback)
+            pull = _batched(pullback)
             # SDPA's CPU backward has no vmap batching rule yet: torch loops over the chunk (still faster
             # than eager attention, measured in benchmarks/speed.py) and warns each time; the note is ours.
             warnings.filterwarnings("ignore", message="There is a performance drop because we have not yet")
@@ -92,13 +106,15 @@ class GradientJacobian(Explainer):
                 outputs = torch.arange(start, stop, device=device)
                 cotangents = torch.zeros(stop - start, length, n_letters, device=device, dtype=logits.dtype)
                 cotangents[torch.arange(stop - start, device=device), outputs // n_letters, outputs % n_letters] = 1
-                (grads,) = batched_pullback(cotangents)  # [chunk, 1, T, hidden]
-                residue_grads = grads[:, 0].index_select(1, residues)
-                jac[:, :, start:stop] = einsum(residue_grads, letter_vectors, "n p h, a h -> p a n").float()
+                grads = pull(cotangents)  # [chunk, 1, T, hidden]
+                residue_grads = grads[:, 0].index_select(1, residues).float()
+                jac[:, :, start:stop] = einsum(residue_grads, letter_vectors.float(), "n p h, a h -> p a n")
                 bar.update(1)
             bar.close()
         jac = rearrange(jac, "p a (q b) -> p a q b", q=length)
         check_finite_output(jac, "gradients", lambda row: f"at residue {row + 1}")
+        if encoded.first_unpredicted:
+            jac[:, :, 0] = 0  # nothing on this strand predicts residue 0 (no start token)
         return jac
 
     def _attention_context(self):
@@ -119,4 +135,65 @@ class GradientJacobian(Explainer):
 
     def _explain(self, encoded: Encoded, name: str | None) -> ContactPrediction:
         self.check_memory(encoded)
-        return self._jacobian_prediction(encoded, self.jacobian(encoded), name, self.keep_jacobian)
+        if self.adapter.causal and self.adapter.reverse_complement:
+            jac = self._both_strands(encoded, self.jacobian)
+        else:
+            jac = self.jacobian(encoded)
+        return self._jacobian_prediction(encoded, jac, name, self.keep_jacobian)
+
+
+def _replace_at(site: EmbeddingSite, embedded: torch.Tensor, fired: list[bool]) -> RemovableHandle:
+    """Hook the site so the network reads `embedded` where it would read the embedded token ids."""
+    if site.at == "output":
+
+        def replace_output(module: nn.Module, args: Any, output: torch.Tensor) -> torch.Tensor:
+            fired.append(True)
+            return embedded
+
+        return site.module.register_forward_hook(replace_output)
+
+    def replace_input(module: nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        fired.append(True)
+        return (embedded, *args[1:])
+
+    return site.module.register_forward_pre_hook(replace_input)
+
+
+def _embedded_input(site: EmbeddingSite, ids: torch.Tensor, adapter: Adapter) -> torch.Tensor:
+    """The embedded sequence as the network reads it at the site (captured from one plain forward)."""
+    captured: list[torch.Tensor] = []
+    if site.at == "output":
+        handle = site.module.register_forward_hook(lambda module, args, output: captured.append(output))
+    else:
+        handle = site.module.register_forward_pre_hook(lambda module, args: captured.append(args[0]))
+    try:
+        adapter.forward(ids)
+    finally:
+        handle.remove()
+    if not captured:
+        raise InterpError(
+            f"{adapter.name}: the model never called {type(site.module).__name__} through __call__, so no hook can "
+            "reach its embedded input (an embedding called through another method, e.g. Evo's embed()); "
+            "the adapter's embedding_site() must name a module the forward calls"
+        )
+    return captured[0]
+
+
+def _batched(pullback: Callable[[torch.Tensor], tuple[torch.Tensor, ...]]) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The pullback over a chunk of cotangents: vectorised with vmap, or one at a time where vmap cannot run
+    (autograd.Function without a vmap rule, e.g. DNABERT-2's padding helpers)."""
+    vectorised = torch.func.vmap(pullback)
+    use_loop = False
+
+    def pull(cotangents: torch.Tensor) -> torch.Tensor:
+        nonlocal use_loop
+        if not use_loop:
+            try:
+                return vectorised(cotangents)[0]
+            except RuntimeError as error:
+                if "vmap" not in str(error) and "autograd.Function" not in str(error):
+                    raise
+                use_loop = True
+        return torch.stack([pullback(cotangent)[0] for cotangent in cotangents])
+
+    return pull
