@@ -22,7 +22,12 @@ from interp.adapters.base import (
     EmbeddingSite,
     ForwardOutput,
 )
-from interp.adapters.huggingface import HFTokenAdapter, _letter_token_id, tokenizes_per_letter
+from interp.adapters.huggingface import (
+    HFTokenAdapter,
+    _letter_token_id,
+    as_transformers_tokenizer,
+    tokenizes_per_letter,
+)
 from interp.adapters.registry import register_adapter, register_adapter_for_class
 from interp.errors import InterpError
 
@@ -41,7 +46,7 @@ class EsmcAdapter(HFTokenAdapter):
     def __init__(self, model: nn.Module, tokenizer: Any, **options: Any) -> None:
         options.setdefault("name", "esmc")
         super().__init__(model, tokenizer, **options)
-        self.chain_break_token_id = _letter_token_id(tokenizer, "|")
+        self.chain_break_token_id = _letter_token_id(self.tokenizer, "|")
 
 
 class ProtBertAdapter(HFTokenAdapter):
@@ -73,6 +78,7 @@ class CausalProteinAdapter(HFTokenAdapter):
     def __init__(self, model: nn.Module, tokenizer: Any, **options: Any) -> None:
         options.setdefault("name", getattr(getattr(model, "config", None), "model_type", "causal"))
         options.setdefault("causal", True)
+        tokenizer = as_transformers_tokenizer(tokenizer)  # ProGen2's sample.py loads a raw tokenizers.Tokenizer
         start, end = _letter_token_id(tokenizer, "1"), _letter_token_id(tokenizer, "2")
         if start is not None and end is not None:
             options.setdefault("prefix_ids", [start])

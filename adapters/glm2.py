@@ -41,7 +41,7 @@ class GLM2Adapter(HFTokenAdapter):
         options.setdefault("name", "glm2")
         options.setdefault("alphabet", PROTEIN_ALPHABET + NUCLEOTIDES)
         super().__init__(model, tokenizer, **options)
-        self._strand_ids = {t: _letter_token_id(tokenizer, t) for t in STRAND_TOKENS}
+        self._strand_ids = {t: _letter_token_id(self.tokenizer, t) for t in STRAND_TOKENS}
         self.letter_groups = [
             torch.arange(len(PROTEIN_ALPHABET)),
             torch.arange(len(PROTEIN_ALPHABET), len(self.alphabet)),

@@ -50,7 +50,7 @@ class NucleotideTransformerAdapter(HFTokenAdapter):
         if self.max_tokens is not None:
             self.max_length = KMER * max(self.max_tokens - (KMER - 1), 1)
         kmers = ["".join(p) for p in itertools.product(DNA_ALPHABET, repeat=KMER)]
-        ids = [_letter_token_id(tokenizer, k) for k in kmers]
+        ids = [_letter_token_id(self.tokenizer, k) for k in kmers]
         if None in ids:
             raise InterpError(f"{self.name}: the tokenizer lacks 6-mer {kmers[ids.index(None)]!r}")
         self._kmer_id = dict(zip(kmers, ids, strict=True))

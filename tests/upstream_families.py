@@ -20,7 +20,6 @@ from typing import Any
 
 import pytest
 import torch
-
 import transformers
 
 TRANSFORMERS_MAJOR = int(transformers.__version__.split(".")[0])
@@ -205,6 +204,11 @@ def dnabert2(remote_config: bool = False) -> Family:
                 "intermediate_size": 128, "alibi_starting_size": 128, "attention_probs_dropout_prob": 0.0,
                 "hidden_dropout_prob": 0.0}  # fmt: skip
     config_class = remote_class("dnabert2_pkg", "configuration_bert.BertConfig") if remote_config else BertConfig
+    if remote_config:  # its own config class has no defaults: start from the checkpoint's config.json
+        shipped = json.loads((upstream_dir() / "dnabert2_pkg" / "config.json").read_text())
+        for key in ("_name_or_path", "auto_map", "transformers_version", "torch_dtype"):
+            shipped.pop(key, None)
+        settings = {**shipped, **settings}
     _seeded(6)
     model = model_class(config_class(**settings)).eval()
     folder = upstream_dir() / "dnabert2_pkg"

@@ -85,7 +85,9 @@ class AttentionReadout(Explainer):
         encoded = sequence if isinstance(sequence, Encoded) else self.adapter.encode(sequence, unknown=unknown)
         adapter = self.adapter
         check_attention_memory(adapter, len(encoded.input_ids), available=self.memory_budget(), device=adapter.device)
-        with torch.inference_mode(), adapter.attention_weights_enabled(), eval_mode(adapter.model):
+        # no_grad, not inference_mode: models that cache tensors on first use (Evo's Hyena filters) would
+        # otherwise keep inference tensors that a later gradient pass cannot use
+        with torch.no_grad(), adapter.attention_weights_enabled(), eval_mode(adapter.model):
             out = adapter.forward(encoded.input_ids[None], output_attentions=True)
         attentions = out.attentions
         if not attentions or any(a is None for a in attentions):

@@ -159,7 +159,7 @@ class CategoricalJacobian(Explainer):
             mutated = p >= 0
             rows = torch.arange(batch_size, device=device)[mutated]
             batch[rows, token_positions[p[mutated]]] = subs[p[mutated], s[mutated]]
-            with torch.inference_mode(), self._autocast():
+            with torch.no_grad(), self._autocast():  # not inference_mode: see AttentionReadout.head_maps
                 values = self._readout(self._runner.forward(batch, **kwargs), encoded)[:n_real].float()
             check_finite_output(values, "outputs", lambda row, p=p, s=s: self._describe_row(p, s, subs, row))
             p, s = p[:n_real], s[:n_real]
