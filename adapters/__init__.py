@@ -3,11 +3,13 @@
 Installed as `interp.adapters` (never as a top-level `adapters` module).
 """
 
+from interp.adapters.attention_capture import capture_module_weights, capture_sdpa_weights, sdpa_weights
 from interp.adapters.base import (
     DNA_ALPHABET,
     PROTEIN_ALPHABET,
     RNA_ALPHABET,
     Adapter,
+    EmbeddingSite,
     Encoded,
     ForwardOutput,
 )
@@ -26,7 +28,12 @@ from interp.adapters.families import (
 from interp.adapters.glm2 import GLM2Adapter
 from interp.adapters.huggingface import HFTokenAdapter, tokenizes_per_letter
 from interp.adapters.kmer import NucleotideTransformerAdapter
-from interp.adapters.registry import get_adapter, register_adapter, registered_adapters
+from interp.adapters.registry import (
+    get_adapter,
+    register_adapter,
+    register_adapter_for_class,
+    registered_adapters,
+)
 
 __all__ = [
     "DNA_ALPHABET",
@@ -36,6 +43,7 @@ __all__ = [
     "ByteLevelDnaAdapter",
     "CausalProteinAdapter",
     "CustomAdapter",
+    "EmbeddingSite",
     "DnaAdapter",
     "Encoded",
     "EsmAdapter",
@@ -48,8 +56,12 @@ __all__ = [
     "ProtT5EncoderAdapter",
     "RnaAdapter",
     "TokenResolutionAdapter",
+    "capture_module_weights",
+    "capture_sdpa_weights",
     "get_adapter",
     "register_adapter",
+    "register_adapter_for_class",
     "registered_adapters",
+    "sdpa_weights",
     "tokenizes_per_letter",
 ]

@@ -50,7 +50,7 @@ def _scores(result, reference, target) -> dict[str, float]:
     x, y = reference.contacts.flatten(), result.contacts.flatten()
     table = precision_table(result.contacts, target)
     return {
-        "map_corr": float(torch.corrcoef(torch.stack([x, y]))[0, 1]),
+        "map_corr": float(torch.corrcoef(torch.stack([x, y]).double())[0, 1]),
         "map_max_diff": float((x - y).abs().max() / x.abs().max()),
         "jacobian_rel_err": float((result.jacobian - reference.jacobian).norm() / reference.jacobian.norm()),
         **{k: table[k] for k in ("long_P@L", "long_P@L/5", "medium_P@L")},

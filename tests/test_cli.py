@@ -130,7 +130,7 @@ def test_benchmark_runs_a_suite_and_writes_its_tables_where_asked(tmp_path):
     payload = json.loads((tmp_path / "reduced_precision.json").read_text())
     assert {"date", "commit", "cpu", "torch"} <= set(payload["machine"])
     rows = {row["dtype"]: row for row in payload["results"]}
-    assert set(rows) == {"float32", "bfloat16", "float16"} and rows["float32"]["map_corr"] == 1.0
+    assert set(rows) == {"float32", "bfloat16", "float16"} and rows["float32"]["map_corr"] == pytest.approx(1.0, abs=1e-12)
     assert rows["bfloat16"]["map_corr"] > 0.99
     assert "| dtype |" in (tmp_path / "reduced_precision.md").read_text()
     unknown = run_cli("benchmark", "nonsense")
