@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 
+import pytest
 from helpers import requires_data
 
 from interp.io import load_contacts
@@ -106,8 +107,6 @@ def test_contacts_with_a_local_model_folder_and_a_structure(tmp_path, data_dir):
 
 def test_remote_code_stays_off_unless_asked(tmp_path):
     import json
-
-    import pytest
 
     from interp.errors import InterpError
     from interp.loading import load_model
