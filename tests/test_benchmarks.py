@@ -29,3 +29,16 @@ def test_slope_recovers_a_known_power_law_and_tables_render():
     assert math.isclose(slope(rows, "t"), 2.0, rel_tol=1e-9)
     table = markdown_table(rows, ["L", "t"])
     assert table.splitlines()[0] == "| L | t |" and len(table.splitlines()) == 6
+
+
+def test_readme_family_table_is_the_one_generated_from_the_conformance_runs():
+    """The README's family table is benchmarks/family_table.py's output on the committed conformance records."""
+    from pathlib import Path
+
+    from interp.benchmarks.family_table import load, table
+
+    root = Path(__file__).resolve().parents[1]
+    results = root / "benchmarks" / "results"
+    markdown, counts = table(load([results / "conformance_tf5.json", results / "conformance_tf4.json"]))
+    assert counts["failing"] == 0 and counts["verified"] > 0
+    assert markdown in (root / "README.md").read_text()
