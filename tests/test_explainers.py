@@ -411,7 +411,8 @@ def test_prediction_precision_against_a_structure_file(esm, data_dir):
 def test_attention_readout_on_a_model_unpickled_in_a_fresh_process(esm):
     """transformers 5 registers recordable outputs in PreTrainedModel.__init__, which unpickling skips (as in
     Lightning's ddp_spawn workers): simulate the fresh process by dropping the registry entries."""
-    from transformers.utils.output_capturing import _CAN_RECORD_REGISTRY
+    registry = pytest.importorskip("transformers.utils.output_capturing", reason="transformers 4.x has no registry")
+    _CAN_RECORD_REGISTRY = registry._CAN_RECORD_REGISTRY
 
     model, tokenizer = esm
     saved = dict(_CAN_RECORD_REGISTRY)
@@ -426,3 +427,91 @@ def test_attention_readout_on_a_model_unpickled_in_a_fresh_process(esm):
     finally:
         _CAN_RECORD_REGISTRY.clear()
         _CAN_RECORD_REGISTRY.update(saved)
+
+
+class _ScaleWithoutVmap(torch.autograd.Function):
+    """An autograd.Function with no vmap rule (like DNABERT-2's padding helpers): vmap over it raises."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x * 2.0
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * 2.0
+
+
+class _TinyMixer(torch.nn.Module):
+    def __init__(self, vocab: int = 6, hidden: int = 8, length: int = 7, custom: bool = True) -> None:
+        super().__init__()
+        torch.manual_seed(3)
+        self.embed = torch.nn.Embedding(vocab, hidden)
+        self.mix = torch.nn.Linear(length * hidden, length * hidden)
+        self.head = torch.nn.Linear(hidden, vocab)
+        self.custom = custom
+
+    def forward(self, ids):
+        x = self.embed(ids)
+        if self.custom:
+            x = _ScaleWithoutVmap.apply(x)
+        batch, length, hidden = x.shape
+        x = torch.tanh(self.mix(x.reshape(batch, -1))).reshape(batch, length, hidden)
+        return self.head(x)
+
+
+def _autograd_reference(module, ids, alphabet_ids):
+    embedding = module.embed
+    onehot = torch.nn.functional.one_hot(ids, embedding.num_embeddings).float().requires_grad_(True)
+    handle = embedding.register_forward_hook(lambda m, i, o: onehot @ embedding.weight)
+    try:
+        logits = module(ids)[0]
+    finally:
+        handle.remove()
+    length, letters = ids.shape[1], len(alphabet_ids)
+    jac = np.zeros((length, letters, length, letters))
+    for q in range(length):
+        for b, token in enumerate(alphabet_ids):
+            (grad,) = torch.autograd.grad(logits[q, token], onehot, retain_graph=True)
+            jac[:, :, q, b] = grad[0][:, alphabet_ids].double().numpy()
+    return jac
+
+
+def test_gradient_jacobian_loops_where_vmap_cannot_run():
+    """An autograd.Function without a vmap rule: the pullback runs one output at a time, same result."""
+
+    module = _TinyMixer().eval()
+    adapter = CustomAdapter(module, "ACGT", token_ids={"A": 1, "C": 2, "G": 3, "T": 4})
+    with pytest.raises(RuntimeError):  # the premise: vmap itself refuses this module
+        torch.func.vmap(lambda e: _ScaleWithoutVmap.apply(e))(torch.ones(2, 3))
+    sequence = "ACGTTGC"
+    pred = GradientJacobian(adapter, keep_jacobian=True, chunk_size=5).attribute(sequence)
+    ids = adapter.encode(sequence).input_ids[None]
+    np.testing.assert_allclose(pred.jacobian.numpy(), _autograd_reference(module, ids, [1, 2, 3, 4]), atol=1e-5)
+
+
+def test_gradient_jacobian_refuses_an_embedding_the_model_never_calls():
+    """An embedding called through another method than __call__ (Evo's embed()) never fires a hook: refused."""
+
+    module = _TinyMixer(custom=False).eval()
+    module.forward = lambda ids: module.head(torch.tanh(module.embed.forward(ids)))  # bypasses __call__
+    adapter = CustomAdapter(module, "ACGT", token_ids={"A": 1, "C": 2, "G": 3, "T": 4})
+    with pytest.raises(InterpError, match="never called"):
+        GradientJacobian(adapter).attribute("ACGTTGC")
+
+
+def test_jacobians_refuse_an_all_zero_result():
+    """A model whose outputs do not depend on the residues gives an all-zero Jacobian: an error, not a map."""
+
+    class Constant(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed = torch.nn.Embedding(6, 4)
+            self.bias = torch.nn.Parameter(torch.randn(6))
+
+        def forward(self, ids):
+            return self.embed(ids).sum(-1, keepdim=True) * 0 + self.bias
+
+    adapter = CustomAdapter(Constant().eval(), "ACGT", token_ids={"A": 1, "C": 2, "G": 3, "T": 4})
+    for explainer in (CategoricalJacobian(adapter), GradientJacobian(adapter)):
+        with pytest.raises(InterpError, match="all-zero Jacobian"):
+            explainer.attribute("ACGTTGC")

@@ -89,14 +89,19 @@ class GradientJacobian(Explainer):
         jac = torch.empty(length, n_letters, n_outputs, dtype=torch.float32, device=device)
         with torch.no_grad(), self._attention_context(), warnings.catch_warnings():  # no parameter gradients;
             embedded = _embedded_input(site, ids, adapter).detach()  # torch.func still differentiates it
-            logits, pullback = torch.func.vjp(logits_of, embedded)
+            try:
+                logits, pullback = torch.func.vjp(logits_of, embedded)
+                pull = _batched(pullback)
+            except RuntimeError as error:  # torch.func cannot trace the model: plain autograd, one output at a time
+                if not _functorch_refusal(error):
+                    raise
+                logits, pull = _autograd_pullback(logits_of, embedded)
             if not fired:
                 raise InterpError(
                     f"{adapter.name}: the embedded sequence never entered the model at {type(site.module).__name__} "
                     f"({site.at}); the adapter's embedding_site() does not match how the model embeds its input"
                 )
             check_finite_output(logits, "logits for the unmutated sequence")
-            pull = _batched(pullback)
             # SDPA's CPU backward has no vmap batching rule yet: torch loops over the chunk (still faster
             # than eager attention, measured in benchmarks/speed.py) and warns each time; the note is ours.
             warnings.filterwarnings("ignore", message="There is a performance drop because we have not yet")
@@ -106,7 +111,7 @@ class GradientJacobian(Explainer):
                 outputs = torch.arange(start, stop, device=device)
                 cotangents = torch.zeros(stop - start, length, n_letters, device=device, dtype=logits.dtype)
                 cotangents[torch.arange(stop - start, device=device), outputs // n_letters, outputs % n_letters] = 1
-                grads = pull(cotangents)  # [chunk, 1, T, hidden]
+                grads = pull(cotangents.to(logits.dtype))  # [chunk, 1, T, hidden]
                 residue_grads = grads[:, 0].index_select(1, residues).float()
                 jac[:, :, start:stop] = einsum(residue_grads, letter_vectors.float(), "n p h, a h -> p a n")
                 bar.update(1)
@@ -179,6 +184,31 @@ def _embedded_input(site: EmbeddingSite, ids: torch.Tensor, adapter: Adapter) ->
     return captured[0]
 
 
+def _functorch_refusal(error: RuntimeError) -> bool:
+    """torch.func's refusal of an operation it cannot transform (an autograd.Function without setup_context
+    or a vmap rule), as opposed to a genuine error in the model."""
+    text = str(error)
+    return any(marker in text for marker in ("vmap", "autograd.Function", "functorch"))
+
+
+def _autograd_pullback(
+    logits_of: Callable[[torch.Tensor], torch.Tensor], embedded: torch.Tensor
+) -> tuple[torch.Tensor, Callable[[torch.Tensor], torch.Tensor]]:
+    """(logits, pull) by plain autograd: one graph, then one backward per cotangent (retained graph)."""
+    with torch.enable_grad():
+        leaf = embedded.clone().requires_grad_(True)
+        logits = logits_of(leaf)
+
+    def pull(cotangents: torch.Tensor) -> torch.Tensor:
+        grads = []
+        for cotangent in cotangents:
+            (grad,) = torch.autograd.grad(logits, leaf, cotangent, retain_graph=True)
+            grads.append(grad)
+        return torch.stack(grads)
+
+    return logits.detach(), pull
+
+
 def _batched(pullback: Callable[[torch.Tensor], tuple[torch.Tensor, ...]]) -> Callable[[torch.Tensor], torch.Tensor]:
     """The pullback over a chunk of cotangents: vectorised with vmap, or one at a time where vmap cannot run
     (autograd.Function without a vmap rule, e.g. DNABERT-2's padding helpers)."""
@@ -191,7 +221,7 @@ def _batched(pullback: Callable[[torch.Tensor], tuple[torch.Tensor, ...]]) -> Ca
             try:
                 return vectorised(cotangents)[0]
             except RuntimeError as error:
-                if "vmap" not in str(error) and "autograd.Function" not in str(error):
+                if not _functorch_refusal(error):
                     raise
                 use_loop = True
         return torch.stack([pullback(cotangent)[0] for cotangent in cotangents])
