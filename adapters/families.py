@@ -49,6 +49,37 @@ class EsmcAdapter(HFTokenAdapter):
         self.chain_break_token_id = _letter_token_id(self.tokenizer, "|")
 
 
+class EsmcPackageAdapter(HFTokenAdapter):
+    """ESM C from EvolutionaryScale's own `esm` package (`ESMC.from_pretrained("esmc_300m")`, or `ESMC(...)`).
+
+    The model has no `config`: it is matched by class (`ESMC`). It is called as `model(sequence_tokens=ids)` and
+    returns `sequence_logits`; its attention is `scaled_dot_product_attention` (the weights are re-formed from
+    those calls; its flash-attn variant on GPUs makes none, and the readout then says so); its embedding is
+    `model.embed`. Pass `model.tokenizer` (an `EsmSequenceTokenizer`): `<cls>` + sequence + `<eos>`, `|`
+    breaks chains.
+    """
+
+    def __init__(self, model: nn.Module, tokenizer: Any = None, **options: Any) -> None:
+        options.setdefault("name", "esmc")
+        super().__init__(model, tokenizer if tokenizer is not None else getattr(model, "tokenizer", None), **options)
+        self.chain_break_token_id = _letter_token_id(self.tokenizer, "|")
+        self.attention_source = "sdpa"
+
+    def input_embedding(self) -> nn.Embedding:
+        embedding = getattr(self.model, "embed", None)
+        if not isinstance(embedding, nn.Embedding):
+            raise InterpError(f"{type(self.model).__name__} has no `embed` embedding: not an ESMC model")
+        return embedding
+
+    def _run(self, input_ids: torch.Tensor, *, output_attentions: bool, output_hidden_states: bool) -> ForwardOutput:
+        out = self.model(sequence_tokens=input_ids)
+        hidden = getattr(out, "hidden_states", None)
+        if output_hidden_states and hidden is None:
+            raise InterpError(f"{self.name}: this version of the esm package returns no hidden states")
+        states = tuple(hidden) if output_hidden_states and hidden is not None else None
+        return ForwardOutput(logits=out.sequence_logits, hidden_states=states)
+
+
 class ProtBertAdapter(HFTokenAdapter):
     """ProtBert (`BertForMaskedLM`; its tokenizer wants space-separated letters, the ids are built directly)."""
 
@@ -210,6 +241,7 @@ MULTIMOLECULE_RNA_TYPES = ("rnafm", "rinalmo", "rnabert", "rnaernie", "rnamsm", 
 
 register_adapter("stripedhyena", ByteLevelDnaAdapter, name="evo")
 register_adapter_for_class("StripedHyena", ByteLevelDnaAdapter)
+register_adapter_for_class("ESMC", EsmcPackageAdapter)
 register_adapter("caduceus", DnaAdapter, accepts=DNA_CHECK, name="caduceus")
 register_adapter("hyenadna", DnaAdapter, accepts=DNA_CHECK, name="hyenadna")
 register_adapter("gpt2", DnaAdapter, accepts=DNA_CHECK, name="gpt2-dna-causal")

@@ -209,6 +209,11 @@ class HFTokenAdapter(Adapter):
         if previous in (None, "eager") or self.attention_source != "outputs":
             yield
             return
+        if not hasattr(self.model, "set_attn_implementation"):
+            # transformers < 4.50: no switch; its SDPA attention classes fall back to eager weights themselves
+            # when output_attentions=True (an empty result is still refused by the readout)
+            yield
+            return
         self.model.set_attn_implementation("eager")  # type: ignore[operator]
         try:
             yield

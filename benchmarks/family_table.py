@@ -3,8 +3,9 @@
 Each run under one transformers version writes its cells with INTERP_CONFORMANCE_RESULTS=file.json:
 
     INTERP_CONFORMANCE_RESULTS=benchmarks/results/conformance_tf5.json pytest tests/test_upstream_families.py
-    (the same in a transformers 4.57 environment, into conformance_tf4.json)
-    python benchmarks/family_table.py benchmarks/results/conformance_tf5.json benchmarks/results/conformance_tf4.json
+    (the same in a transformers 4.57 environment, into conformance_tf4.json, and for ESM C in an environment
+    with EvolutionaryScale's esm package and transformers 4.48.1, into conformance_esm.json)
+    python benchmarks/family_table.py benchmarks/results/conformance_{tf5,tf4,esm}.json
 
 and this script joins them: per family and explainer, the transformers versions where the cell was verified
 (auto-detected and explicit adapter alike), or the refusal's reason; and the count of (family, explainer,
@@ -27,6 +28,7 @@ UPSTREAM = {  # family -> (upstream repository @ commit, as in shared/upstream/R
     "evo (evo package)": "evo-design/evo @ 6856bba + togethercomputer/stripedhyena @ 7e13f61",
     "dnabert2": "zhihan1996/DNABERT-2-117M (ashal-ali/CS224N_DNABERT2 @ d064dec)",
     "nucleotide-transformer": "native transformers `esm` + the public 6-mer vocabulary",
+    "esmc (esm package)": "EvolutionaryScale `esm` 3.2.1.post1 (PyPI), its own environment",
 }
 EXPLAINERS = ("categorical", "gradient", "attention")
 

@@ -30,6 +30,7 @@ from interp.adapters import (
     ByteLevelDnaAdapter,
     CausalProteinAdapter,
     DnaAdapter,
+    EsmcPackageAdapter,
     GLM2Adapter,
     NucleotideTransformerAdapter,
     TokenResolutionAdapter,
@@ -47,6 +48,7 @@ EXPECTED = {  # "verified": equal to the reference; "refused": a typed InterpErr
     "evo (evo package)": ("verified", "verified", "refused"),
     "dnabert2": ("refused", "refused", "verified"),
     "nucleotide-transformer": ("verified", "refused", "verified"),
+    "esmc (esm package)": ("verified", "verified", "verified"),
 }
 EXPLICIT = {
     "progen2": lambda f: CausalProteinAdapter(f.model, f.tokenizer),
@@ -56,6 +58,7 @@ EXPLICIT = {
     "evo (evo package)": lambda f: ByteLevelDnaAdapter(f.model, f.tokenizer),
     "dnabert2": lambda f: TokenResolutionAdapter(f.model, f.tokenizer),
     "nucleotide-transformer": lambda f: NucleotideTransformerAdapter(f.model, f.tokenizer),
+    "esmc (esm package)": lambda f: EsmcPackageAdapter(f.model, f.tokenizer),
 }
 EMBEDDINGS = {  # where the test itself replaces the embedded sequence (independently of the adapters)
     "progen2": ("module", "transformer.wte"),
@@ -63,6 +66,7 @@ EMBEDDINGS = {  # where the test itself replaces the embedded sequence (independ
     "glm2": ("module", "glm2.tok_embeddings"),
     "evo (Hugging Face)": ("embed", "backbone.embedding_layer"),
     "evo (evo package)": ("embed", "embedding_layer"),
+    "esmc (esm package)": ("module", "embed"),
 }
 BF16 = {"evo (Hugging Face)", "evo (evo package)"}  # Evo runs in bf16: batched and single forwards round apart
 _FAMILIES: dict[str, uf.Family] = {}
@@ -108,12 +112,19 @@ def residue_positions(f: uf.Family, text: str) -> list[int]:
     return positions
 
 
+def call(f: uf.Family, tensor: torch.Tensor) -> torch.Tensor:
+    """The family's own forward call, its logits [B, T, V]."""
+    if f.name == "evo (evo package)":
+        return f.model(tensor)[0]  # a bare StripedHyena takes a tensor and returns (logits, state)
+    if f.name == "esmc (esm package)":
+        return f.model(sequence_tokens=tensor).sequence_logits
+    out = f.model(input_ids=tensor)
+    return out[0] if isinstance(out, tuple) else out.logits
+
+
 def logits_of(f: uf.Family, ids: list[int]) -> torch.Tensor:
-    tensor = torch.tensor([ids])
     with torch.no_grad():
-        out = f.model(input_ids=tensor) if not f.name == "evo (evo package)" else f.model(tensor)
-    logits = out[0] if isinstance(out, tuple) else getattr(out, "logits", out)
-    return logits[0].double()
+        return call(f, torch.tensor([ids]))[0].double()
 
 
 def kmer_readout(f: uf.Family, text: str) -> np.ndarray:
@@ -199,9 +210,7 @@ def gradient_one_strand(f: uf.Family, text: str) -> np.ndarray:
             stack.callback(handle.remove)
         else:  # Evo calls embed(), not __call__: the test swaps that method for the leaf
             stack.enter_context(mock.patch.object(module, "embed", lambda x: embedded))
-        tensor = torch.tensor([ids])
-        out = f.model(input_ids=tensor) if f.name != "evo (evo package)" else f.model(tensor)
-    logits = (out[0] if isinstance(out, tuple) else out.logits)[0]
+        logits = call(f, torch.tensor([ids]))[0]
     letters = [token_of(f, c) for c in f.alphabet]
     vectors = table[letters].double()
     length, n = len(positions), len(letters)
@@ -269,6 +278,16 @@ def attention_outputs(f: uf.Family, adapter) -> tuple[list[torch.Tensor], list[t
         module_heads = layers[0].n_heads
         handles = [m.wqkv.register_forward_hook(keep_value) for m in layers]
         handles += [m.wo.register_forward_hook(lambda m, a, o: outputs.append(a[0])) for m in layers]
+    elif f.name == "esmc (esm package)":  # MultiHeadAttention: layernorm_qkv -> q/k norm, rotary -> SDPA -> out_proj
+        layers = [m for m in f.model.modules() if type(m).__name__ == "MultiHeadAttention"]
+        module_heads = layers[0].n_heads
+
+        def keep_esmc_value(module, args, output):
+            value = torch.chunk(output, 3, dim=-1)[2]
+            values.append(value.view(1, ids.shape[1], module_heads, -1).transpose(1, 2))
+
+        handles = [m.layernorm_qkv.register_forward_hook(keep_esmc_value) for m in layers]
+        handles += [m.out_proj.register_forward_hook(lambda m, a, o: outputs.append(a[0])) for m in layers]
     else:  # DNABERT-2: BertUnpadSelfAttention's own output (unpadded tokens, heads * head size)
         def keep(module, args, output):
             qkv = module.Wqkv(args[0]).view(1, ids.shape[1], 3, module.num_attention_heads, -1)
@@ -303,12 +322,15 @@ def check_attention(f: uf.Family, adapter) -> None:
     if adapter.attention_source == "outputs":  # weights the model returns: our per-head maps from them
         ids = adapter.encode(f.sequence).input_ids[None]
         previous = f.model.config._attn_implementation
-        f.model.set_attn_implementation("eager")  # SDPA returns no weights: the reference runs eager attention
+        switch = getattr(f.model, "set_attn_implementation", None)  # transformers < 4.50 has none
+        if switch is not None:
+            switch("eager")  # SDPA returns no weights: the reference runs eager attention
         try:
             with torch.no_grad():
                 attentions = f.model(input_ids=ids, output_attentions=True).attentions
         finally:
-            f.model.set_attn_implementation(previous)
+            if switch is not None:
+                switch(previous)
         positions = adapter.encode(f.sequence).residue_positions.tolist()
         np.testing.assert_allclose(explainer.head_maps(f.sequence).double().numpy(),
                                    apc_mean_reference(list(attentions), positions), atol=1e-5)  # fmt: skip
@@ -318,7 +340,7 @@ def check_attention(f: uf.Family, adapter) -> None:
     for weight, value, output in zip(weights, values, outputs, strict=True):
         torch.testing.assert_close(weight.sum(-1), torch.ones_like(weight.sum(-1)))
         applied = torch.matmul(weight, value.float())  # [1, heads, T, d]: what the layer must have computed
-        if f.name == "glm2":
+        if f.name in ("glm2", "esmc (esm package)"):
             torch.testing.assert_close(applied.transpose(1, 2).reshape(output.shape), output.float(),
                                        rtol=1e-4, atol=1e-5)  # fmt: skip
         else:

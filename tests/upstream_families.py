@@ -236,6 +236,20 @@ def nucleotide_transformer() -> Family:
                   lambda s: list(tokenizer(s)["input_ids"]), "ACGT", causal=False)  # fmt: skip
 
 
+# --- ESM C from EvolutionaryScale's esm package (its own test environment: it needs transformers<4.48.2) --
+def esmc_package() -> Family:
+    try:
+        esmc_class = importlib.import_module("esm.models.esmc").ESMC
+        tokenizer_class = importlib.import_module("esm.tokenization").EsmSequenceTokenizer
+    except ImportError as error:
+        pytest.skip(f"EvolutionaryScale's esm package is not installed here ({error}); see the README's ESM C note")
+    tokenizer = tokenizer_class()
+    _seeded(8)
+    model = esmc_class(d_model=64, n_heads=4, n_layers=2, tokenizer=tokenizer).eval()
+    return Family("esmc (esm package)", model, tokenizer, "MKTAYIAKQRQISFV", lambda s: list(tokenizer(s)["input_ids"]),
+                  "ACDEFGHIKLMNPQRSTVWY", causal=False)  # fmt: skip
+
+
 BUILDERS: dict[str, Callable[[], Family]] = {
     "progen2": progen2,
     "hyenadna": hyenadna,
@@ -244,4 +258,5 @@ BUILDERS: dict[str, Callable[[], Family]] = {
     "evo (evo package)": evo_package,
     "dnabert2": dnabert2,
     "nucleotide-transformer": nucleotide_transformer,
+    "esmc (esm package)": esmc_package,
 }
