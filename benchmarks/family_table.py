@@ -47,8 +47,11 @@ NOT_RUN = {  # family -> (upstream code, why its explainers were not run)
 
 
 def _short(reason: str) -> str:
-    reason = reason.split("is not available: ", 1)[-1].split(": ", 1)[-1] if ": " in reason else reason
-    return reason if len(reason) <= 150 else reason[:147] + "..."
+    if "is not available: " in reason:
+        reason = reason.split("is not available: ", 1)[1]
+    elif ": " in reason:
+        reason = reason.split(": ", 1)[1]  # the adapter's name
+    return reason if len(reason) <= 180 else reason[:177] + "..."
 
 
 def table(records: list[dict[str, str]]) -> tuple[str, dict[str, int]]:
