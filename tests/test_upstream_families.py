@@ -68,7 +68,7 @@ EMBEDDINGS = {  # where the test itself replaces the embedded sequence (independ
     "evo (evo package)": ("embed", "embedding_layer"),
     "esmc (esm package)": ("module", "embed"),
 }
-BF16 = {"evo (Hugging Face)", "evo (evo package)"}  # Evo runs in bf16: batched and single forwards round apart
+BF16 = {"evo (Hugging Face)", "evo (evo package)"}  # Evo runs in bf16: gradients round apart (measured 2e-4)
 _FAMILIES: dict[str, uf.Family] = {}
 RECORDS: list[dict[str, str]] = []
 
@@ -254,7 +254,7 @@ def check_categorical(f: uf.Family, adapter) -> None:
     ours, want = pred.jacobian.double().numpy(), naive_categorical(f)
     scale = np.abs(want).max()
     assert scale > 0 and np.isfinite(pred.contacts.numpy()).all() and float(pred.contacts.abs().max()) > 0
-    np.testing.assert_allclose(ours, want, atol=(2e-2 if f.name in BF16 else 1e-5) * scale)
+    np.testing.assert_allclose(ours, want, atol=(1e-3 if f.name in BF16 else 1e-5) * scale)
 
 
 def check_gradient(f: uf.Family, adapter) -> None:
@@ -262,7 +262,7 @@ def check_gradient(f: uf.Family, adapter) -> None:
     ours, want = pred.jacobian.double().numpy(), naive_gradient(f)
     scale = np.abs(want).max()
     assert scale > 0 and float(pred.contacts.abs().max()) > 0
-    np.testing.assert_allclose(ours, want, atol=(2e-2 if f.name in BF16 else 1e-5) * scale)
+    np.testing.assert_allclose(ours, want, atol=(1e-3 if f.name in BF16 else 1e-5) * scale)
 
 
 def attention_outputs(f: uf.Family, adapter) -> tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]]:
