@@ -24,8 +24,8 @@ def attention_modules(model: nn.Module) -> list[nn.Module]:
     return [module for module in model.modules() if type(module).__name__ == ATTENTION_CLASS]
 
 
-def dnabert2_attention_weights(module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor:
-    """[B, heads, T, T]: the weights one `BertUnpadSelfAttention` call applied."""
+def dnabert2_attention_weights(module: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor:
+    """[B, heads, T, T]: the weights one `BertUnpadSelfAttention` call applied (its Wqkv, heads, head size)."""
     bound = inspect.signature(module.forward).bind(*args, **kwargs).arguments
     hidden, indices, bias = bound["hidden_states"], bound["indices"], bound["bias"]
     batch, length = bias.shape[0], int(bound["max_seqlen_in_batch"])

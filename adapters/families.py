@@ -194,7 +194,7 @@ class ByteLevelDnaAdapter(Adapter):
                 f"{type(model).__name__} is not a StripedHyena model (no embedding_layer and blocks); "
                 "pass Evo(...).model or the Hugging Face StripedHyenaModelForCausalLM"
             )
-        self._backbone = backbone
+        self._backbone: Any = backbone  # a StripedHyena: embedding_layer, blocks
         if tokenizer is not None:
             _check_byte_tokenizer(tokenizer)
         if max_length is None:

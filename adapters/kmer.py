@@ -46,7 +46,7 @@ class NucleotideTransformerAdapter(HFTokenAdapter):
         # the model counts tokens: `max_tokens` body tokens fit between the special tokens. A sequence fits when
         # its 6-mers plus the single-letter tail do; `max_length` is the window size in nucleotides that always
         # fits whatever the tail (six nucleotides short of five spare tokens), a multiple of 6.
-        self.max_tokens = self.max_length
+        self.max_tokens: int | None = self.max_length
         if self.max_tokens is not None:
             self.max_length = KMER * max(self.max_tokens - (KMER - 1), 1)
         kmers = ["".join(p) for p in itertools.product(DNA_ALPHABET, repeat=KMER)]
