@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-from collections.abc import Iterator
 from typing import Any
 
 import torch
 from torch import nn
 
 from interp.adapters.base import PROTEIN_ALPHABET, Adapter, ForwardOutput
+from interp.compat import eager_attention, register_recordable_outputs
 from interp.errors import InterpError
 
 _HUGE = 10**9
@@ -26,21 +26,9 @@ def _letter_token_id(tokenizer: Any, letter: str) -> int | None:
 
 
 def ensure_output_capturing(model: nn.Module) -> None:
-    """Re-register each transformers sub-model's recordable outputs (attentions, hidden states).
-
-    transformers 5 records them in a registry filled by `PreTrainedModel.__init__`; a model unpickled in a
-    fresh process (the workers of Lightning's ddp_spawn) never runs `__init__`, and would then return no
-    attentions or hidden states at all.
-    """
-    try:
-        from transformers import PreTrainedModel
-        from transformers.utils.output_capturing import _CAN_RECORD_REGISTRY
-    except ImportError:  # older transformers: outputs are returned without a registry
-        return
-    for module in model.modules():
-        flags = getattr(module, "_can_record_outputs", None)
-        if isinstance(module, PreTrainedModel) and flags and not _CAN_RECORD_REGISTRY.get(module):
-            _CAN_RECORD_REGISTRY[module] = flags
+    """Make a transformers model return attentions and hidden states even when unpickled in a fresh process
+    (see `interp.compat.register_recordable_outputs`)."""
+    register_recordable_outputs(model)
 
 
 def tokenizer_has_letters(alphabet: str) -> Any:
@@ -201,24 +189,12 @@ class HFTokenAdapter(Adapter):
             output_hidden_states=output_hidden_states,
         )  # fmt: skip
 
-    @contextlib.contextmanager
-    def attention_weights_enabled(self) -> Iterator[None]:
-        """SDPA and flash attention return no weights: switch to eager attention for the block, then back."""
-        config = getattr(self.model, "config", None)
-        previous = getattr(config, "_attn_implementation", None)
-        if previous in (None, "eager") or self.attention_source != "outputs":
-            yield
-            return
-        if not hasattr(self.model, "set_attn_implementation"):
-            # transformers < 4.50: no switch; its SDPA attention classes fall back to eager weights themselves
-            # when output_attentions=True (an empty result is still refused by the readout)
-            yield
-            return
-        self.model.set_attn_implementation("eager")  # type: ignore[operator]
-        try:
-            yield
-        finally:
-            self.model.set_attn_implementation(previous)  # type: ignore[operator]
+    def attention_weights_enabled(self) -> contextlib.AbstractContextManager[None]:
+        """SDPA and flash attention return no weights: switch to eager attention for the block, then back
+        (`interp.compat.eager_attention`); nothing to switch when the weights come through hooks."""
+        if self.attention_source != "outputs":
+            return contextlib.nullcontext()
+        return eager_attention(self.model)
 
 
 def _position_offset(model: nn.Module) -> int:

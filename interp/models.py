@@ -14,6 +14,8 @@ from typing import Any
 
 import torch
 
+from interp.compat import set_config_attention_implementation
+
 ESM_VOCAB = "<cls> <pad> <eos> <unk> L A G V S E R T I D P K Q N F Y M H W C X B U Z O . - <null_1> <mask>".split()
 PROTBERT_VOCAB = "[PAD] [UNK] [CLS] [SEP] [MASK] L A G V E S I K R D T P N Q F Y M H C W X U B Z O".split()
 
@@ -57,7 +59,7 @@ def esm_model(shape: str = "tiny", *, seed: int = 0, attn_implementation: str = 
         emb_layer_norm_before=False,
         **settings,
     )
-    config._attn_implementation = attn_implementation
+    set_config_attention_implementation(config, attn_implementation)
     torch.manual_seed(seed)
     return EsmForMaskedLM(config).eval(), esm_tokenizer()
 
@@ -69,7 +71,7 @@ def protbert_model(*, seed: int = 0, attn_implementation: str = "sdpa", **overri
     settings = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 128}
     settings.update(overrides)
     config = BertConfig(vocab_size=len(PROTBERT_VOCAB), max_position_embeddings=512, pad_token_id=0, **settings)
-    config._attn_implementation = attn_implementation
+    set_config_attention_implementation(config, attn_implementation)
     torch.manual_seed(seed)
     tokenizer = BertTokenizer(_vocab_file(PROTBERT_VOCAB, "protbert_vocab.txt"), do_lower_case=False)
     return BertForMaskedLM(config).eval(), tokenizer

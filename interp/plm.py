@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import torch
 from einops import rearrange
 
+from interp.compat import lbfgs_state
 from interp.contacts import jacobian_to_contacts
 from interp.errors import InterpError
 
@@ -87,7 +88,7 @@ def fit_potts(
         return loss
 
     loss = optimizer.step(closure)
-    state = optimizer.state[optimizer._params[0]]
+    state = lbfgs_state(optimizer)
     with torch.no_grad():
         coupling = rearrange(couplings(), "(i a) (j b) -> i a j b", a=n_states, b=n_states).clone()
         return PottsFit(

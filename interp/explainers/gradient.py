@@ -9,7 +9,6 @@ projects them onto the alphabet's letters.
 from __future__ import annotations
 
 import contextlib
-import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +19,7 @@ from torch.utils.hooks import RemovableHandle
 from tqdm.auto import tqdm
 
 from interp.adapters.base import Adapter, EmbeddingSite, Encoded
+from interp.compat import quiet_vmap_fallback
 from interp.errors import InterpError
 from interp.explainers.base import Explainer, check_finite_output
 from interp.explainers.memory import JacobianPlan, activation_bytes_per_sequence, check_jacobian_memory
@@ -87,7 +87,7 @@ class GradientJacobian(Explainer):
         n_outputs = length * n_letters
         chunk = self.chunk_size or n_outputs
         jac = torch.empty(length, n_letters, n_outputs, dtype=torch.float32, device=device)
-        with torch.no_grad(), self._attention_context(), warnings.catch_warnings():  # no parameter gradients;
+        with torch.no_grad(), self._attention_context(), quiet_vmap_fallback():  # no parameter gradients;
             embedded = _embedded_input(site, ids, adapter).detach()  # torch.func still differentiates it
             try:
                 logits, pullback = torch.func.vjp(logits_of, embedded)
@@ -103,8 +103,7 @@ class GradientJacobian(Explainer):
                 )
             check_finite_output(logits, "logits for the unmutated sequence")
             # SDPA's CPU backward has no vmap batching rule yet: torch loops over the chunk (still faster
-            # than eager attention, measured in benchmarks/speed.py) and warns each time; the note is ours.
-            warnings.filterwarnings("ignore", message="There is a performance drop because we have not yet")
+            # than eager attention, measured in benchmarks/speed.py) and warns each time (quiet_vmap_fallback)
             bar = tqdm(total=-(-n_outputs // chunk), disable=not self.show_progress, desc=self.method, leave=False)
             for start in range(0, n_outputs, chunk):
                 stop = min(start + chunk, n_outputs)
