@@ -24,7 +24,7 @@ from interp.adapters.huggingface import (
     ensure_output_capturing,
     merges_letters,
 )
-from interp.adapters.registry import register_adapter
+from interp.adapters.registry import PRIORITY, register_adapter
 from interp.errors import InterpError
 
 
@@ -96,4 +96,4 @@ class TokenResolutionAdapter(HFTokenAdapter):
 
 
 for _model_type in ("gpt2", "bert", ""):  # "": DNABERT-2's remote BertConfig names no model type
-    register_adapter(_model_type, TokenResolutionAdapter, accepts=is_bpe, name=f"{_model_type}-bpe")
+    register_adapter(_model_type, TokenResolutionAdapter, accepts=is_bpe, name=f"{_model_type}-bpe", priority=PRIORITY["bpe"])

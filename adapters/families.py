@@ -28,7 +28,7 @@ from interp.adapters.huggingface import (
     as_transformers_tokenizer,
     tokenizes_per_letter,
 )
-from interp.adapters.registry import register_adapter, register_adapter_for_class
+from interp.adapters.registry import PRIORITY, register_adapter, register_adapter_for_class
 from interp.errors import InterpError
 
 
@@ -239,18 +239,21 @@ MULTIMOLECULE_RNA_TYPES = ("rnafm", "rinalmo", "rnabert", "rnaernie", "rnamsm", 
 # Later registrations are tried first: the protein check (20 single-letter tokens) is the strictest, so
 # protein families go last; a protein vocabulary also holds A, C, G, T and would pass the DNA check.
 
-register_adapter("stripedhyena", ByteLevelDnaAdapter, name="evo")
+register_adapter("stripedhyena", ByteLevelDnaAdapter, name="evo", priority=PRIORITY["model_type"])
 register_adapter_for_class("StripedHyena", ByteLevelDnaAdapter)
 register_adapter_for_class("ESMC", EsmcPackageAdapter)
-register_adapter("caduceus", DnaAdapter, accepts=DNA_CHECK, name="caduceus")
-register_adapter("hyenadna", DnaAdapter, accepts=DNA_CHECK, name="hyenadna")
-register_adapter("gpt2", DnaAdapter, accepts=DNA_CHECK, name="gpt2-dna-causal")
-register_adapter("bert", DnaAdapter, accepts=DNA_CHECK, name="bert-dna")
+register_adapter("caduceus", DnaAdapter, accepts=DNA_CHECK, name="caduceus", priority=PRIORITY["dna"])
+register_adapter("hyenadna", DnaAdapter, accepts=DNA_CHECK, name="hyenadna", priority=PRIORITY["dna"])
+register_adapter("gpt2", DnaAdapter, accepts=DNA_CHECK, name="gpt2-dna-causal", priority=PRIORITY["dna"])
+register_adapter("bert", DnaAdapter, accepts=DNA_CHECK, name="bert-dna", priority=PRIORITY["dna"])
 for _rna_type in MULTIMOLECULE_RNA_TYPES:
-    register_adapter(_rna_type, RnaAdapter, accepts=RNA_CHECK, name=_rna_type)
-register_adapter("esm", EsmAdapter, accepts=PROTEIN_CHECK, name="esm")
-register_adapter("esmc", EsmcAdapter, accepts=PROTEIN_CHECK, name="esmc")
-register_adapter("bert", ProtBertAdapter, accepts=PROTEIN_CHECK, name="protbert")
-register_adapter("t5", ProtT5EncoderAdapter, accepts=PROTEIN_CHECK, name="prott5")
+    register_adapter(_rna_type, RnaAdapter, accepts=RNA_CHECK, name=_rna_type, priority=PRIORITY["rna"])
+register_adapter("esm", EsmAdapter, accepts=PROTEIN_CHECK, name="esm", priority=PRIORITY["protein"])
+register_adapter("esmc", EsmcAdapter, accepts=PROTEIN_CHECK, name="esmc", priority=PRIORITY["protein"])
+register_adapter("bert", ProtBertAdapter, accepts=PROTEIN_CHECK, name="protbert", priority=PRIORITY["protein"])
+register_adapter("t5", ProtT5EncoderAdapter, accepts=PROTEIN_CHECK, name="prott5", priority=PRIORITY["protein"])
 for _causal_type in ("progen", "progen2", "gpt2"):
-    register_adapter(_causal_type, CausalProteinAdapter, accepts=PROTEIN_CHECK, name=f"{_causal_type}-causal")
+    register_adapter(
+        _causal_type, CausalProteinAdapter, accepts=PROTEIN_CHECK, name=f"{_causal_type}-causal",
+        priority=PRIORITY["protein"],
+    )  # fmt: skip

@@ -16,7 +16,7 @@ from torch import nn
 
 from interp.adapters.base import PROTEIN_ALPHABET, Encoded
 from interp.adapters.huggingface import HFTokenAdapter, _letter_token_id
-from interp.adapters.registry import register_adapter
+from interp.adapters.registry import PRIORITY, register_adapter
 from interp.errors import InterpError, InvalidSequenceError
 
 NUCLEOTIDES = "acgt"
@@ -107,4 +107,4 @@ class GLM2Adapter(HFTokenAdapter):
 
 
 for _model_type in ("glm2", "gLM2"):
-    register_adapter(_model_type, GLM2Adapter, accepts=tokenizes_glm2, name="glm2")
+    register_adapter(_model_type, GLM2Adapter, accepts=tokenizes_glm2, name="glm2", priority=PRIORITY["glm2"])

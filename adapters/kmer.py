@@ -20,7 +20,7 @@ from torch import nn
 
 from interp.adapters.base import DNA_ALPHABET, Encoded
 from interp.adapters.huggingface import HFTokenAdapter, _letter_token_id
-from interp.adapters.registry import register_adapter
+from interp.adapters.registry import PRIORITY, register_adapter
 from interp.errors import InterpError
 
 KMER = 6
@@ -123,4 +123,5 @@ class NucleotideTransformerAdapter(HFTokenAdapter):
                           "use CategoricalJacobian")  # fmt: skip
 
 
-register_adapter("esm", NucleotideTransformerAdapter, accepts=tokenizes_kmers, name="nucleotide-transformer")
+register_adapter("esm", NucleotideTransformerAdapter, accepts=tokenizes_kmers, name="nucleotide-transformer",
+                 priority=PRIORITY["kmer"])  # fmt: skip

@@ -21,9 +21,15 @@ class _Entry:
     factory: AdapterFactory
     accepts: TokenizerCheck | None
     name: str
+    priority: int
+    order: int  # registration count: later registrations win ties
 
 
 _REGISTRY: list[_Entry] = []
+USER_PRIORITY = 100
+# built-in priorities, tried from highest: the stricter tokenizer check first, so the result never depends
+# on which module registered first (a protein vocabulary holds A, C, G, T too and would pass the DNA check)
+PRIORITY = {"kmer": 60, "glm2": 50, "protein": 40, "rna": 30, "dna": 20, "bpe": 10, "model_type": 0}
 
 
 def register_adapter(
@@ -32,13 +38,22 @@ def register_adapter(
     *,
     accepts: TokenizerCheck | None = None,
     name: str | None = None,
+    priority: int = USER_PRIORITY,
 ) -> None:
     """Register `factory(model, tokenizer, **options) -> Adapter` for models whose config.model_type matches.
 
-    Several factories may share a model type (ESM-2 and Nucleotide Transformer are both "esm"); `accepts`
-    (tokenizer -> bool) picks between them. Later registrations are tried first, so users can override.
+    Args:
+        model_type: the `config.model_type` it serves.
+        factory: builds the adapter from (model, tokenizer, **options).
+        accepts: tokenizer -> bool; picks between factories that share a model type (ESM-2 and the Nucleotide
+            Transformer are both "esm").
+        name: a label for messages and `registered_adapters()`.
+        priority: entries are tried from the highest priority (`PRIORITY` for the built-ins; yours default to
+            100, above every built-in); equal priorities: the later registration first.
     """
-    _REGISTRY.insert(0, _Entry(model_type, factory, accepts, name or getattr(factory, "__name__", model_type)))
+    label = name or str(getattr(factory, "__name__", model_type))
+    _REGISTRY.append(_Entry(model_type, factory, accepts, label, priority, len(_REGISTRY)))
+    _REGISTRY.sort(key=lambda entry: (-entry.priority, -entry.order))
 
 
 _CLASS_REGISTRY: dict[str, AdapterFactory] = {}
@@ -58,7 +73,7 @@ def unwrap_model(model: nn.Module) -> nn.Module:
 
 
 def registered_adapters() -> list[tuple[str, str]]:
-    """(model_type, adapter name) for every registration, most recent first."""
+    """(model_type, adapter name) for every registration, in the order they are tried."""
     return [(entry.model_type, entry.name) for entry in _REGISTRY]
 
 

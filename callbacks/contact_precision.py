@@ -8,7 +8,6 @@ states reduce across ranks, so every rank logs the panel-wide mean.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -19,22 +18,12 @@ from torch import nn
 
 from interp.adapters import get_adapter
 from interp.errors import InterpError
-from interp.metrics import DEFAULT_KS, unpack_truth
+from interp.methods import TRAINING_METHODS
+from interp.metrics import DEFAULT_KS
 from interp.metrics import ContactPrecision as PrecisionMetric
+from interp.truth import true_contacts
 
-EXPLAINERS = ("attention", "jacobian", "fast-jacobian")
-
-
-def _resolve_truth(sequence: str, truth: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """A structure path (aligned to the sequence), a ContactMap, or a bool [L, L] map -> (contacts, resolved)."""
-    if isinstance(truth, (str, os.PathLike)):
-        from interp.structure import contact_map
-
-        truth = contact_map(truth, sequence=sequence)
-    contacts, resolved = unpack_truth(truth)
-    if tuple(contacts.shape) != (len(sequence), len(sequence)):
-        raise InterpError(f"panel entry of length {len(sequence)} has a true map of shape {tuple(contacts.shape)}")
-    return contacts, resolved
+EXPLAINERS = TRAINING_METHODS  # interp.methods: the methods the callback offers
 
 
 class ContactPrecision(pl.Callback):
@@ -64,7 +53,8 @@ class ContactPrecision(pl.Callback):
             raise InterpError(f"explainer={explainer!r}; choose one of {EXPLAINERS} or pass a callable")
         if every_n_steps is not None and every_n_steps < 1:
             raise InterpError(f"every_n_steps must be >= 1 or None; got {every_n_steps}")
-        self.panel = [(sequence, _resolve_truth(sequence, truth)) for sequence, truth in panel]
+        self.panel = [(sequence, true_contacts(sequence, truth, name=f'panel entry {i + 1}'))
+                      for i, (sequence, truth) in enumerate(panel)]  # fmt: skip
         self.tokenizer = tokenizer
         self.explainer = explainer
         self.every_n_steps = every_n_steps

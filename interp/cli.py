@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from interp.methods import METHOD_NAMES
+
 app = typer.Typer(
     name="interp",
     help="Contact maps from biological sequence models: explainers, structures and precision metrics.",
@@ -75,7 +77,7 @@ def score(
         raise typer.Exit(2) from None
 
 
-METHODS = ("jacobian", "fast-jacobian", "attention", "gradient")  # interp.explainers.METHODS, without importing it
+METHODS = METHOD_NAMES  # interp.methods: import-light, so the CLI lists them without importing torch
 
 
 def _make_explainer(method: str, model, tokenizer, *, batch_size: int | None = None, dtype=None,

@@ -20,6 +20,7 @@ from torch.utils.data import DataLoader
 
 from interp.errors import FastaFormatError, InterpError
 from interp.io import read_fasta
+from interp.methods import check_method
 
 
 class ExplainerModule(pl.LightningModule):
@@ -31,10 +32,7 @@ class ExplainerModule(pl.LightningModule):
 
     def __init__(self, model: nn.Module, tokenizer: Any = None, *, method: str = "jacobian", **options: Any) -> None:
         super().__init__()
-        from interp.explainers import METHODS
-
-        if method not in METHODS:
-            raise InterpError(f"method={method!r}; choose one of {METHODS}")
+        check_method(method)
         self.model = model
         self.tokenizer = tokenizer
         self.method = method

@@ -40,11 +40,10 @@ class ContactPrediction:
         length: int | None = None,
     ) -> dict[str, float]:
         """P@L/k by range against a true map: a ContactMap, a bool [L, L] map, or a structure file path."""
-        if isinstance(truth, (str, os.PathLike)):
-            from interp.structure import contact_map
+        from interp.truth import true_contacts
 
-            truth = contact_map(truth, chain=chain, sequence=self.sequence)
-        return precision_table(self.contacts, truth, ranges=ranges, ks=ks, length=length)
+        contacts, resolved = true_contacts(self.sequence, truth, chain=chain, name=self.name)
+        return precision_table(self.contacts, contacts, resolved=resolved, ranges=ranges, ks=ks, length=length)
 
     @property
     def chain_boundaries(self) -> list[int]:

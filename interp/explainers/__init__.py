@@ -1,19 +1,22 @@
 """Explainers: captum-style objects whose `attribute()` returns contact predictions."""
 
-from interp.errors import InterpError
 from interp.explainers.attention import AttentionReadout
 from interp.explainers.base import Explainer
 from interp.explainers.categorical import CategoricalJacobian, RepresentationJacobian
 from interp.explainers.gradient import GradientJacobian
+from interp.methods import METHOD_NAMES, check_method
 
-METHODS = ("jacobian", "fast-jacobian", "attention", "gradient")
+METHODS = METHOD_NAMES  # the names of interp.methods.METHODS
 
 
 def make_explainer(method: str, model, tokenizer=None, **options) -> Explainer:
-    """The explainer a method name stands for ("jacobian", "fast-jacobian", "attention", "gradient"), built
-    on a model (with its tokenizer) or an adapter; options go to its constructor."""
-    if method not in METHODS:
-        raise InterpError(f"method={method!r}; choose one of {METHODS}")
+    """The explainer a method name of `interp.methods` stands for ("jacobian", "fast-jacobian", "attention",
+    "gradient"), built on a model (with its tokenizer) or an adapter; options go to its constructor.
+
+    Raises:
+        InterpError: an unknown method name.
+    """
+    check_method(method)
     if method == "attention":
         return AttentionReadout(model, tokenizer, **options)
     if method == "gradient":

@@ -29,8 +29,9 @@ from interp.explainers.combiners import (
 )
 from interp.explainers.memory import check_attention_memory
 from interp.io import atomic_write
-from interp.metrics import contact_precision, unpack_truth
+from interp.metrics import contact_precision
 from interp.prediction import ContactPrediction
+from interp.truth import true_contacts
 
 COMBINERS = ("mean", "top_k", "logistic", "calibrated")
 
@@ -125,19 +126,9 @@ class AttentionReadout(Explainer):
 
     # --- fitting combiners -----------------------------------------------------------------------
     def _truth_maps(self, sequences: Sequence[str], truths: Sequence[Any]) -> list[tuple[torch.Tensor, Any]]:
-        from interp.structure import contact_map
-
         if len(sequences) != len(truths):
             raise InterpError(f"{len(sequences)} sequences but {len(truths)} structures or contact maps")
-        out = []
-        for seq, truth in zip(sequences, truths, strict=True):
-            if isinstance(truth, (str, os.PathLike)):
-                truth = contact_map(truth, sequence=seq)
-            contacts, resolved = unpack_truth(truth)
-            if contacts.shape != (len(seq), len(seq)):
-                raise InterpError(f"true map of shape {tuple(contacts.shape)} for a sequence of length {len(seq)}")
-            out.append((contacts, resolved))
-        return out
+        return [true_contacts(seq, truth, name=f"#{n + 1}") for n, (seq, truth) in enumerate(zip(sequences, truths, strict=True))]
 
     def _rank_heads(
         self, sequences: Sequence[str], labels: list[tuple[torch.Tensor, Any]], min_separation: int
