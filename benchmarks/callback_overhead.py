@@ -1,4 +1,4 @@
-"""Overhead of the ContactPrecision callback on a training run: the same ESM-2-8M-shaped masked LM trained
+"""Overhead of the ContactPrecisionMonitor callback on a training run: the same ESM-2-8M-shaped masked LM trained
 for the same steps with and without the callback, side by side in one process.
 
     python benchmarks/callback_overhead.py            # validation (and the callback) every 100 steps
@@ -16,7 +16,7 @@ import torch
 
 from interp.benchmarks.common import RESULTS, machine, markdown_table, random_protein, write_results
 from interp.benchmarks.family_training import data_dir, family_rows, load
-from interp.callbacks import ContactPrecision
+from interp.callbacks import ContactPrecisionMonitor
 from interp.models import esm_model
 
 
@@ -56,7 +56,7 @@ class MLM(pl.LightningModule):
 def run(panel, args, explainer: str | None) -> dict:
     torch.manual_seed(0)
     module = MLM(args.length, args.batch_size)
-    callbacks = [] if explainer is None else [ContactPrecision(panel, tokenizer=module.tokenizer, explainer=explainer)]
+    callbacks = [] if explainer is None else [ContactPrecisionMonitor(panel, tokenizer=module.tokenizer, explainer=explainer)]
     trainer = pl.Trainer(max_steps=args.steps, val_check_interval=args.every, limit_val_batches=1,
                          num_sanity_val_steps=0, accelerator="cpu", logger=False, enable_checkpointing=False,
                          enable_progress_bar=False, enable_model_summary=False, callbacks=callbacks)  # fmt: skip

@@ -1,5 +1,5 @@
 """Train a small masked LM from scratch on one family's alignment and track its contact precision while it
-trains (the ContactPrecision callback: categorical Jacobian and attention readout), against a Potts model
+trains (the ContactPrecisionMonitor callback: categorical Jacobian and attention readout), against a Potts model
 fitted by pseudo-likelihood on the same alignment.
 
     python benchmarks/family_training.py                          # 1a3a, the recipe, the curve
@@ -20,7 +20,7 @@ import lightning.pytorch as pl
 import torch
 
 from interp.benchmarks.common import RESULTS, machine, markdown_table, write_results
-from interp.callbacks import ContactPrecision
+from interp.callbacks import ContactPrecisionMonitor
 from interp.data import find_data_dir
 from interp.io import save_contacts
 from interp.metrics import precision_table
@@ -68,9 +68,9 @@ def train(family: Any, truth: Any, args: argparse.Namespace) -> tuple[Any, Any, 
     weights = family.weights() if args.reweight and args.gapped else None
     panel = [(family.query, truth)]
     jacobian_cb, attention_cb = (
-        ContactPrecision(panel, tokenizer=tokenizer, explainer="jacobian", every_n_steps=args.eval_every,
+        ContactPrecisionMonitor(panel, tokenizer=tokenizer, explainer="jacobian", every_n_steps=args.eval_every,
                          prefix="contacts/jacobian/", ranges=["long"], ks=["L"]),
-        ContactPrecision(panel, tokenizer=tokenizer, explainer="attention", every_n_steps=args.eval_every,
+        ContactPrecisionMonitor(panel, tokenizer=tokenizer, explainer="attention", every_n_steps=args.eval_every,
                          prefix="contacts/attention/", ranges=["long"], ks=["L"]),
     )  # fmt: skip
     module = MaskedLMModule(

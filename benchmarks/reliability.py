@@ -406,11 +406,11 @@ def kill_and_resume(workdir: Path, records: int = 24, kill_after: int = 8) -> di
 
 # ---------- a training run stopped at a checkpoint and resumed ----------
 def training_resume(workdir: Path) -> dict[str, Any]:
-    """Masked-LM training with ContactPrecision every 2 steps: 4 steps, a checkpoint, then resumed to 6.
+    """Masked-LM training with ContactPrecisionMonitor every 2 steps: 4 steps, a checkpoint, then resumed to 6.
     The resumed callback must hold the first run's history and continue it (steps 2, 4, then 6)."""
     import random
 
-    from interp.callbacks import ContactPrecision
+    from interp.callbacks import ContactPrecisionMonitor
     from interp.models import default_target
     from interp.training import MaskedLMModule, alignment_loader, encode_rows, family_model, letter_ids
 
@@ -421,9 +421,9 @@ def training_resume(workdir: Path) -> dict[str, Any]:
     model, tokenizer = family_model(len(query))
     ids = encode_rows(rows, tokenizer)
 
-    def fit(max_steps: int, checkpoint: Path | None) -> ContactPrecision:
+    def fit(max_steps: int, checkpoint: Path | None) -> ContactPrecisionMonitor:
         torch.manual_seed(0)
-        callback = ContactPrecision([(query, truth)], tokenizer=tokenizer, every_n_steps=2, explainer="jacobian")
+        callback = ContactPrecisionMonitor([(query, truth)], tokenizer=tokenizer, every_n_steps=2, explainer="jacobian")
         module = MaskedLMModule(model if checkpoint is None else family_model(len(query))[0],
                                 tokenizer.mask_token_id, replacement_ids=letter_ids(ids, tokenizer), warmup_steps=2,
                                 total_steps=6)  # fmt: skip
@@ -471,7 +471,7 @@ def determinism_across_processes(workdir: Path) -> dict[str, Any]:
 
 # ---------- DDP: 2 CPU processes against 1 ----------
 def _ddp_child(kind: str, devices: int, fasta: str, out: str) -> None:
-    from interp.callbacks import ContactPrecision, ContactWriter
+    from interp.callbacks import ContactPrecisionMonitor, ContactWriter
     from interp.extraction import ExplainerModule, FastaDataModule
     from interp.models import default_model, default_target
 
@@ -486,7 +486,7 @@ def _ddp_child(kind: str, devices: int, fasta: str, out: str) -> None:
         return
     target = default_target()
     panel = [(target.sequence[:s], target.contacts[:s, :s]) for s in (145, 120, 100)]  # 3 entries: ranks get 2, 1
-    callback = ContactPrecision(panel, tokenizer=tokenizer, explainer="jacobian")
+    callback = ContactPrecisionMonitor(panel, tokenizer=tokenizer, explainer="jacobian")
     trainer = pl.Trainer(callbacks=[callback], **common)
     trainer.validate(ValidateOnly(model), verbose=False)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if "seconds" not in k}
@@ -568,7 +568,7 @@ def main(argv: list[str] | None = None) -> None:
                                                                               "outcomes"])  # fmt: skip
     text += f"\n\nTotal: {sum(r['cases'] for r in fuzz)} cases, {sum(r['bugs'] for r in fuzz)} bugs."
     text += "\n\nKill -9 half-way, then restart:\n\n" + markdown_table([resume], list(resume))
-    text += "\n\nTraining stopped at a checkpoint and resumed (ContactPrecision every 2 steps):\n\n"
+    text += "\n\nTraining stopped at a checkpoint and resumed (ContactPrecisionMonitor every 2 steps):\n\n"
     text += markdown_table([training], list(training))
     text += "\n\nThe same map in two fresh processes (SHA-256 of the bytes):\n\n"
     text += markdown_table([determinism], list(determinism))

@@ -1,6 +1,6 @@
 """`ContactMapLogger`: the predicted map with the true contacts overlaid, as an image in the training logs.
 
-It draws what a `ContactPrecision` callback has just computed (no extra forward passes), every n-th
+It draws what a `ContactPrecisionMonitor` callback has just computed (no extra forward passes), every n-th
 evaluation, on rank 0. TensorBoard gets `add_figure`, loggers with `log_image` (W&B, Neptune) get an image
 array, MLflow gets `log_figure`; any other logger, or none, gets PNG files in its log folder.
 """
@@ -13,20 +13,20 @@ from typing import Any
 
 import lightning.pytorch as pl
 
-from interp.callbacks.contact_precision import ContactPrecision
+from interp.callbacks.contact_precision import ContactPrecisionMonitor
 from interp.errors import InterpError
 
 
 class ContactMapLogger(pl.Callback):
-    """Log contact-map images every `every_n_evaluations` evaluations of a ContactPrecision callback.
+    """Log contact-map images every `every_n_evaluations` evaluations of a ContactPrecisionMonitor callback.
 
-    source: that callback (default: the first ContactPrecision in the Trainer's callbacks);
+    source: that callback (default: the first ContactPrecisionMonitor in the Trainer's callbacks);
     max_maps: how many panel entries to draw; tag: the image name prefix.
     """
 
     def __init__(
         self,
-        source: ContactPrecision | None = None,
+        source: ContactPrecisionMonitor | None = None,
         *,
         every_n_evaluations: int = 1,
         max_maps: int = 1,
@@ -41,9 +41,9 @@ class ContactMapLogger(pl.Callback):
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         if self.source is None:
-            found = [c for c in trainer.callbacks if isinstance(c, ContactPrecision)]
+            found = [c for c in trainer.callbacks if isinstance(c, ContactPrecisionMonitor)]
             if not found:
-                raise InterpError("ContactMapLogger draws what a ContactPrecision callback computes; add one")
+                raise InterpError("ContactMapLogger draws what a ContactPrecisionMonitor callback computes; add one")
             self.source = found[0]
         if self._on_evaluation not in self.source.listeners:
             self.source.listeners.append(self._on_evaluation)

@@ -1,4 +1,4 @@
-"""`ContactPrecision`: contact precision of the model being trained, on a panel of proteins with known
+"""`ContactPrecisionMonitor`: contact precision of the model being trained, on a panel of proteins with known
 structures, logged like any metric (`contacts/long_P@L`, ...), correct under DDP.
 
 The panel is split across ranks; each rank runs the explainer on its share (model in eval mode, no
@@ -19,14 +19,13 @@ from torch import nn
 from interp.adapters import get_adapter
 from interp.errors import InterpError
 from interp.methods import TRAINING_METHODS
-from interp.metrics import DEFAULT_KS
-from interp.metrics import ContactPrecision as PrecisionMetric
+from interp.metrics import DEFAULT_KS, ContactPrecision
 from interp.truth import true_contacts
 
 EXPLAINERS = TRAINING_METHODS  # interp.methods: the methods the callback offers
 
 
-class ContactPrecision(pl.Callback):
+class ContactPrecisionMonitor(pl.Callback):
     """Log contact precision by range during training.
 
     panel: (sequence, structure file | ContactMap | bool map) pairs; explainer: "attention" (one forward,
@@ -48,7 +47,7 @@ class ContactPrecision(pl.Callback):
         prefix: str = "contacts/",
     ) -> None:
         if not panel:
-            raise InterpError("ContactPrecision needs a non-empty panel of (sequence, structure) pairs")
+            raise InterpError("ContactPrecisionMonitor needs a non-empty panel of (sequence, structure) pairs")
         if isinstance(explainer, str) and explainer not in EXPLAINERS:
             raise InterpError(f"explainer={explainer!r}; choose one of {EXPLAINERS} or pass a callable")
         if every_n_steps is not None and every_n_steps < 1:
@@ -72,7 +71,7 @@ class ContactPrecision(pl.Callback):
         found = getattr(pl_module, self.model, None)
         if not isinstance(found, nn.Module):
             raise InterpError(
-                f"ContactPrecision: {type(pl_module).__name__} has no nn.Module attribute {self.model!r}; "
+                f"ContactPrecisionMonitor: {type(pl_module).__name__} has no nn.Module attribute {self.model!r}; "
                 "pass model='attribute_name' or model=lambda module: module.your_model"
             )
         return found
@@ -85,7 +84,7 @@ class ContactPrecision(pl.Callback):
         return make_explainer(self.explainer, get_adapter(model, self.tokenizer))
 
     # --- running -------------------------------------------------------------------------------
-    def _update(self, metric: PrecisionMetric, model: nn.Module, share: Sequence[tuple[str, Any]]) -> list:
+    def _update(self, metric: ContactPrecision, model: nn.Module, share: Sequence[tuple[str, Any]]) -> list:
         """Run the explainer on `share` (model in eval mode, no gradients; modes restored) into `metric`;
         returns the (prediction, true contacts) pairs."""
         explainer = self._make_explainer(model)
@@ -99,7 +98,7 @@ class ContactPrecision(pl.Callback):
 
     def score(self, model: nn.Module) -> dict[str, float]:
         """The whole panel's precision for `model` in this process, outside any Trainer (e.g. after training)."""
-        metric = PrecisionMetric(ranges=self.ranges, ks=self.ks)
+        metric = ContactPrecision(ranges=self.ranges, ks=self.ks)
         self._update(metric, model, self.panel)
         return {name: float(value) for name, value in metric.compute().items()}
 
@@ -111,7 +110,7 @@ class ContactPrecision(pl.Callback):
         per_step: log as a step value (from a training-batch hook) or an epoch value (validation epoch end).
         """
         start = time.perf_counter()
-        metric = PrecisionMetric(ranges=self.ranges, ks=self.ks).to(pl_module.device)
+        metric = ContactPrecision(ranges=self.ranges, ks=self.ks).to(pl_module.device)
         share = self.panel[trainer.global_rank :: trainer.world_size]
         predictions = self._update(metric, self._language_model(pl_module), share)
         values = {name: float(value) for name, value in metric.compute().items()}  # synced across ranks

@@ -43,7 +43,7 @@ def plot_contact_map(prediction: Any, truth: Any = None, *, ax: Any = None, k: i
 
 
 def plot_precision_curve(history: Any, *, keys: Any = None, ax: Any = None, title: str | None = None) -> Any:
-    """Precision against training step, from a ContactPrecision callback's `history` (a list of dicts with
+    """Precision against training step, from a ContactPrecisionMonitor callback's `history` (a list of dicts with
     "step"), a {label: history} dict to overlay several callbacks, or a Lightning CSVLogger metrics.csv path."""
     import matplotlib
 

@@ -1,4 +1,4 @@
-"""Run by tests/test_callbacks.py in its own process: the ContactPrecision callback on 1 process and on
+"""Run by tests/test_callbacks.py in its own process: the ContactPrecisionMonitor callback on 1 process and on
 2 CPU processes (ddp_spawn, gloo) over the same 3-entry panel; prints both logged results as JSON."""
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ import lightning.pytorch as pl
 import torch
 from test_callbacks import PANEL, ValidatingMLM
 
-from interp.callbacks import ContactPrecision
+from interp.callbacks import ContactPrecisionMonitor
 
 
 def run(devices: int, strategy: str) -> dict[str, float]:
     torch.manual_seed(0)
     module = ValidatingMLM()
-    callback = ContactPrecision([*PANEL, PANEL[0]], tokenizer=module.tokenizer)  # 3 entries: ranks get 2 and 1
+    callback = ContactPrecisionMonitor([*PANEL, PANEL[0]], tokenizer=module.tokenizer)  # 3 entries: ranks get 2 and 1
     trainer = pl.Trainer(
         accelerator="cpu", devices=devices, strategy=strategy, logger=False, enable_progress_bar=False,
         enable_model_summary=False, callbacks=[callback],

@@ -1,4 +1,4 @@
-"""The ContactPrecision callback in a real Lightning training loop on a tiny ESM model (CPU)."""
+"""The ContactPrecisionMonitor callback in a real Lightning training loop on a tiny ESM model (CPU)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 import torch
 from helpers import requires_data
 
-from interp.callbacks import ContactPrecision
+from interp.callbacks import ContactPrecisionMonitor
 from interp.errors import InterpError
 from interp.explainers import AttentionReadout
 from interp.metrics import precision_table
@@ -55,7 +55,7 @@ def _trainer(callback, steps=4):
 
 def test_callback_logs_what_an_offline_computation_gives():
     module = TinyMLM()
-    callback = ContactPrecision(PANEL, tokenizer=module.tokenizer, every_n_steps=2, ranges=["short", "long"])
+    callback = ContactPrecisionMonitor(PANEL, tokenizer=module.tokenizer, every_n_steps=2, ranges=["short", "long"])
     trainer = _trainer(callback)
     trainer.fit(module)
     assert [h["step"] for h in callback.history] == [2, 4]
@@ -70,9 +70,9 @@ def test_callback_logs_what_an_offline_computation_gives():
 
 
 def test_state_dict_round_trip_and_clear_errors():
-    callback = ContactPrecision(PANEL, every_n_steps=3)
+    callback = ContactPrecisionMonitor(PANEL, every_n_steps=3)
     callback.history, callback.last_step, callback.seconds = [{"step": 3, "long_P@L": 0.5}], 3, 1.5
-    other = ContactPrecision(PANEL)
+    other = ContactPrecisionMonitor(PANEL)
     other.load_state_dict(callback.state_dict())
     assert other.history == callback.history and other.last_step == 3 and other.seconds == 1.5
 
@@ -80,13 +80,13 @@ def test_state_dict_round_trip_and_clear_errors():
         pass
 
     module = NoModel()
-    bad = ContactPrecision(PANEL, tokenizer=module.tokenizer, every_n_steps=1, model="encoder")
+    bad = ContactPrecisionMonitor(PANEL, tokenizer=module.tokenizer, every_n_steps=1, model="encoder")
     with pytest.raises(InterpError, match=r"no nn\.Module attribute 'encoder'"):
         _trainer(bad, steps=1).fit(module)
     with pytest.raises(InterpError, match="non-empty panel"):
-        ContactPrecision([])
+        ContactPrecisionMonitor([])
     with pytest.raises(InterpError, match="true map of shape"):
-        ContactPrecision([("MKT", torch.zeros(4, 4, dtype=torch.bool))])
+        ContactPrecisionMonitor([("MKT", torch.zeros(4, 4, dtype=torch.bool))])
 
 
 @requires_data
@@ -95,7 +95,7 @@ def test_panel_from_a_structure_file(data_dir):
 
     path = data_dir / "protein/1a3a_A/1a3a.pdb"
     sequence = contact_map(path, chain="A").sequence
-    callback = ContactPrecision([(sequence, path)])
+    callback = ContactPrecisionMonitor([(sequence, path)])
     contacts, resolved = callback.panel[0][1]
     assert contacts.shape == (145, 145) and bool(resolved.all())
 
@@ -110,7 +110,7 @@ class ValidatingMLM(TinyMLM):
 
 def test_callback_runs_at_each_validation_epoch_end():
     module = ValidatingMLM()
-    callback = ContactPrecision(PANEL, tokenizer=module.tokenizer)
+    callback = ContactPrecisionMonitor(PANEL, tokenizer=module.tokenizer)
     trainer = pl.Trainer(
         accelerator="cpu", devices=1, logger=False, enable_progress_bar=False, enable_model_summary=False,
         callbacks=[callback],
@@ -140,13 +140,13 @@ def test_ddp_two_processes_log_what_one_process_logs():
 
 def test_resume_from_a_checkpoint_keeps_the_callback_state(tmp_path):
     module = TinyMLM()
-    callback = ContactPrecision(PANEL, tokenizer=module.tokenizer, every_n_steps=2, prefix="contacts/att/")
+    callback = ContactPrecisionMonitor(PANEL, tokenizer=module.tokenizer, every_n_steps=2, prefix="contacts/att/")
     trainer = pl.Trainer(max_steps=4, accelerator="cpu", logger=False, enable_progress_bar=False,
                          enable_model_summary=False, default_root_dir=tmp_path, callbacks=[callback])  # fmt: skip
     trainer.fit(module)
     checkpoint = tmp_path / "run.ckpt"
     trainer.save_checkpoint(checkpoint)
-    resumed = ContactPrecision(PANEL, tokenizer=module.tokenizer, every_n_steps=2, prefix="contacts/att/")
+    resumed = ContactPrecisionMonitor(PANEL, tokenizer=module.tokenizer, every_n_steps=2, prefix="contacts/att/")
     trainer = pl.Trainer(max_steps=6, accelerator="cpu", logger=False, enable_progress_bar=False,
                          enable_model_summary=False, default_root_dir=tmp_path, callbacks=[resumed])  # fmt: skip
     trainer.fit(TinyMLM(), ckpt_path=checkpoint)
@@ -156,7 +156,7 @@ def test_resume_from_a_checkpoint_keeps_the_callback_state(tmp_path):
 
 def test_score_outside_a_trainer_equals_the_logged_numbers():
     module = TinyMLM()
-    callback = ContactPrecision(PANEL, tokenizer=module.tokenizer, every_n_steps=4)
+    callback = ContactPrecisionMonitor(PANEL, tokenizer=module.tokenizer, every_n_steps=4)
     _trainer(callback).fit(module)
     offline = callback.score(module.model)
     assert offline == pytest.approx({k: v for k, v in callback.history[-1].items() if k != "step"}, nan_ok=True)
@@ -169,7 +169,7 @@ def test_contact_map_logger_writes_images_to_tensorboard_and_png(tmp_path):
     from interp.callbacks import ContactMapLogger
 
     module = TinyMLM()
-    precision = ContactPrecision(PANEL, tokenizer=module.tokenizer, every_n_steps=1)
+    precision = ContactPrecisionMonitor(PANEL, tokenizer=module.tokenizer, every_n_steps=1)
     images = ContactMapLogger(every_n_evaluations=2, max_maps=2)
     loggers = [TensorBoardLogger(tmp_path, name="tb"), CSVLogger(tmp_path, name="csv")]
     trainer = pl.Trainer(max_steps=4, accelerator="cpu", logger=loggers, enable_progress_bar=False,
@@ -198,7 +198,7 @@ def test_precision_curves_from_history_and_from_a_csv_log(tmp_path):
     from interp.plotting import plot_precision_curve
 
     module = TinyMLM()
-    callback = ContactPrecision(PANEL, tokenizer=module.tokenizer, every_n_steps=2, ranges=["long"], ks=["L"])
+    callback = ContactPrecisionMonitor(PANEL, tokenizer=module.tokenizer, every_n_steps=2, ranges=["long"], ks=["L"])
     logger = CSVLogger(tmp_path, name="csv")
     trainer = pl.Trainer(max_steps=4, accelerator="cpu", logger=logger, log_every_n_steps=1, enable_progress_bar=False,
                          enable_model_summary=False, enable_checkpointing=False, callbacks=[callback])  # fmt: skip
@@ -210,3 +210,11 @@ def test_precision_curves_from_history_and_from_a_csv_log(tmp_path):
     (csv_line,) = from_csv.axes[0].get_lines()
     # Lightning's CSV rows carry the 0-based batch index and may repeat a value on the next row
     assert {round(v, 6) for v in csv_line.get_ydata().tolist()} == {round(v, 6) for v in line.get_ydata().tolist()}
+
+
+def test_the_old_callback_name_still_works_with_a_deprecation_warning():
+    import interp.callbacks
+
+    with pytest.warns(DeprecationWarning, match="ContactPrecisionMonitor"):
+        old = interp.callbacks.ContactPrecision
+    assert old is ContactPrecisionMonitor and interp.ContactPrecision is not ContactPrecisionMonitor

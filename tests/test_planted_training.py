@@ -1,5 +1,5 @@
 """End to end: a tiny ESM-shaped model trained from scratch on samples of a Potts model with planted pair
-couplings, the ContactPrecision callback attached; the categorical Jacobian must find the planted pairs."""
+couplings, the ContactPrecisionMonitor callback attached; the categorical Jacobian must find the planted pairs."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import lightning.pytorch as pl
 import torch
 
 from interp.adapters.families import EsmAdapter
-from interp.callbacks import ContactPrecision
+from interp.callbacks import ContactPrecisionMonitor
 from interp.explainers import CategoricalJacobian
 from interp.potts import gibbs_sample, planted_potts, to_strings
 from interp.training import MaskedLMModule, alignment_loader, encode_rows, family_model, letter_ids
@@ -21,7 +21,7 @@ def test_training_on_planted_couplings_recovers_them():
     potts = planted_potts(20, PAIRS, q=len(ALPHABET), strength=3.0, seed=1)
     rows = to_strings(gibbs_sample(potts, 2000, sweeps=30, seed=2), ALPHABET)
     model, tokenizer = family_model(20, seed=0)
-    callback = ContactPrecision(
+    callback = ContactPrecisionMonitor(
         [(rows[0], potts.contact_map())], tokenizer=tokenizer, every_n_steps=400, ranges=[(3, None)], ks=[len(PAIRS)],
         explainer=lambda m, t: CategoricalJacobian(EsmAdapter(m, t, alphabet=ALPHABET)),
     )  # fmt: skip
