@@ -14,10 +14,17 @@ import time
 import lightning.pytorch as pl
 import torch
 
-from interp.benchmarks.common import RESULTS, machine, markdown_table, random_protein, write_results
+from interp.benchmarks.common import (
+    add_out_argument,
+    machine,
+    markdown_table,
+    random_protein,
+    results_dir,
+    write_results,
+)
 from interp.benchmarks.family_training import data_dir, family_rows, load
 from interp.callbacks import ContactPrecisionMonitor
-from interp.models import esm_model
+from interp.stand_ins import esm_model
 
 
 class MLM(pl.LightningModule):
@@ -76,7 +83,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--explainers", nargs="+", default=["attention"])
+    add_out_argument(parser)
     args = parser.parse_args(argv)
+    out = results_dir(args)
     if args.quick:
         args.steps, args.every, args.length = 40, 20, 128
     root = data_dir()
@@ -102,7 +111,7 @@ def main(argv: list[str] | None = None) -> None:
         )
     )
     path = write_results("callback_overhead_quick" if args.quick else "callback_overhead", {"machine": machine(), "settings": vars(args), "results": rows}, text,
-                         RESULTS)  # fmt: skip
+                         out)  # fmt: skip
     print(path.read_text())
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import json
 import os
@@ -15,16 +16,26 @@ from typing import Any
 
 import torch
 
-_HERE = Path(__file__).resolve().parent
-# $INTERP_BENCHMARK_RESULTS (`interp benchmark --out`) if set; else a checkout (or editable install) writes
-# beside the scripts and an installed copy to ./interp-benchmarks
-RESULTS = (
-    Path(os.environ["INTERP_BENCHMARK_RESULTS"])
-    if os.environ.get("INTERP_BENCHMARK_RESULTS")
-    else _HERE / "results"
-    if "site-packages" not in _HERE.parts
-    else Path.cwd() / "interp-benchmarks"
-)
+_HERE = Path(__file__).resolve().parent  # the benchmarks folder (its parent: a checkout, for the commit)
+
+
+def default_results_dir() -> Path:
+    """Where a suite writes when no `--out` is given: `benchmarks/results` when run from a checkout's root (the
+    folder the README quotes), else `./interp-benchmarks` in the working directory."""
+    return Path("benchmarks/results") if Path("benchmarks").is_dir() else Path("interp-benchmarks")
+
+
+def add_out_argument(parser: argparse.ArgumentParser) -> None:
+    """The `--out DIR` option every suite takes (`interp benchmark --out` passes it on)."""
+    parser.add_argument("--out", type=Path, default=None, help="folder for the result files (default: "
+                        "benchmarks/results from a checkout's root, else ./interp-benchmarks)")  # fmt: skip
+
+
+def results_dir(args: argparse.Namespace) -> Path:
+    """The folder chosen by `--out`, or the default."""
+    return args.out if getattr(args, "out", None) is not None else default_results_dir()
+
+
 AMINO_ACIDS = "ACDEFGHIKLMNPQRSTVWY"
 
 
@@ -69,8 +80,9 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - start, result
 
 
-def write_results(name: str, payload: dict[str, Any], markdown: str, out_dir: Path = RESULTS) -> Path:
-    """Write NAME.json and NAME.md; returns the markdown path."""
+def write_results(name: str, payload: dict[str, Any], markdown: str, out_dir: Path | None = None) -> Path:
+    """Write NAME.json and NAME.md into out_dir (None: `default_results_dir()`); returns the markdown path."""
+    out_dir = default_results_dir() if out_dir is None else out_dir
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / f"{name}.json").write_text(json.dumps(payload, indent=1, default=str) + "\n")
     header = "\n".join(f"- {k}: {v}" for k, v in payload["machine"].items())

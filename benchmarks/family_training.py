@@ -19,15 +19,15 @@ from typing import Any
 import lightning.pytorch as pl
 import torch
 
-from interp.benchmarks.common import RESULTS, machine, markdown_table, write_results
+from interp.benchmarks.common import add_out_argument, machine, markdown_table, results_dir, write_results
 from interp.callbacks import ContactPrecisionMonitor
 from interp.data import find_data_dir
 from interp.io import save_contacts
 from interp.metrics import precision_table
-from interp.msa import load_family
-from interp.plm import fit_potts
 from interp.structure import contact_map
-from interp.training import MaskedLMModule, alignment_loader, encode_rows, family_model, letter_ids
+from interp.training.alignments import load_family
+from interp.training.masked_lm import MaskedLMModule, alignment_loader, encode_rows, family_model, letter_ids
+from interp.training.pseudo_likelihood import fit_potts
 
 LONG = "long_P@L"
 
@@ -186,7 +186,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--name", default=None, help="result file name (default family_training[_all])")
     parser.add_argument("--save-model", type=Path, default=None, help="save the trained model here")
+    add_out_argument(parser)
     args = parser.parse_args(argv)
+    out = results_dir(args)
     torch.set_num_threads(args.threads)
     root = data_dir()
     rows = [
@@ -227,12 +229,12 @@ def main(argv: list[str] | None = None) -> None:
     name = args.name or ("family_training_all" if args.all else "family_training")
     settings_text = ", ".join(f"{k}={v}" for k, v in settings.items() if k not in ("save_model", "name"))
     path = write_results(name, {"machine": machine(), "settings": settings, "results": results},
-                         f"Settings: {settings_text}\n\n{table}\n\n{curves}", RESULTS)  # fmt: skip
+                         f"Settings: {settings_text}\n\n{table}\n\n{curves}", out)  # fmt: skip
     if len(results) > 1 and "attention_seconds" in results[0]:
-        save_mean_tradeoff(results, RESULTS / f"{name}_tradeoff.png")
+        save_mean_tradeoff(results, out / f"{name}_tradeoff.png")
     if len(results) == 1:
-        save_curve(results[0], RESULTS / f"{name}.png")
-        save_tradeoff(results[0], RESULTS / f"{name}_tradeoff.png")
+        save_curve(results[0], out / f"{name}.png")
+        save_tradeoff(results[0], out / f"{name}_tradeoff.png")
     print(path.read_text())
 
 

@@ -10,16 +10,18 @@ import argparse
 
 import torch
 
-from interp.benchmarks.common import RESULTS, machine, markdown_table, timed, write_results
+from interp.benchmarks.common import add_out_argument, machine, markdown_table, results_dir, timed, write_results
+from interp.embedded_model import default_model, default_target
 from interp.explainers import CategoricalJacobian
 from interp.metrics import precision_table
-from interp.models import default_model, default_target
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dtypes", nargs="+", default=["bfloat16", "float16"])
+    add_out_argument(parser)
     args = parser.parse_args(argv)
+    out = results_dir(args)
     model, tokenizer = default_model()
     target = default_target()
     seconds, reference = timed(
@@ -42,7 +44,7 @@ def main(argv: list[str] | None = None) -> None:
         "medium_P@L",
     ]
     text = f"Embedded 1a3a model, L = {len(target.sequence)}, autocast on CPU.\n\n" + markdown_table(rows, columns)
-    path = write_results("reduced_precision", {"machine": machine(), "results": rows}, text, RESULTS)
+    path = write_results("reduced_precision", {"machine": machine(), "results": rows}, text, out)
     print(path.read_text())
 
 

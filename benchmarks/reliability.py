@@ -23,14 +23,13 @@ import warnings
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import lightning.pytorch as pl
 import torch
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
-from interp.benchmarks.common import RESULTS, machine, markdown_table, write_results
+from interp.benchmarks.common import add_out_argument, machine, markdown_table, results_dir, write_results
 from interp.errors import InterpError
 
 CANONICAL = "ACDEFGHIKLMNPQRSTVWY"
@@ -46,39 +45,46 @@ class RecordsRefusedError(InterpError):
     """`interp contacts` reported failing records (exit code 1) and wrote the others."""
 
 
-# ---------- strategies: what hostile input looks like ----------
-letters = st.sampled_from(list(CANONICAL) * 3 + list(HOSTILE_LETTERS))
-sequences = st.one_of(
-    st.text(st.sampled_from(CANONICAL), min_size=1, max_size=48),  # valid: must give a correct map
-    st.text(letters, max_size=48),
-    st.text(max_size=24),  # any unicode
-    st.integers(1025, 1300).map(lambda n: "ACDEFGHIKL"[n % 10] * n),  # longer than the model's window
-)
-structure_suffixes = st.sampled_from([".pdb", ".cif", ".pdb.gz", ".ent", ".mmcif", ""])
-alignment_rows = st.lists(st.text(st.sampled_from(list(CANONICAL + "-.acx*\n ")), max_size=30), min_size=0, max_size=6)
-record_ids = st.one_of(st.sampled_from(HOSTILE_IDS), st.text(min_size=1, max_size=60))
-
-
+# ---------- strategies: what hostile input looks like (hypothesis, the test extra, imported on use) ----------
 def rr_text(draw_length: int, pairs: list[tuple[int, int, float]], header: bool) -> str:
     lines = ["PFRMAT RR", "A" * draw_length] if header else []
     lines += [f"{i} {j} 0 8 {p}" for i, j, p in pairs]
     return "\n".join(lines) + "\n"
 
 
-rr_cases = st.integers(1, 40).flatmap(  # residues mostly in range, the edges (0, L + 1) and bad scores often
-    lambda length: st.tuples(
-        st.just(length),
-        st.lists(
-            st.tuples(
-                st.integers(-1, length + 1),
-                st.integers(-1, length + 1),
-                st.one_of(st.floats(0, 1), st.floats(allow_nan=True)),
-            ),
-            max_size=8,
-        ),
-        st.booleans(),
+def _strategies() -> SimpleNamespace:
+    """The hypothesis strategies of the fuzz targets (built on use: hypothesis is a test extra)."""
+    from hypothesis import strategies as st
+
+    letters = st.sampled_from(list(CANONICAL) * 3 + list(HOSTILE_LETTERS))
+    sequences = st.one_of(
+        st.text(st.sampled_from(CANONICAL), min_size=1, max_size=48),  # valid: must give a correct map
+        st.text(letters, max_size=48),
+        st.text(max_size=24),  # any unicode
+        st.integers(1025, 1300).map(lambda n: "ACDEFGHIKL"[n % 10] * n),  # longer than the model's window
     )
-)
+    rr_cases = st.integers(1, 40).flatmap(  # residues mostly in range, the edges (0, L + 1) and bad scores often
+        lambda length: st.tuples(
+            st.just(length),
+            st.lists(
+                st.tuples(
+                    st.integers(-1, length + 1),
+                    st.integers(-1, length + 1),
+                    st.one_of(st.floats(0, 1), st.floats(allow_nan=True)),
+                ),
+                max_size=8,
+            ),
+            st.booleans(),
+        )
+    )
+    return SimpleNamespace(
+        st=st,
+        sequences=sequences,
+        structure_suffixes=st.sampled_from([".pdb", ".cif", ".pdb.gz", ".ent", ".mmcif", ""]),
+        alignment_rows=st.lists(st.text(st.sampled_from(list(CANONICAL + "-.acx*\n ")), max_size=30), max_size=6),
+        record_ids=st.one_of(st.sampled_from(HOSTILE_IDS), st.text(min_size=1, max_size=60)),
+        rr_cases=rr_cases,
+    )
 
 
 # ---------- targets: one hostile input through the real code a user runs ----------
@@ -87,7 +93,7 @@ class Targets:
 
     def __init__(self, workdir: Path, structure_sample: Path | None = None) -> None:
         from interp.explainers import AttentionReadout, CategoricalJacobian
-        from interp.models import esm_model
+        from interp.stand_ins import esm_model
 
         self.workdir = workdir
         model, tokenizer = esm_model("tiny", seed=0)
@@ -155,7 +161,7 @@ class Targets:
         """Alignment rows of any length and content. A plain alignment (equal-length rows of the 20 letters
         and '-', a query with a residue) must load as exactly its rows over the query's residue columns;
         whatever loads must have one row per record, all of the query's length, upper case, query gap-free."""
-        from interp.msa import load_family
+        from interp.training.alignments import load_family
 
         path = self._fresh("alignment") / (
             "input.a3m" if fmt == "a3m" else "input.fasta" if fmt == "fasta" else "input.aln"
@@ -291,6 +297,8 @@ def outcome(call: Callable[[], None]) -> str:
 
 def run_target(name: str, strategy: Any, call: Callable[..., None], examples: int) -> dict[str, Any]:
     """Run `examples` hypothesis-generated cases through `call`; count how each ended and the slowest."""
+    from hypothesis import HealthCheck, given, settings
+
     counts: collections.Counter[str] = collections.Counter()
     slowest = 0.0
 
@@ -311,6 +319,9 @@ def run_target(name: str, strategy: Any, call: Callable[..., None], examples: in
 
 def fuzz_plan(targets: Targets) -> list[tuple[str, Any, Callable[..., None]]]:
     """(name, strategy of argument tuples, target): shared with tests/test_fuzz.py."""
+    strategies = _strategies()
+    st, sequences, record_ids = strategies.st, strategies.sequences, strategies.record_ids
+    alignment_rows, rr_cases, structure_suffixes = strategies.alignment_rows, strategies.rr_cases, strategies.structure_suffixes
     structures = st.one_of(
         st.tuples(st.binary(max_size=3000), structure_suffixes, st.none()),
         st.tuples(st.just(b""), st.sampled_from([".pdb", ".cif"]), st.floats(0.0, 1.0)),
@@ -341,7 +352,7 @@ def structure_sample(root: Path | None = None) -> Path | None:
 def _predict_child(fasta: str, out: str) -> None:
     from interp.callbacks import ContactWriter
     from interp.extraction import ExplainerModule, FastaDataModule
-    from interp.models import esm_model
+    from interp.stand_ins import esm_model
 
     model, tokenizer = esm_model("tiny", seed=3)
     trainer = pl.Trainer(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False,
@@ -411,8 +422,8 @@ def training_resume(workdir: Path) -> dict[str, Any]:
     import random
 
     from interp.callbacks import ContactPrecisionMonitor
-    from interp.models import default_target
-    from interp.training import MaskedLMModule, alignment_loader, encode_rows, family_model, letter_ids
+    from interp.embedded_model import default_target
+    from interp.training.masked_lm import MaskedLMModule, alignment_loader, encode_rows, family_model, letter_ids
 
     target = default_target()
     query, truth = target.sequence[:40], target.contacts[:40, :40]
@@ -448,8 +459,8 @@ def training_resume(workdir: Path) -> dict[str, Any]:
 def _map_digest_child() -> None:
     import hashlib
 
+    from interp.embedded_model import default_model, default_target
     from interp.explainers import CategoricalJacobian
-    from interp.models import default_model, default_target
 
     model, tokenizer = default_model()
     contacts = CategoricalJacobian(model, tokenizer).attribute(default_target().sequence[:80]).contacts
@@ -472,8 +483,8 @@ def determinism_across_processes(workdir: Path) -> dict[str, Any]:
 # ---------- DDP: 2 CPU processes against 1 ----------
 def _ddp_child(kind: str, devices: int, fasta: str, out: str) -> None:
     from interp.callbacks import ContactPrecisionMonitor, ContactWriter
+    from interp.embedded_model import default_model, default_target
     from interp.extraction import ExplainerModule, FastaDataModule
-    from interp.models import default_model, default_target
 
     model, tokenizer = default_model()
     strategy = "ddp_spawn" if devices > 1 else "auto"
@@ -536,7 +547,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--predict-child", nargs=2, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--ddp-child", nargs=4, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--digest-child", action="store_true", help=argparse.SUPPRESS)
+    add_out_argument(parser)
     args = parser.parse_args(argv)
+    out = results_dir(args)
     if args.digest_child:
         _map_digest_child()
         return
@@ -577,7 +590,7 @@ def main(argv: list[str] | None = None) -> None:
     name = "reliability_quick" if args.quick else "reliability"
     payload = {"machine": machine(), "fuzz": fuzz, "resume": resume, "training_resume": training,
                "determinism": determinism, "ddp": ddp}  # fmt: skip
-    path = write_results(name, payload, text, RESULTS)
+    path = write_results(name, payload, text, out)
     print(path.read_text())
 
 

@@ -19,11 +19,19 @@ import sys
 
 import torch
 
-from interp.benchmarks.common import RESULTS, machine, markdown_table, random_protein, timed, write_results
+from interp.benchmarks.common import (
+    add_out_argument,
+    machine,
+    markdown_table,
+    random_protein,
+    results_dir,
+    timed,
+    write_results,
+)
 from interp.benchmarks.speed import peak_rss_bytes
 from interp.contacts import jacobian_to_contacts
 from interp.explainers import AttentionReadout, CategoricalJacobian
-from interp.models import esm_model
+from interp.stand_ins import esm_model
 
 
 def child(length: int, positions: int) -> dict:
@@ -60,7 +68,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--positions", type=int, default=8)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
+    add_out_argument(parser)
     args = parser.parse_args(argv)
+    out = results_dir(args)
     if args.child is not None:
         print(json.dumps(child(args.child, args.positions)))
         return
@@ -82,7 +92,7 @@ def main(argv: list[str] | None = None) -> None:
     text = markdown_table(rows, columns) + "\n\nlog-log slopes (time or memory ~ L^slope): "
     text += ", ".join(f"{k} {v:.2f}" for k, v in slopes.items())
     path = write_results("scaling_quick" if args.quick else "scaling",
-                         {"machine": machine(), "rows": rows, "slopes": slopes}, text, RESULTS)  # fmt: skip
+                         {"machine": machine(), "rows": rows, "slopes": slopes}, text, out)  # fmt: skip
     print(path.read_text())
 
 

@@ -20,11 +20,19 @@ import sys
 
 import torch
 
-from interp.benchmarks.common import machine, markdown_table, random_protein, timed, write_results
+from interp.benchmarks.common import (
+    add_out_argument,
+    machine,
+    markdown_table,
+    random_protein,
+    results_dir,
+    timed,
+    write_results,
+)
 from interp.contacts import jacobian_to_contacts, top_pairs
 from interp.explainers import AttentionReadout, CategoricalJacobian, GradientJacobian
 from interp.explainers.categorical import auto_batch_size
-from interp.models import STAND_INS, esm_model
+from interp.stand_ins import STAND_INS, esm_model
 
 
 def family_rows(length: int = 64) -> list[dict]:
@@ -217,11 +225,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--memory-child", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--families", action="store_true", help="only the per-adapter-family table")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    add_out_argument(parser)
     args = parser.parse_args(argv)
+    out = results_dir(args)
     if args.families:
         rows = family_rows()
         table = markdown_table(rows, ["family", "adapter", "causal", "alphabet", "L", "seconds", "ms_per_residue"])
-        path = write_results("speed_families", {"machine": machine(), "rows": rows}, table)
+        path = write_results("speed_families", {"machine": machine(), "rows": rows}, table, out)
         print(path.read_text())
         return
     if args.memory_child is not None:
@@ -276,7 +286,7 @@ def main(argv: list[str] | None = None) -> None:
             batch_rows, list(batch_rows[0])
         )
     name = ("speed_quick" if args.quick else "speed") + ("_gpu" if args.device == "cuda" else "")
-    path = write_results(name, payload, text)
+    path = write_results(name, payload, text, out)
     print(path.read_text())
 
 

@@ -52,13 +52,10 @@ class ContactMapLogger(pl.Callback):
         self.evaluations += 1
         if trainer.global_rank != 0 or (self.evaluations - 1) % self.every_n_evaluations:
             return
-        import matplotlib.pyplot as plt
-
         for index, (prediction, truth) in enumerate(predictions[: self.max_maps]):
             figure = prediction.plot(truth)
             name = f"{self.tag}/{_safe(prediction.name or f'panel{index}')}"
             self._log_figure(trainer, name, figure)
-            plt.close(figure)
             self.images_logged += 1
 
     def _log_figure(self, trainer: pl.Trainer, name: str, figure: Any) -> None:

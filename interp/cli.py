@@ -163,7 +163,7 @@ def demo(
     """Contacts of 1a3a from the embedded default model (offline), scored against its crystal structure."""
     import time
 
-    from interp.models import DEFAULT_MODEL_DIR, default_model, default_target
+    from interp.embedded_model import DEFAULT_MODEL_DIR, default_model, default_target
     from interp.outputs import write_prediction_files
 
     methods = method or ["jacobian", "attention"]
@@ -213,8 +213,8 @@ def benchmark(
     out: Annotated[
         Path | None,
         typer.Option(
-            help="Folder for the result files (default: benchmarks/results in a checkout, "
-            "./interp-benchmarks for an installed copy)."
+            help="Folder for the result files (default: benchmarks/results when run from a checkout's root, "
+            "else ./interp-benchmarks)."
         ),
     ] = None,
 ) -> None:
@@ -228,17 +228,14 @@ def benchmark(
     unknown = [n for n in names if n not in BENCHMARKS]
     if unknown:
         raise typer.BadParameter(f"unknown suite {suite!r}; choose from {', '.join(BENCHMARKS)}, all")
-    if out is not None:  # read by interp.benchmarks.common when it is first imported, just below
-        import os
-
-        os.environ["INTERP_BENCHMARK_RESULTS"] = str(out.resolve())
+    passed_on = [] if out is None else ["--out", str(out.resolve())]  # every suite takes --out
     seconds = {}
     for name in names:
         module_name, full, short = BENCHMARKS[name]
         typer.echo(f"== benchmark {name} ({'quick' if quick else 'full'})")
         start, threads = time.perf_counter(), torch.get_num_threads()
         try:
-            importlib.import_module(f"interp.benchmarks.{module_name}").main(short if quick else full)
+            importlib.import_module(f"interp.benchmarks.{module_name}").main([*(short if quick else full), *passed_on])
         finally:  # some suites pin one thread; the next one gets the machine back
             torch.set_num_threads(threads)
         seconds[name] = time.perf_counter() - start

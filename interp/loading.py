@@ -18,7 +18,7 @@ def load_model(name_or_path: str, *, trust_remote_code: bool = False, device: st
     """(model in eval mode, tokenizer). Tries a masked-LM head, then a causal-LM head, then the bare encoder
     (ProtT5-style); "default" is the embedded 1a3a model (offline)."""
     if name_or_path == DEFAULT:
-        from interp.models import default_model
+        from interp.embedded_model import default_model
 
         model, tokenizer = default_model()
         return _place(model, device, dtype), tokenizer

@@ -15,8 +15,6 @@ def write_prediction_files(prediction: Any, out_dir: str | Path, *, truth: Any =
                            min_separation: int = 6) -> dict[str, Path]:  # fmt: skip
     """Write the outputs of one prediction into out_dir; returns {kind: path}. File names come from the
     record name through `safe_file_name`, so they stay inside out_dir whatever the id holds."""
-    import matplotlib.pyplot as plt
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     base = safe_file_name(stem or prediction.name or "prediction", suffix="") + f".{prediction.method}"
@@ -36,7 +34,6 @@ def write_prediction_files(prediction: Any, out_dir: str | Path, *, truth: Any =
     figure = prediction.plot(truth)
     with atomic_write(paths["png"], "wb") as handle:  # a killed run leaves no half-drawn PNG
         figure.savefig(handle, dpi=110, format="png")
-    plt.close(figure)
     if truth is not None:
         table = prediction.precision(truth)
         with atomic_write(paths["precision"], "w") as handle:

@@ -10,15 +10,13 @@ import torch
 def plot_contact_map(prediction: Any, truth: Any = None, *, ax: Any = None, k: int | None = None,
                      min_separation: int = 6) -> Any:  # fmt: skip
     """Draw one prediction; returns the matplotlib Figure. Hits among the top-k are blue, misses red."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: no global figure registry, no backend chosen for the user
 
     contacts = prediction.contacts.detach().float().cpu()
     length = contacts.shape[0]
     if ax is None:
-        fig, ax = plt.subplots(figsize=(5, 5))
+        fig = Figure(figsize=(5, 5))
+        ax = fig.subplots()
     else:
         fig = ax.figure
     upper = torch.triu(contacts, diagonal=1)
@@ -45,14 +43,12 @@ def plot_contact_map(prediction: Any, truth: Any = None, *, ax: Any = None, k: i
 def plot_precision_curve(history: Any, *, keys: Any = None, ax: Any = None, title: str | None = None) -> Any:
     """Precision against training step, from a ContactPrecisionMonitor callback's `history` (a list of dicts with
     "step"), a {label: history} dict to overlay several callbacks, or a Lightning CSVLogger metrics.csv path."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: no global figure registry, no backend chosen for the user
 
     series = _curve_series(history, keys)
     if ax is None:
-        fig, ax = plt.subplots(figsize=(6, 4))
+        fig = Figure(figsize=(6, 4))
+        ax = fig.subplots()
     else:
         fig = ax.figure
     for label, (steps, values) in series.items():
@@ -92,13 +88,11 @@ def _curve_series(history: Any, keys: Any) -> dict[str, tuple[list[float], list[
 def plot_tradeoff(rows: list[dict[str, Any]], *, x: str = "seconds", y: str = "long_P@L", label: str = "method",
                   ax: Any = None) -> Any:  # fmt: skip
     """Speed against accuracy: one point per row (e.g. per explainer), x on a log scale."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: no global figure registry, no backend chosen for the user
 
     if ax is None:
-        fig, ax = plt.subplots(figsize=(6, 4))
+        fig = Figure(figsize=(6, 4))
+        ax = fig.subplots()
     else:
         fig = ax.figure
     for row in rows:

@@ -10,7 +10,7 @@ from interp.benchmarks.scaling import slope
 from interp.benchmarks.speed import batch_sweep, deviation, reference_jacobian
 from interp.contacts import jacobian_to_contacts
 from interp.explainers import CategoricalJacobian
-from interp.models import esm_model
+from interp.stand_ins import esm_model
 
 
 def test_reference_loop_and_explainer_agree_and_the_batch_sweep_runs():
@@ -43,3 +43,33 @@ def test_readme_family_table_is_the_one_generated_from_the_conformance_runs():
     markdown, counts = table(load([results / name for name in files]))
     assert counts["failing"] == 0 and counts["verified"] > 0
     assert markdown in (root / "README.md").read_text()
+
+
+def test_benchmarks_import_without_test_extras_and_plots_leave_pyplot_alone():
+    """interp.benchmarks imports no test-only extra (hypothesis, pytest) at import time, and drawing a contact map
+    leaves the user's matplotlib backend as it was (here svg, chosen by MPLBACKEND)."""
+    import subprocess
+    import sys
+
+    code = """
+import builtins, sys
+real = builtins.__import__
+def guard(name, *args, **kwargs):
+    if name.split('.')[0] in ('hypothesis', 'pytest'):
+        raise ImportError('a test extra imported at import time: ' + name)
+    return real(name, *args, **kwargs)
+builtins.__import__ = guard
+import importlib, pkgutil, interp.benchmarks
+for module in pkgutil.iter_modules(interp.benchmarks.__path__):
+    importlib.import_module('interp.benchmarks.' + module.name)
+builtins.__import__ = real
+import tempfile, matplotlib, torch, interp
+from interp.outputs import write_prediction_files
+pred = interp.ContactPrediction('MKTAYIAKQR', 'test', torch.rand(10, 10))
+pred.plot()
+write_prediction_files(pred, tempfile.mkdtemp())
+assert matplotlib.get_backend().lower() == 'svg', matplotlib.get_backend()
+print('ok')
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={"MPLBACKEND": "svg", "PATH": ""})
+    assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stderr[-2000:]

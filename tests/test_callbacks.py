@@ -12,7 +12,7 @@ from interp.callbacks import ContactPrecisionMonitor
 from interp.errors import InterpError
 from interp.explainers import AttentionReadout
 from interp.metrics import precision_table
-from interp.models import esm_model
+from interp.stand_ins import esm_model
 
 RNG = np.random.default_rng(0)
 PANEL_SEQS = ["".join(RNG.choice(list("ACDEFGHIKLMNPQRSTVWY"), n)) for n in (40, 52)]

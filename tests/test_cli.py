@@ -44,9 +44,9 @@ def test_demo_runs_offline_on_the_embedded_model_and_writes_every_output(tmp_pat
 
     import torch
 
+    from interp.embedded_model import default_model, default_target
     from interp.explainers import CategoricalJacobian
     from interp.metrics import precision_table
-    from interp.models import default_model, default_target
 
     result = run_cli("demo", "--out", str(tmp_path))
     assert result.returncode == 0, result.stderr
@@ -71,7 +71,7 @@ def test_demo_runs_offline_on_the_embedded_model_and_writes_every_output(tmp_pat
 
 
 def test_contacts_writes_each_record_and_reports_the_bad_one(tmp_path):
-    from interp.models import default_target
+    from interp.embedded_model import default_target
 
     query = default_target().sequence
     fasta = tmp_path / "in.fa"
@@ -87,7 +87,7 @@ def test_contacts_writes_each_record_and_reports_the_bad_one(tmp_path):
 
 @requires_data
 def test_contacts_with_a_local_model_folder_and_a_structure(tmp_path, data_dir):
-    from interp.models import esm_model
+    from interp.stand_ins import esm_model
 
     model, tokenizer = esm_model("tiny")
     model.save_pretrained(tmp_path / "model")

@@ -10,7 +10,7 @@ import torch
 import transformers
 
 from interp import compat
-from interp.models import esm_model
+from interp.stand_ins import esm_model
 
 TRANSFORMERS_5 = int(transformers.__version__.split(".")[0]) >= 5
 

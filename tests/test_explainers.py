@@ -19,8 +19,8 @@ from interp.errors import (
     SequenceTooLongError,
 )
 from interp.explainers import AttentionReadout, CategoricalJacobian, GradientJacobian, RepresentationJacobian
-from interp.models import esm_model, protbert_model
 from interp.prediction import ContactPrediction
+from interp.stand_ins import esm_model, protbert_model
 
 SEQ = "MKTAYIAKQRQISFVKSH"
 

@@ -17,7 +17,7 @@ from interp.callbacks.contact_writer import safe_file_name
 from interp.errors import FastaFormatError
 from interp.explainers import AttentionReadout, CategoricalJacobian
 from interp.extraction import ExplainerModule, FastaDataModule
-from interp.models import esm_model
+from interp.stand_ins import esm_model
 
 HERE = Path(__file__).resolve().parent
 

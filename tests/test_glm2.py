@@ -15,7 +15,7 @@ from interp.adapters import get_adapter
 from interp.contacts import grouped_jacobian_to_contacts, jacobian_to_contacts
 from interp.errors import InvalidSequenceError
 from interp.explainers import CategoricalJacobian
-from interp.models import glm2_model
+from interp.stand_ins import glm2_model
 
 PROTEIN, NUCLEOTIDES = "ACDEFGHIKLMNPQRSTVWY", "acgt"
 

@@ -9,8 +9,8 @@ import torch
 from interp.adapters.families import EsmAdapter
 from interp.callbacks import ContactPrecisionMonitor
 from interp.explainers import CategoricalJacobian
-from interp.potts import gibbs_sample, planted_potts, to_strings
-from interp.training import MaskedLMModule, alignment_loader, encode_rows, family_model, letter_ids
+from interp.training.masked_lm import MaskedLMModule, alignment_loader, encode_rows, family_model, letter_ids
+from interp.training.planted_potts import gibbs_sample, planted_potts, to_strings
 
 PAIRS = [(0, 9), (2, 14), (4, 18), (6, 12), (8, 17), (11, 19)]
 ALPHABET = "ACDE"  # four letters: the Jacobian is read over the letters the family uses

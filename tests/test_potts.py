@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from interp.errors import InterpError
-from interp.potts import gibbs_sample, planted_potts, to_strings
+from interp.training.planted_potts import gibbs_sample, planted_potts, to_strings
 
 
 def mutual_information(a: torch.Tensor, b: torch.Tensor, q: int) -> float:

@@ -12,7 +12,7 @@ from interp.adapters import EsmAdapter, NucleotideTransformerAdapter, get_adapte
 from interp.errors import InterpError
 from interp.explainers import make_explainer
 from interp.methods import METHOD_NAMES, METHODS, TRAINING_METHODS, check_method, method_recorded_as
-from interp.models import esm_model, nucleotide_transformer_model
+from interp.stand_ins import esm_model, nucleotide_transformer_model
 from interp.truth import true_contacts
 
 

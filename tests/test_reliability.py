@@ -11,10 +11,11 @@ import pytest
 import torch
 
 from interp.adapters import get_adapter
+from interp.embedded_model import default_model, default_target
 from interp.errors import InsufficientMemoryError, InterpError, NonFiniteOutputError
 from interp.explainers import AttentionReadout, CategoricalJacobian, GradientJacobian
 from interp.explainers.memory import JacobianPlan, activation_bytes_per_sequence
-from interp.models import default_model, default_target, esm_model
+from interp.stand_ins import esm_model
 
 SEQ = "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQAPILSRVGDGTQDNLSGAEKAVQVKVKALPDAQFEVVHSLAKWKRQTLGQHDFSAGEGLYTHMKALRPDEDRLSPLHSVYVDQWDWERVMGDGERQFSTLKSTVEAIWAGIKATEAAVSEEFGLAPFLPDQIHFVHSQELLSRYPDLDAKGRERAIAKDLGAVFLVGIGGKLSDGHRHDVRAPDYDDWSTPSELGHAGLNGDILVWNPVLEDAFELSSMGIRVDADTLKHQLALTGDEDRLELEWHQALLRGEMPQTIGGGIGQSRLTMLLLQLPHIGQVQCGVWPAACRESVPALL"
 

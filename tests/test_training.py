@@ -8,10 +8,10 @@ from helpers import requires_data
 
 from interp.errors import InterpError
 from interp.metrics import contact_precision
-from interp.msa import FamilyAlignment, load_family, sequence_weights
-from interp.plm import fit_potts
-from interp.potts import gibbs_sample, planted_potts
-from interp.training import MaskedLMModule, encode_rows, family_model, letter_ids
+from interp.training.alignments import FamilyAlignment, load_family, sequence_weights
+from interp.training.masked_lm import MaskedLMModule, encode_rows, family_model, letter_ids
+from interp.training.planted_potts import gibbs_sample, planted_potts
+from interp.training.pseudo_likelihood import fit_potts
 
 
 def test_sequence_weights_match_a_naive_loop():

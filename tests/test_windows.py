@@ -10,7 +10,7 @@ import torch
 from interp.adapters import CustomAdapter
 from interp.errors import SequenceTooLongError
 from interp.explainers import AttentionReadout, CategoricalJacobian
-from interp.models import esm_model
+from interp.stand_ins import esm_model
 from interp.windows import stitch, window_spans
 
 

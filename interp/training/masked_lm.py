@@ -43,7 +43,7 @@ def family_model(
         return multimolecule.RnaFmForMaskedLM(config), tokenizer
     from transformers import EsmConfig, EsmForMaskedLM
 
-    from interp.models import esm_tokenizer
+    from interp.stand_ins import esm_tokenizer
 
     config = EsmConfig(
         vocab_size=33, pad_token_id=1, mask_token_id=32, position_embedding_type="absolute",

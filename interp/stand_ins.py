@@ -1,4 +1,5 @@
-"""Small models built from real Hugging Face config classes, offline: for tests, benchmarks and examples.
+"""Stand-in models: small random-weight models built from real Hugging Face config classes, offline, for
+tests, benchmarks and examples (the shipped trained model is `interp.embedded_model`).
 
 `esm_model("tiny")` is a 2-layer ESM-2 with random weights; `esm_model("8M")` has the shape of ESM-2 8M
 (6 layers, 320 wide, 20 heads), the standard for timing. Tokenizers are built from the real vocabularies.
@@ -157,7 +158,7 @@ def rnafm_model(*, seed: int = 0, family: str = "rnafm", **overrides: Any):
 
 __all__ = [
     "ESM_SHAPES", "bpe_protein_model", "glm2_model", "causal_protein_model", "dna_model", "esm_model", "nucleotide_transformer_model", "esm_tokenizer", "esmc_model", "protbert_model",
-    "prott5_encoder_model", "rnafm_model", "default_model", "default_target", "DEFAULT_MODEL_DIR",
+    "prott5_encoder_model", "rnafm_model", "STAND_INS", "SAMPLE_SEQUENCES",
 ]  # fmt: skip
 
 
@@ -244,32 +245,6 @@ def glm2_model(*, seed: int = 0, **overrides: Any):
     config.model_type = "glm2"
     torch.manual_seed(seed)
     return EsmForMaskedLM(config).eval(), EsmTokenizer(_vocab_file(GLM2_VOCAB, "glm2_vocab.txt"))
-
-
-DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "default_model"
-
-
-def default_model():
-    """(EsmForMaskedLM, EsmTokenizer): the embedded default model, 1 layer, 128 wide and 8 heads, trained from scratch
-    by `benchmarks/family_training.py --save-model` on the 1a3a family alignment; safetensors, offline."""
-    from transformers import EsmForMaskedLM, EsmTokenizer
-    from transformers.utils import logging
-
-    logging.disable_progress_bar()  # a 27-tensor local file needs no progress bar
-    model = EsmForMaskedLM.from_pretrained(DEFAULT_MODEL_DIR, use_safetensors=True, local_files_only=True)
-    return model.eval(), EsmTokenizer.from_pretrained(DEFAULT_MODEL_DIR, local_files_only=True)
-
-
-def default_target() -> Any:
-    """The embedded model's query (1a3a chain A) and its true contact map (C-beta < 8 A from PDB 1a3a,
-    computed by `interp.structure.contact_map`), as a ContactMap-like record: sequence, contacts, resolved."""
-    from types import SimpleNamespace
-
-    from interp.io import load_contacts
-
-    data = load_contacts(DEFAULT_MODEL_DIR / "target.npz")
-    return SimpleNamespace(name=str(data.get("name", "1a3a_A")), sequence=data["sequence"],
-                           contacts=data["contacts"].bool(), resolved=data["resolved"].bool())  # fmt: skip
 
 
 @dataclass(frozen=True)
