@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -87,7 +87,7 @@ def _make_explainer(method: str, model, tokenizer, *, batch_size: int | None = N
 
     if method not in METHODS:
         raise typer.BadParameter(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
-    options = {} if method == "attention" else {"show_progress": progress}
+    options: dict[str, Any] = {} if method == "attention" else {"show_progress": progress}
     if method in ("jacobian", "fast-jacobian"):
         options.update(batch_size=batch_size, dtype=dtype)
     return make_explainer(method, model, tokenizer, **options)

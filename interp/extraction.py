@@ -11,12 +11,12 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import lightning.pytorch as pl
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 
 from interp.errors import FastaFormatError, InterpError
 from interp.io import read_fasta
@@ -48,7 +48,7 @@ class ExplainerModule(pl.LightningModule):
         return self._explainer
 
     def predict_step(self, batch: Sequence[tuple[str, str]], batch_idx: int, dataloader_idx: int = 0) -> list[dict]:
-        out = []
+        out: list[dict[str, Any]] = []
         for record_id, sequence in batch:
             start = time.perf_counter()
             try:
@@ -105,4 +105,4 @@ class FastaDataModule(pl.LightningDataModule):
         self.skipped = len(records) - len(self.records)
 
     def predict_dataloader(self) -> DataLoader:
-        return DataLoader(self.records, batch_size=self.batch_size, num_workers=self.num_workers, collate_fn=list)
+        return DataLoader(cast(Dataset[Any], self.records), batch_size=self.batch_size, num_workers=self.num_workers, collate_fn=list)

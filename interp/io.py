@@ -17,7 +17,7 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, NamedTuple
+from typing import IO, Any, NamedTuple, cast
 
 import numpy as np
 import torch
@@ -261,7 +261,7 @@ def save_contacts(path: PathLike, contacts: Any, *, sequence: str | None = None,
             value = value.detach().cpu().numpy()
         arrays[key] = np.asarray(value)
     with atomic_write(path, "wb") as handle:
-        np.savez_compressed(handle, **arrays)
+        np.savez_compressed(handle, **cast(dict[str, Any], arrays))
 
 
 def load_contacts(path: PathLike) -> dict[str, Any]:

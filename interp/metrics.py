@@ -142,6 +142,8 @@ class ContactPrecision(Metric):
 
     full_state_update = False
     higher_is_better = True
+    precision_sum: torch.Tensor  # states added by add_state in __init__
+    count: torch.Tensor
 
     def __init__(
         self,

@@ -48,7 +48,7 @@ def esm_model(shape: str = "tiny", *, seed: int = 0, attn_implementation: str = 
     """(EsmForMaskedLM in eval mode with random weights, tokenizer) of a named shape; no download."""
     from transformers import EsmConfig, EsmForMaskedLM
 
-    settings = dict(ESM_SHAPES[shape])
+    settings: dict[str, Any] = dict(ESM_SHAPES[shape])
     settings.update(overrides)
     config = EsmConfig(
         vocab_size=33,
@@ -69,7 +69,7 @@ def protbert_model(*, seed: int = 0, attn_implementation: str = "sdpa", **overri
     """(A tiny BertForMaskedLM with ProtBert's 30-token vocabulary, its tokenizer); random weights."""
     from transformers import BertConfig, BertForMaskedLM, BertTokenizer
 
-    settings = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 128}
+    settings: dict[str, Any] = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 128}
     settings.update(overrides)
     config = BertConfig(vocab_size=len(PROTBERT_VOCAB), max_position_embeddings=512, pad_token_id=0, **settings)
     set_config_attention_implementation(config, attn_implementation)
@@ -82,7 +82,7 @@ def esmc_model(*, seed: int = 0, **overrides: Any):
     """(A tiny EsmcForMaskedLM with random weights, the real ESM C tokenizer); no download."""
     from transformers import EsmcConfig, EsmcForMaskedLM, EsmcTokenizer
 
-    settings = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 128}
+    settings: dict[str, Any] = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 128}
     settings.update(overrides)
     torch.manual_seed(seed)
     return EsmcForMaskedLM(EsmcConfig(**settings)).eval(), EsmcTokenizer()
@@ -113,7 +113,7 @@ def causal_protein_model(*, seed: int = 0, **overrides: Any):
     ProGen2, whose real model needs remote code; sequences are written "1" + sequence + "2"."""
     from transformers import GPT2Config, GPT2LMHeadModel
 
-    settings = {"n_embd": 64, "n_layer": 2, "n_head": 4, "n_positions": 512}
+    settings: dict[str, Any] = {"n_embd": 64, "n_layer": 2, "n_head": 4, "n_positions": 512}
     settings.update(overrides)
     tokenizer = _word_level_tokenizer(
         PROGEN2_VOCAB, metaspace=False, eos=None,
@@ -131,7 +131,7 @@ def prott5_encoder_model(*, seed: int = 0, **overrides: Any):
     """(A tiny T5EncoderModel, a tokenizer with ProtT5's vocabulary of "▁A"-style letters and a final </s>)."""
     from transformers import T5Config, T5EncoderModel
 
-    settings = {"d_model": 64, "num_layers": 2, "num_heads": 4, "d_ff": 128, "d_kv": 16}
+    settings: dict[str, Any] = {"d_model": 64, "num_layers": 2, "num_heads": 4, "d_ff": 128, "d_kv": 16}
     settings.update(overrides)
     tokenizer = _word_level_tokenizer(
         PROTT5_VOCAB, metaspace=True, eos="</s>",
@@ -150,7 +150,7 @@ def rnafm_model(*, seed: int = 0, family: str = "rnafm", **overrides: Any):
         "rnafm": (multimolecule.RnaFmConfig, multimolecule.RnaFmForMaskedLM),
         "rinalmo": (multimolecule.RiNALMoConfig, multimolecule.RiNALMoForMaskedLM),
     }[family]
-    settings = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 128}
+    settings: dict[str, Any] = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 128}
     settings.update(overrides)
     torch.manual_seed(seed)
     return model_cls(config_cls(**settings)).eval(), multimolecule.RnaTokenizer()
@@ -177,11 +177,11 @@ def dna_model(*, causal: bool = True, seed: int = 0, **overrides: Any):
     )  # fmt: skip
     torch.manual_seed(seed)
     if causal:
-        settings = {"n_embd": 64, "n_layer": 2, "n_head": 4, "n_positions": 512, **overrides}
-        model = GPT2LMHeadModel(GPT2Config(vocab_size=len(DNA_VOCAB), bos_token_id=1, eos_token_id=2, **settings))
+        settings: dict[str, Any] = {"n_embd": 64, "n_layer": 2, "n_head": 4, "n_positions": 512, **overrides}
+        model: Any = GPT2LMHeadModel(GPT2Config(vocab_size=len(DNA_VOCAB), bos_token_id=1, eos_token_id=2, **settings))
     else:
-        settings = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 128}
-        model = BertForMaskedLM(BertConfig(vocab_size=len(DNA_VOCAB), pad_token_id=0, **{**settings, **overrides}))
+        bert: dict[str, Any] = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 128}
+        model = BertForMaskedLM(BertConfig(vocab_size=len(DNA_VOCAB), pad_token_id=0, **{**bert, **overrides}))
     return model.eval(), tokenizer
 
 
@@ -193,7 +193,7 @@ def nucleotide_transformer_model(*, seed: int = 0, **overrides: Any):
 
     kmers = ["".join(p) for p in itertools.product("ATCG", repeat=6)]
     vocab = ["<unk>", "<pad>", "<mask>", "<cls>", "<eos>", "<bos>", *kmers, "A", "T", "C", "G", "N"]
-    settings = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 128}
+    settings: dict[str, Any] = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 128}
     settings.update(overrides)
     config = EsmConfig(vocab_size=len(vocab), max_position_embeddings=1002, pad_token_id=1, mask_token_id=2,
                        position_embedding_type="rotary", token_dropout=False, **settings)  # fmt: skip
@@ -237,12 +237,12 @@ def glm2_model(*, seed: int = 0, **overrides: Any):
     strand tokens): a stand-in for gLM2, whose real model needs remote code."""
     from transformers import EsmConfig, EsmForMaskedLM, EsmTokenizer
 
-    settings = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 128}
+    settings: dict[str, Any] = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 128}
     settings.update(overrides)
     config = EsmConfig(vocab_size=len(GLM2_VOCAB), max_position_embeddings=1026, pad_token_id=1,
                        mask_token_id=GLM2_VOCAB.index("<mask>"), position_embedding_type="rotary",
                        token_dropout=False, **settings)  # fmt: skip
-    config.model_type = "glm2"
+    config.model_type = "glm2"  # type: ignore[misc]  # an ESM stand-in labelled with gLM2's model type
     torch.manual_seed(seed)
     return EsmForMaskedLM(config).eval(), EsmTokenizer(_vocab_file(GLM2_VOCAB, "glm2_vocab.txt"))
 

@@ -159,7 +159,7 @@ def _chain_distances(
         return dist, np.ones(len(starts), dtype=bool)
     points = np.stack([_representative(r, atom, kind) for r in residues]).astype(np.float64)
     dist = np.sqrt(((points[:, None, :] - points[None, :, :]) ** 2).sum(-1))
-    return dist, ~np.isnan(points).any(axis=1)
+    return dist, np.asarray(~np.isnan(points).any(axis=1))
 
 
 def _check_sequence(sequence: str, where: str) -> None:

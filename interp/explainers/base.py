@@ -6,7 +6,7 @@ import contextlib
 import os
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, overload
 
 import torch
 from captum.attr import Attribution
@@ -105,19 +105,52 @@ class Explainer(Attribution):
     def has_convergence_delta(self) -> bool:
         return False
 
-    def attribute(  # type: ignore[override]
+    @overload
+    def attribute(
+        self, inputs: tuple[str, ...], *, names: Sequence[str] | None = None, unknown: str = "error"
+    ) -> ContactPrediction: ...
+
+    @overload
+    def attribute(self, inputs: str, *, names: Sequence[str] | None = None, unknown: str = "error") -> ContactPrediction: ...
+
+    @overload
+    def attribute(
+        self, inputs: list[str], *, names: Sequence[str] | None = None, unknown: str = "error"
+    ) -> list[ContactPrediction]: ...
+
+    def attribute(  # type: ignore[override]  # captum's signature is (inputs: Tensor, ...) -> Tensor
         self,
-        inputs: str | Sequence[str] | tuple[str, ...],
+        inputs: str | list[str] | tuple[str, ...],
         *,
         names: Sequence[str] | None = None,
         unknown: str = "error",
     ) -> ContactPrediction | list[ContactPrediction]:
-        """Contact maps for one sequence (one prediction), a list of sequences (a list), or a tuple of chains
-        (one complex: chains joined by the family's linker, one full map with chain boundaries)."""
+        """Contact maps for one sequence, a list of sequences, or one complex.
+
+        Args:
+            inputs: a sequence (one prediction), a list of sequences (a list of predictions), or a tuple of
+                chains (one complex: chains joined by the family's linker, one full map with chain boundaries).
+            names: record names, one per sequence (errors and predictions carry them).
+            unknown: "error" refuses letters outside the alphabet; "mask" puts the mask token there.
+
+        Returns:
+            A `ContactPrediction`, or a list of them for a list input.
+
+        Raises:
+            InterpError: a record is invalid (named, with the position), too long with long_sequences="error",
+                or would not fit in memory; every record is checked before any model call.
+
+        Example:
+            >>> from interp import CategoricalJacobian
+            >>> from interp.stand_ins import esm_model
+            >>> model, tokenizer = esm_model("tiny")
+            >>> CategoricalJacobian(model, tokenizer).attribute("MKTAYIAKQR").contacts.shape
+            torch.Size([10, 10])
+        """
         if isinstance(inputs, tuple):  # one complex: chains joined by the family's linker
             return self._explain_complex(inputs, name=None if names is None else names[0], unknown=unknown)
         single = isinstance(inputs, str)
-        sequences = [inputs] if single else list(inputs)
+        sequences: list[str] = [inputs] if isinstance(inputs, str) else list(inputs)
         if names is not None and len(names) != len(sequences):
             raise InterpError(f"{len(names)} names for {len(sequences)} sequences")
         labels = list(names) if names is not None else [f"#{n + 1}" for n in range(len(sequences))]

@@ -8,6 +8,7 @@ PNAS 2024). Mutants from many positions share a batch; the wild-type letter's ow
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -161,7 +162,7 @@ class CategoricalJacobian(Explainer):
             batch[rows, token_positions[p[mutated]]] = subs[p[mutated], s[mutated]]
             with torch.no_grad(), self._autocast():  # not inference_mode: see AttentionReadout.head_maps
                 values = self._readout(self._runner.forward(batch, **kwargs), encoded)[:n_real].float()
-            check_finite_output(values, "outputs", lambda row, p=p, s=s: self._describe_row(p, s, subs, row))
+            check_finite_output(values, "outputs", functools.partial(self._describe_row, p, s, subs))
             p, s = p[:n_real], s[:n_real]
             if wild_type is None:
                 wild_type = values[0].clone()

@@ -90,7 +90,7 @@ class GradientJacobian(Explainer):
         with torch.no_grad(), self._attention_context(), quiet_vmap_fallback():  # no parameter gradients;
             embedded = _embedded_input(site, ids, adapter).detach()  # torch.func still differentiates it
             try:
-                logits, pullback = torch.func.vjp(logits_of, embedded)
+                logits, pullback = torch.func.vjp(logits_of, embedded)[:2]
                 pull = _batched(pullback)
             except RuntimeError as error:  # torch.func cannot trace the model: plain autograd, one output at a time
                 if not _functorch_refusal(error):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import lightning.pytorch as pl
 import torch
@@ -25,7 +25,7 @@ def family_model(
     """(A fresh EsmForMaskedLM with learned positions and no dropout, its ESM-2 tokenizer) for sequences of
     up to `length` residues; kind "rna" builds a multimolecule RNA-FM-shaped model with its RnaTokenizer."""
     torch.manual_seed(seed)
-    shape = {"hidden_size": width, "num_hidden_layers": layers, "num_attention_heads": heads,
+    shape: dict[str, Any] = {"hidden_size": width, "num_hidden_layers": layers, "num_attention_heads": heads,
              "intermediate_size": 2 * width, "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}  # fmt: skip
     if kind == "rna":
         import multimolecule
@@ -113,8 +113,9 @@ class MaskedLMModule(pl.LightningModule):
         inputs = ids.masked_fill(masked, self.mask_token_id)
         replaced = selected & (action < self.random_fraction)
         if bool(replaced.any()):
-            draws = torch.randint(len(self.replacement_ids), (int(replaced.sum()),), device=ids.device)
-            inputs[replaced] = self.replacement_ids[draws]
+            replacements = cast(torch.Tensor, self.replacement_ids)  # a registered buffer
+            draws = torch.randint(len(replacements), (int(replaced.sum()),), device=ids.device)
+            inputs[replaced] = replacements[draws]
         logits = self.model(input_ids=inputs).logits
         loss = nn.functional.cross_entropy(logits[selected], ids[selected])
         self.log("train/loss", loss, prog_bar=True)
@@ -146,5 +147,5 @@ def alignment_loader(
     """Batches of token rows, drawn with replacement in proportion to `weights` (uniform when None)."""
     generator = torch.Generator().manual_seed(seed)
     weights = torch.ones(len(ids)) if weights is None else weights
-    sampler = WeightedRandomSampler(weights.double(), num_samples=len(ids), replacement=True, generator=generator)
+    sampler = WeightedRandomSampler(cast(Any, weights.double()), num_samples=len(ids), replacement=True, generator=generator)
     return DataLoader(TensorDataset(ids), batch_size=batch_size, sampler=sampler, drop_last=len(ids) > batch_size)

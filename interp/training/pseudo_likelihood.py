@@ -83,6 +83,7 @@ def fit_potts(
         loss = objective()
         loss.backward()
         if max_seconds is not None and time.perf_counter() - start > max_seconds:
+            assert raw.grad is not None and fields.grad is not None
             raw.grad.zero_()  # out of time: a zero gradient stops L-BFGS at its tolerance check
             fields.grad.zero_()
         return loss
