@@ -50,6 +50,30 @@ class EmbeddingSite:
     at: str = "output"
 
 
+@dataclass(frozen=True)
+class ModelShape:
+    """The sizes explainers and memory estimates need: layers, attention heads, hidden width, feed-forward width,
+    vocabulary size. Read by the adapter from the model's configuration (`Adapter.shape`)."""
+
+    layers: int
+    heads: int
+    hidden: int
+    intermediate: int
+    vocab: int
+
+
+# configuration names of each size across families (ESM/BERT, T5, GPT-2/ProGen2, gLM2, StripedHyena, HyenaDNA)
+_SHAPE_NAMES = {
+    "layers": ("num_hidden_layers", "num_layers", "n_layer", "depth"),
+    "heads": ("num_attention_heads", "num_heads", "n_head", "heads"),
+    "hidden": ("hidden_size", "d_model", "n_embd", "dim"),
+    "intermediate": ("intermediate_size", "d_ff", "n_inner", "inner_mlp_size", "d_inner"),
+    "vocab": ("vocab_size",),
+}
+# where a configuration does not say: sizes that over- rather than under-estimate a small model's memory
+_SHAPE_FALLBACK = {"layers": 12, "heads": 8, "hidden": 512, "vocab": 64}
+
+
 @dataclass
 class ForwardOutput:
     """What `Adapter.forward` returns: logits [B, T, V]; attentions per layer [B, heads, T, T]; hidden states."""
@@ -93,6 +117,25 @@ class Adapter:
         self._letter_ids: torch.Tensor | None = None
 
     # --- what the model is -------------------------------------------------------------------
+    @property
+    def shape(self) -> ModelShape:
+        """Layers, heads and widths from the model's configuration (names differ by family; where a configuration
+        does not give a size, a generous fallback, so memory estimates err on the safe side)."""
+        config = getattr(self.model, "config", None)
+        sizes: dict[str, int] = {}
+        for field, names in _SHAPE_NAMES.items():
+            value = next((getattr(config, n, None) for n in names if isinstance(getattr(config, n, None), int)), None)
+            if value:
+                sizes[field] = int(value)
+        hidden = sizes.get("hidden", _SHAPE_FALLBACK["hidden"])
+        return ModelShape(
+            layers=sizes.get("layers", _SHAPE_FALLBACK["layers"]),
+            heads=sizes.get("heads", _SHAPE_FALLBACK["heads"]),
+            hidden=hidden,
+            intermediate=sizes.get("intermediate", 4 * hidden),
+            vocab=sizes.get("vocab", _SHAPE_FALLBACK["vocab"]),
+        )
+
     @property
     def device(self) -> torch.device:
         for parameter in self.model.parameters():

@@ -18,7 +18,7 @@ from interp.adapters.attention_capture import capture_module_weights
 from interp.adapters.base import DNA_ALPHABET, PROTEIN_ALPHABET, Adapter, Encoded
 from interp.adapters.dnabert2 import attention_modules, dnabert2_attention_weights
 from interp.adapters.huggingface import (
-    HFTokenAdapter,
+    HuggingFaceForward,
     _token_text,
     as_transformers_tokenizer,
     ensure_output_capturing,
@@ -45,7 +45,7 @@ def vocabulary_alphabet(tokenizer: Any) -> str:
     return DNA_ALPHABET if letters and letters <= set(DNA_ALPHABET + "N") else PROTEIN_ALPHABET
 
 
-class TokenResolutionAdapter(HFTokenAdapter):
+class TokenResolutionAdapter(HuggingFaceForward, Adapter):
     """ProtGPT2 (causal) and DNABERT-2 (masked): residues mapped to the BPE tokens that hold them."""
 
     has_lm_head = False  # no per-residue logits
@@ -64,8 +64,7 @@ class TokenResolutionAdapter(HFTokenAdapter):
         self._attention_modules = attention_modules(model)
         if self._attention_modules:  # DNABERT-2: weights recomputed from each attention call (ALiBi)
             self.attention_source = "hooks"
-        # HFTokenAdapter's own set-up needs a token per letter; only its forward and attention switch are used
-        Adapter.__init__(self, model, mask_token_id=tokenizer.mask_token_id, max_length=max_length)
+        super().__init__(model, mask_token_id=tokenizer.mask_token_id, max_length=max_length)
         ensure_output_capturing(model)
 
     def capture_attention(self) -> contextlib.AbstractContextManager[list[torch.Tensor]]:

@@ -21,6 +21,7 @@ from interp.adapters.base import (
     Adapter,
     EmbeddingSite,
     ForwardOutput,
+    ModelShape,
 )
 from interp.adapters.huggingface import (
     HFTokenAdapter,
@@ -64,6 +65,16 @@ class EsmcPackageAdapter(HFTokenAdapter):
         super().__init__(model, tokenizer if tokenizer is not None else getattr(model, "tokenizer", None), **options)
         self.chain_break_token_id = _letter_token_id(self.tokenizer, "|")
         self.attention_source = "sdpa"
+
+    @property
+    def shape(self) -> ModelShape:
+        """ESMC has no config: sizes from its modules (embedding, transformer blocks, attention heads)."""
+        embed: Any = self.input_embedding()
+        blocks = list(getattr(getattr(self.model, "transformer", None), "blocks", []))
+        heads = next((int(m.n_heads) for m in self.model.modules() if hasattr(m, "n_heads")), 8)
+        hidden = int(embed.embedding_dim)
+        return ModelShape(layers=len(blocks) or 12, heads=heads, hidden=hidden, intermediate=4 * hidden,
+                          vocab=int(embed.num_embeddings))  # fmt: skip
 
     def input_embedding(self) -> nn.Embedding:
         embedding = getattr(self.model, "embed", None)

@@ -125,7 +125,28 @@ def special_token_layout(tokenizer: Any, letter: str) -> tuple[list[int], list[i
     return ids[:where], ids[where + 1 :]
 
 
-class HFTokenAdapter(Adapter):
+class HuggingFaceForward:
+    """How a Hugging Face model is run: ids by keyword, and eager attention switched on where weights are asked
+    for (shared by the per-letter adapters and the token-resolution adapter)."""
+
+    model: nn.Module
+    attention_source: str
+
+    def _run(self, input_ids: torch.Tensor, *, output_attentions: bool, output_hidden_states: bool) -> ForwardOutput:
+        return Adapter._call_model(
+            self.model, input_ids, keyword=True, output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+        )  # fmt: skip
+
+    def attention_weights_enabled(self) -> contextlib.AbstractContextManager[None]:
+        """SDPA and flash attention return no weights: switch to eager attention for the block, then back
+        (`interp.compat.eager_attention`); nothing to switch when the weights come through hooks."""
+        if self.attention_source != "outputs":
+            return contextlib.nullcontext()
+        return eager_attention(self.model)
+
+
+class HFTokenAdapter(HuggingFaceForward, Adapter):
     """Any Hugging Face masked or causal LM whose tokenizer has a token per letter of the alphabet."""
 
     def __init__(
@@ -182,20 +203,6 @@ class HFTokenAdapter(Adapter):
         if token_id is None:
             raise InterpError(f"{self.name}: no token for {letter!r}")
         return token_id
-
-    def _run(self, input_ids: torch.Tensor, *, output_attentions: bool, output_hidden_states: bool) -> ForwardOutput:
-        return self._call_model(
-            self.model, input_ids, keyword=True, output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states,
-        )  # fmt: skip
-
-    def attention_weights_enabled(self) -> contextlib.AbstractContextManager[None]:
-        """SDPA and flash attention return no weights: switch to eager attention for the block, then back
-        (`interp.compat.eager_attention`); nothing to switch when the weights come through hooks."""
-        if self.attention_source != "outputs":
-            return contextlib.nullcontext()
-        return eager_attention(self.model)
-
 
 def _position_offset(model: nn.Module) -> int:
     """Learned positions that count from padding_idx + 1 (ESM, RoBERTa) lose that many slots; multimolecule's

@@ -168,3 +168,14 @@ def test_causal_dna_fills_the_other_triangle_by_reverse_complement():
     expected = two_strand_reference(sequence, readout)
     pred = CategoricalJacobian(adapter, keep_jacobian=True).attribute(sequence)
     np.testing.assert_allclose(pred.jacobian.numpy(), expected, atol=1e-5)
+
+
+def test_the_adapter_reads_the_model_shape(family):
+    """Layers, heads and width come from the adapter (the only door to the model), equal to the real modules."""
+    _, model, _, adapter, _, _ = family
+    shape = adapter.shape
+    assert shape.hidden == model.get_input_embeddings().embedding_dim
+    assert shape.vocab == model.get_input_embeddings().num_embeddings or shape.vocab >= len(adapter.alphabet)
+    config = model.config
+    layers = next(getattr(config, n) for n in ("num_hidden_layers", "num_layers", "n_layer") if hasattr(config, n))
+    assert shape.layers == layers and shape.heads > 0

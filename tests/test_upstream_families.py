@@ -427,3 +427,11 @@ def test_caduceus_configuration_and_tokenizer() -> None:
     adapter = DnaAdapter(model, tokenizer)
     assert adapter.encode(text).input_ids.tolist() == list(tokenizer(text)["input_ids"])
     assert adapter.attention_source == "none" and not adapter.causal
+
+
+@pytest.mark.parametrize("name", ["evo (Hugging Face)", "evo (evo package)", "glm2", "esmc (esm package)"])
+def test_the_adapter_reads_the_shape_of_models_without_standard_config_names(name: str) -> None:
+    f = family(name)
+    shape = get_adapter(f.model, f.tokenizer).shape
+    embedding = EMBEDDINGS[name][1]
+    assert shape.hidden == f.model.get_submodule(embedding).weight.shape[1] and shape.layers == 2

@@ -55,6 +55,7 @@ class CategoricalJacobian(Explainer):
     """
 
     method = "categorical_jacobian"
+    reads_logits = True  # RepresentationJacobian reads hidden states instead
 
     def __init__(
         self,
@@ -82,7 +83,7 @@ class CategoricalJacobian(Explainer):
             raise InterpError(f"batch_size must be >= 1; got {batch_size}")
         if fast and self.adapter.mask_token_id is None:
             raise InterpError(f"{self.adapter.name} has no mask token, so fast=True is not available")
-        if not self.adapter.has_lm_head and type(self) is CategoricalJacobian:
+        if not self.adapter.has_lm_head and self.reads_logits:
             raise InterpError(f"{self.adapter.name} has no language-model head: use RepresentationJacobian")
         self.fast = fast
         self.batch_size = batch_size
@@ -227,6 +228,7 @@ class RepresentationJacobian(CategoricalJacobian):
     """
 
     method = "representation_jacobian"
+    reads_logits = False
 
     def __init__(self, model: nn.Module | Adapter, tokenizer: Any = None, *, layer: int = -1, **options: Any) -> None:
         super().__init__(model, tokenizer, **options)
@@ -238,8 +240,7 @@ class RepresentationJacobian(CategoricalJacobian):
         return {"output_hidden_states": True}
 
     def _output_width(self) -> int:
-        config = getattr(self.adapter.model, "config", None)
-        return int(getattr(config, "hidden_size", 0) or getattr(config, "d_model", 0) or 1024)
+        return self.adapter.shape.hidden
 
     def _readout(self, out: ForwardOutput, encoded: Encoded) -> torch.Tensor:
         if not out.hidden_states:

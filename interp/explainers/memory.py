@@ -15,12 +15,8 @@ GB = 1e9
 
 def activation_bytes_per_sequence(adapter: Adapter, n_tokens: int) -> int:
     """A generous estimate of one sequence's forward activations (hidden states, feed-forward, attention, logits)."""
-    config = getattr(adapter.model, "config", None)
-    hidden = int(getattr(config, "hidden_size", 0) or getattr(config, "d_model", 0) or 512)
-    heads = int(getattr(config, "num_attention_heads", 0) or 8)
-    inner = int(getattr(config, "intermediate_size", 0) or 4 * hidden)
-    vocab = int(getattr(config, "vocab_size", 0) or 64)
-    return 4 * n_tokens * (8 * hidden + 2 * inner + 2 * heads * n_tokens + vocab)
+    shape = adapter.shape
+    return 4 * n_tokens * (8 * shape.hidden + 2 * shape.intermediate + 2 * shape.heads * n_tokens + shape.vocab)
 
 
 @dataclass(frozen=True)
@@ -94,9 +90,7 @@ def check_jacobian_memory(
 def check_attention_memory(adapter: Adapter, n_tokens: int, *, available: int, device: torch.device) -> None:
     """Refuse an attention readout whose [layers, heads, T, T] maps (held about three times: the model's
     outputs, their stack, the per-head maps) would not fit, naming the window length that would."""
-    config = getattr(adapter.model, "config", None)
-    layers = int(getattr(config, "num_hidden_layers", 0) or getattr(config, "num_layers", 0) or 12)
-    heads = int(getattr(config, "num_attention_heads", 0) or getattr(config, "num_heads", 0) or 8)
+    layers, heads = adapter.shape.layers, adapter.shape.heads
     per_token_squared = 3 * 4 * layers * heads
     activations = activation_bytes_per_sequence(adapter, n_tokens)
     needed = per_token_squared * n_tokens**2 + activations
