@@ -83,3 +83,22 @@ def two_strand_reference(sequence: str, readout) -> np.ndarray:
                     elif q < p:
                         expected[p, a, q, b] = rc_mutant[length - 1 - q, "ACGT".index(comp[other])]
     return expected
+
+
+def kmer_marginal_logits(logits, vocab: dict[str, int], length: int) -> np.ndarray:
+    """Nucleotide Transformer reference: [L, 4] per nucleotide, from token logits [T, V] of `<cls>` + 6-mers +
+    single-letter tail: the log-sum-exp over every 6-mer with that letter at the nucleotide's offset."""
+    import torch
+
+    kmers = {token: index for token, index in vocab.items() if len(token) == 6 and set(token) <= set("ACGT")}
+    out = np.zeros((length, 4))
+    full = length // 6 * 6
+    for q in range(length):
+        token = 1 + (q // 6 if q < full else full // 6 + (q - full))
+        for b, letter in enumerate("ACGT"):
+            if q < full:
+                members = [index for kmer, index in kmers.items() if kmer[q % 6] == letter]
+                out[q, b] = float(torch.logsumexp(logits[token, members], dim=0))
+            else:
+                out[q, b] = float(logits[token, vocab[letter]])
+    return out

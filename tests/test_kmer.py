@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from helpers import assert_maps_close, reference_postprocess
+from helpers import assert_maps_close, kmer_marginal_logits, reference_postprocess
 
 from interp.adapters import get_adapter
 from interp.errors import InterpError, SequenceTooLongError
@@ -21,23 +21,12 @@ def test_kmer_jacobian_equals_retokenised_naive_loop():
     sequence = "ATCGGATTTACGAG"  # two full 6-mers and two single nucleotides
     length = len(sequence)
     vocab = tokenizer.get_vocab()
-    kmers = {token: index for token, index in vocab.items() if len(token) == 6 and set(token) <= set("ACGT")}
 
     def nucleotide_logits(seq):
         ids = torch.tensor(tokenizer(seq)["input_ids"])
         with torch.no_grad():
             logits = model(input_ids=ids[None]).logits[0].double()
-        out = np.zeros((length, 4))
-        full = length // 6 * 6
-        for q in range(length):
-            token = 1 + (q // 6 if q < full else full // 6 + (q - full))
-            for b, letter in enumerate("ACGT"):
-                if q < full:
-                    members = [index for kmer, index in kmers.items() if kmer[q % 6] == letter]
-                    out[q, b] = float(torch.logsumexp(logits[token, members], dim=0))
-                else:
-                    out[q, b] = float(logits[token, vocab[letter]])
-        return out
+        return kmer_marginal_logits(logits, vocab, length)
 
     jac = np.zeros((length, 4, length, 4))
     for p in range(length):

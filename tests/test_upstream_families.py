@@ -25,6 +25,7 @@ import pytest
 import torch
 import transformers
 import upstream_families as uf
+from helpers import kmer_marginal_logits
 
 from interp.adapters import (
     ByteLevelDnaAdapter,
@@ -130,20 +131,7 @@ def logits_of(f: uf.Family, ids: list[int]) -> torch.Tensor:
 def kmer_readout(f: uf.Family, text: str) -> np.ndarray:
     """Nucleotide Transformer: the 6-mer distribution at each nucleotide's token, marginalised to the letter at
     its offset (log-sum-exp over the 6-mers with that letter there); tail nucleotides are single tokens."""
-    vocab = f.tokenizer.get_vocab()
-    kmers = {t: i for t, i in vocab.items() if len(t) == 6 and set(t) <= set("ACGT")}
-    logits = logits_of(f, f.own_ids(text))
-    full = len(text) // 6 * 6
-    out = np.zeros((len(text), 4))
-    for q in range(len(text)):
-        token = 1 + (q // 6 if q < full else full // 6 + (q - full))
-        for b, letter in enumerate("ACGT"):
-            if q < full:
-                members = [i for kmer, i in kmers.items() if kmer[q % 6] == letter]
-                out[q, b] = float(torch.logsumexp(logits[token, members], dim=0))
-            else:
-                out[q, b] = float(logits[token, vocab[letter]])
-    return out
+    return kmer_marginal_logits(logits_of(f, f.own_ids(text)), f.tokenizer.get_vocab(), len(text))
 
 
 def readout(f: uf.Family, text: str) -> np.ndarray:
