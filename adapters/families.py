@@ -9,7 +9,7 @@ RNA (extra `[rna]`): the masked LMs the `multimolecule` package registers with t
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -71,7 +71,7 @@ class EsmcPackageAdapter(HFTokenAdapter):
         """ESMC has no config: sizes from its modules (embedding, transformer blocks, attention heads)."""
         embed: Any = self.input_embedding()
         blocks = list(getattr(getattr(self.model, "transformer", None), "blocks", []))
-        heads = next((int(m.n_heads) for m in self.model.modules() if hasattr(m, "n_heads")), 8)
+        heads = next((int(cast(Any, m).n_heads) for m in self.model.modules() if hasattr(m, "n_heads")), 8)
         hidden = int(embed.embedding_dim)
         return ModelShape(layers=len(blocks) or 12, heads=heads, hidden=hidden, intermediate=4 * hidden,
                           vocab=int(embed.num_embeddings))  # fmt: skip

@@ -9,7 +9,7 @@ on its own (`interp.contacts.grouped_jacobian_to_contacts`). Strand tokens are i
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -82,8 +82,8 @@ class GLM2Adapter(HFTokenAdapter):
                 continue
             positions.append(len(body))
             residues.append(piece)
-            body.append(lookup.get(piece, self.mask_token_id))
-        return self._assemble("".join(residues), body, positions)
+            body.append(lookup.get(piece, self.mask_token_id))  # unknown='mask' was checked: a mask token exists
+        return self._assemble("".join(residues), cast(list[int], body), positions)
 
     def mutation_table(self, encoded: Encoded) -> tuple[torch.Tensor, torch.Tensor]:
         """Letters of the residue's own kind; the other kind's slots hold the wild-type token (skipped)."""

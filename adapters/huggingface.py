@@ -170,7 +170,7 @@ class HFTokenAdapter(HuggingFaceForward, Adapter):
         self.causal = causal
         self.has_lm_head = has_lm_head
         self.letter_aliases = dict(letter_aliases or {})
-        self.name = name or getattr(getattr(model, "config", None), "model_type", "hf")
+        self.name = str(name or getattr(getattr(model, "config", None), "model_type", None) or "hf")
         self.tokenizer = tokenizer
         for letter in alphabet:
             if _letter_token_id(tokenizer, letter) is None:
@@ -207,7 +207,7 @@ class HFTokenAdapter(HuggingFaceForward, Adapter):
 def _position_offset(model: nn.Module) -> int:
     """Learned positions that count from padding_idx + 1 (ESM, RoBERTa) lose that many slots; multimolecule's
     RNA-FM shifts by one more (an upstream quirk kept for its checkpoints)."""
-    extra = _EXTRA_POSITION_SHIFT.get(getattr(getattr(model, "config", None), "model_type", None), 0)
+    extra = _EXTRA_POSITION_SHIFT.get(str(getattr(getattr(model, "config", None), "model_type", "")), 0)
     for name, module in model.named_modules():
         if name.endswith("position_embeddings") and isinstance(module, nn.Embedding) and module.padding_idx is not None:
             return module.padding_idx + 1 + extra

@@ -53,7 +53,7 @@ class NucleotideTransformerAdapter(HFTokenAdapter):
         ids = [_letter_token_id(self.tokenizer, k) for k in kmers]
         if None in ids:
             raise InterpError(f"{self.name}: the tokenizer lacks 6-mer {kmers[ids.index(None)]!r}")
-        self._kmer_id = dict(zip(kmers, ids, strict=True))
+        self._kmer_id: dict[str, int] = {kmer: int(i) for kmer, i in zip(kmers, ids, strict=True) if i is not None}
         # marginal[o, b] lists the ids of every 6-mer with letter b at offset o: [6, 4, 4**5]
         groups = [
             [[self._kmer_id[k] for k in kmers if k[offset] == letter] for letter in DNA_ALPHABET]
@@ -79,7 +79,7 @@ class NucleotideTransformerAdapter(HFTokenAdapter):
         self.check_sequence(sequence, name=name, unknown=unknown)
         sequence_t = "".join(self.letter_aliases.get(c, c) for c in sequence)
         full = len(sequence_t) // KMER * KMER
-        body = [self._kmer_id[sequence_t[i : i + KMER]] for i in range(0, full, KMER)]
+        body: list[int] = [int(self._kmer_id[sequence_t[i : i + KMER]]) for i in range(0, full, KMER)]
         body += [self.token_ids_for(c) for c in sequence_t[full:]]
         token_of = [i // KMER if i < full else full // KMER + (i - full) for i in range(len(sequence_t))]
         offsets = [i % KMER if i < full else -1 for i in range(len(sequence_t))]

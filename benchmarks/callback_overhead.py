@@ -63,16 +63,17 @@ class MLM(pl.LightningModule):
 def run(panel, args, explainer: str | None) -> dict:
     torch.manual_seed(0)
     module = MLM(args.length, args.batch_size)
-    callbacks = [] if explainer is None else [ContactPrecisionMonitor(panel, tokenizer=module.tokenizer, explainer=explainer)]
+    monitors = [] if explainer is None else [ContactPrecisionMonitor(panel, tokenizer=module.tokenizer, explainer=explainer)]
+    callbacks: list[pl.Callback] = list(monitors)
     trainer = pl.Trainer(max_steps=args.steps, val_check_interval=args.every, limit_val_batches=1,
                          num_sanity_val_steps=0, accelerator="cpu", logger=False, enable_checkpointing=False,
                          enable_progress_bar=False, enable_model_summary=False, callbacks=callbacks)  # fmt: skip
     start = time.perf_counter()
     trainer.fit(module)
     seconds = time.perf_counter() - start
-    callback_seconds = callbacks[0].seconds if callbacks else 0.0
+    callback_seconds = monitors[0].seconds if monitors else 0.0
     return {"explainer": explainer or "none (baseline)", "seconds": seconds, "callback_seconds": callback_seconds,
-            "evaluations": len(callbacks[0].history) if callbacks else 0}  # fmt: skip
+            "evaluations": len(monitors[0].history) if monitors else 0}  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> None:

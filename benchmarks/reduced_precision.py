@@ -7,6 +7,7 @@ on the embedded 1a3a model, scored against the structure.
 from __future__ import annotations
 
 import argparse
+import functools
 
 import torch
 
@@ -30,7 +31,7 @@ def main(argv: list[str] | None = None) -> None:
     rows = [{"dtype": "float32", "seconds": seconds, **_scores(reference, reference, target)}]
     for name in args.dtypes:
         explainer = CategoricalJacobian(model, tokenizer, keep_jacobian=True, dtype=getattr(torch, name))
-        seconds, result = timed(lambda explainer=explainer: explainer.attribute(target.sequence))
+        seconds, result = timed(functools.partial(explainer.attribute, target.sequence))
         rows.append({"dtype": name, "seconds": seconds, **_scores(result, reference, target)})
         print(rows[-1], flush=True)
     columns = [

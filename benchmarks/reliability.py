@@ -134,8 +134,9 @@ class Targets:
             except InterpError as error:
                 if type(error) is not expected:
                     raise FuzzBugError(f"{type(error).__name__} where {expected} was due: {error}") from None
-                if expected is InvalidSequenceError and f"position {first_bad + 1}" not in str(error):
-                    raise FuzzBugError(f"error does not name position {first_bad + 1}: {error}") from None
+                position = None if first_bad is None else first_bad + 1
+                if expected is InvalidSequenceError and f"position {position}" not in str(error):
+                    raise FuzzBugError(f"error does not name position {position}: {error}") from None
                 raise
             if expected is not None:
                 raise FuzzBugError(f"accepted where {expected.__name__} was due")
@@ -398,10 +399,12 @@ def kill_and_resume(workdir: Path, records: int = 24, kill_after: int = 8) -> di
     while len(index_entries(out)) < kill_after and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
     if process.poll() is not None:
-        raise RuntimeError(f"the prediction run ended before it was killed: {process.stderr.read().decode()[-2000:]}")
+        stderr = process.stderr.read().decode() if process.stderr is not None else ""
+        raise RuntimeError(f"the prediction run ended before it was killed: {stderr[-2000:]}")
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
-    process.stderr.close()
+    if process.stderr is not None:
+        process.stderr.close()
     at_kill = len(index_entries(out))
     _run_child(child, workdir)
     entries = index_entries(out)
@@ -488,7 +491,7 @@ def _ddp_child(kind: str, devices: int, fasta: str, out: str) -> None:
 
     model, tokenizer = default_model()
     strategy = "ddp_spawn" if devices > 1 else "auto"
-    common = {"accelerator": "cpu", "devices": devices, "strategy": strategy, "logger": False,
+    common: dict[str, Any] = {"accelerator": "cpu", "devices": devices, "strategy": strategy, "logger": False,
               "enable_progress_bar": False, "enable_model_summary": False}  # fmt: skip
     if kind == "writer":
         trainer = pl.Trainer(callbacks=[ContactWriter(out)], **common)
@@ -513,7 +516,7 @@ class ValidateOnly(pl.LightningModule):
         self.model = model
 
     def val_dataloader(self) -> Any:
-        return torch.utils.data.DataLoader(torch.zeros(2, 1), batch_size=1)
+        return torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.zeros(2, 1)), batch_size=1)
 
     def validation_step(self, batch: Any, index: int) -> None:
         return None

@@ -12,6 +12,7 @@ Usage: python benchmarks/speed.py [--lengths 64 128 256] [--quick] [--device cpu
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.util
 import json
 import resource
@@ -56,7 +57,7 @@ def family_rows(length: int = 64) -> list[dict]:
         explainer_cls = CategoricalJacobian if adapter.has_lm_head else RepresentationJacobian
         explainer = explainer_cls(adapter)
         explainer.attribute(sequence if kind == "glm2" else sequence[:8])  # warm-up
-        seconds, _ = timed(lambda explainer=explainer, sequence=sequence: explainer.attribute(sequence))
+        seconds, _ = timed(functools.partial(explainer.attribute, sequence))
         rows.append({
             "family": name, "adapter": type(adapter).__name__, "causal": adapter.causal,
             "alphabet": len(adapter.alphabet), "L": length, "seconds": seconds,
@@ -177,7 +178,7 @@ def batch_sweep(model, tokenizer, sequence: str, sizes: tuple[int, ...] = (20, 6
     for size in sizes:
         sized = CategoricalJacobian(model, tokenizer, batch_size=size)
         sized.jacobian(sequence, positions=[0])
-        seconds[size] = timed(lambda sized=sized: sized.attribute(sequence))[0]
+        seconds[size] = timed(functools.partial(sized.attribute, sequence))[0]
     return seconds
 
 

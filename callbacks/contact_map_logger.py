@@ -41,7 +41,7 @@ class ContactMapLogger(pl.Callback):
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         if self.source is None:
-            found = [c for c in trainer.callbacks if isinstance(c, ContactPrecisionMonitor)]
+            found = [c for c in getattr(trainer, "callbacks", []) if isinstance(c, ContactPrecisionMonitor)]
             if not found:
                 raise InterpError("ContactMapLogger draws what a ContactPrecisionMonitor callback computes; add one")
             self.source = found[0]
@@ -62,7 +62,7 @@ class ContactMapLogger(pl.Callback):
         step = trainer.global_step
         loggers = list(trainer.loggers)
         for logger in loggers:
-            experiment = getattr(logger, "experiment", None)
+            experiment: Any = getattr(logger, "experiment", None)
             if hasattr(experiment, "add_figure"):  # TensorBoard
                 experiment.add_figure(name, figure, global_step=step, close=False)
             elif hasattr(logger, "log_image"):  # W&B, Neptune, ...

@@ -11,7 +11,7 @@ import contextlib
 import functools
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -77,7 +77,9 @@ class CategoricalJacobian(Explainer):
         self._require_mutations()
         self.compile = compile
         self._runner = (
-            self.adapter.with_model(torch.compile(self.adapter.model, dynamic=False)) if compile else self.adapter
+            self.adapter.with_model(cast(nn.Module, torch.compile(self.adapter.model, dynamic=False)))
+            if compile
+            else self.adapter
         )
         if batch_size is not None and batch_size < 1:
             raise InterpError(f"batch_size must be >= 1; got {batch_size}")
@@ -111,6 +113,7 @@ class CategoricalJacobian(Explainer):
         """(token position of each residue [L], replacement token ids [L, S]: letters, or the mask)."""
         token_positions, table = self.adapter.mutation_table(encoded)
         if self.fast:
+            assert self.adapter.mask_token_id is not None  # checked in __init__ (fast needs a mask token)
             table = torch.full((len(token_positions), 1), int(self.adapter.mask_token_id), dtype=torch.long)
         return token_positions, table
 
