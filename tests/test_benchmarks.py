@@ -45,7 +45,7 @@ def test_readme_family_table_is_the_one_generated_from_the_conformance_runs():
     assert markdown in (root / "README.md").read_text()
 
 
-def test_benchmarks_import_without_test_extras_and_plots_leave_pyplot_alone():
+def test_benchmarks_import_without_test_extras_and_plots_leave_pyplot_alone(tmp_path):
     """interp.benchmarks imports no test-only extra (hypothesis, pytest) at import time, and drawing a contact map
     leaves the user's matplotlib backend as it was (here svg, chosen by MPLBACKEND)."""
     import subprocess
@@ -71,5 +71,6 @@ write_prediction_files(pred, tempfile.mkdtemp())
 assert matplotlib.get_backend().lower() == 'svg', matplotlib.get_backend()
 print('ok')
 """
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={"MPLBACKEND": "svg", "PATH": ""})
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
+                            env={"MPLBACKEND": "svg", "PATH": ""})  # from elsewhere: the installed package, as CI has it
     assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stderr[-2000:]
