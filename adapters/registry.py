@@ -78,7 +78,21 @@ def registered_adapters() -> list[tuple[str, str]]:
 
 
 def get_adapter(model: nn.Module | Adapter, tokenizer: Any = None, **options: Any) -> Adapter:
-    """The adapter for this model and tokenizer (an Adapter passed in is returned as it is)."""
+    """The adapter for this model and tokenizer.
+
+    Args:
+        model: a Hugging Face model (matched by `config.model_type`, then by how its tokenizer tokenises a real
+            sequence), a model without a config matched by class (`StripedHyena`, `ESMC`), an object holding one
+            in `.model` (`evo.Evo`), or an `Adapter` (returned as it is).
+        tokenizer: the model's tokenizer; a raw `tokenizers.Tokenizer` is wrapped.
+        **options: passed to the adapter's constructor (e.g. `prepend_bos=False` for Evo).
+
+    Returns:
+        The adapter of the highest priority whose tokenizer check accepts the tokenizer.
+
+    Raises:
+        InterpError: no adapter is registered for the model, or none accepts its tokenizer.
+    """
     if isinstance(model, Adapter):
         return model
     from interp.adapters.huggingface import as_transformers_tokenizer

@@ -26,12 +26,21 @@ EXPLAINERS = TRAINING_METHODS  # interp.methods: the methods the callback offers
 
 
 class ContactPrecisionMonitor(pl.Callback):
-    """Log contact precision by range during training.
+    """Log contact precision by range during training (`contacts/long_P@L`, ...), correct under DDP.
 
-    panel: (sequence, structure file | ContactMap | bool map) pairs; explainer: "attention" (one forward,
-    the default), "jacobian", "fast-jacobian", or a callable (model, tokenizer) -> Explainer;
-    every_n_steps: run after every n-th training step, or None to run at each validation epoch's end;
-    model: attribute name of the language model on the LightningModule, or a getter pl_module -> model.
+    Args:
+        panel: (sequence, structure file | ContactMap | bool map) pairs.
+        tokenizer: the model's tokenizer.
+        explainer: "attention" (one forward, the default), "jacobian", "fast-jacobian" (`interp.methods`), or a
+            callable (model, tokenizer) -> Explainer.
+        every_n_steps: run after every n-th training step, or None to run at each validation epoch's end.
+        model: attribute name of the language model on the LightningModule, or a getter pl_module -> model.
+        ranges: separation ranges to log.
+        ks: how many top pairs, as fractions of L ("L", "L/2", "L/5").
+        prefix: the logged names' prefix (distinct prefixes let several monitors run side by side).
+
+    Raises:
+        InterpError: an empty panel, a true map that does not cover its sequence, an unknown explainer name.
     """
 
     def __init__(

@@ -49,9 +49,18 @@ def symmetrized_apc(maps: torch.Tensor) -> torch.Tensor:
 
 
 class AttentionReadout(Explainer):
-    """Contacts from attention maps. combiner: "mean" works at once; the others need `fit` or `calibrate`.
+    """Contacts from attention maps: one forward, every head's map symmetrised and APC-corrected, then combined.
 
-    memory_limit: bytes the readout may use (None: free memory); longer inputs are refused before the forward.
+    Args:
+        model: a model (with `tokenizer`) or an `Adapter`.
+        tokenizer: the model's tokenizer.
+        adapter: an explicit adapter (instead of detection).
+        combiner: "mean" works at once; "top_k" and "logistic" need `fit`, "calibrated" needs `calibrate`.
+        memory_limit: bytes the readout may use (None: free memory); longer inputs are refused before the forward.
+        show_progress: accepted for symmetry with the Jacobians (one forward needs no bar).
+
+    Raises:
+        InterpError: the model has no attention layers (HyenaDNA, Caduceus, Evo), or an unknown combiner.
     """
 
     method = "attention"

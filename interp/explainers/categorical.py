@@ -45,13 +45,25 @@ def auto_batch_size(adapter: Adapter, n_tokens: int, available: int | None = Non
 class CategoricalJacobian(Explainer):
     """Contacts from the categorical Jacobian [L, A, L, A] of the model's logits.
 
-    batch_size: mutants per forward (None: from free memory); dtype: autocast dtype (e.g. torch.bfloat16)
-    or None for the model's own precision; keep_jacobian: keep the raw tensor on the prediction;
-    compile: run the mutant passes through `torch.compile(model)` (fused kernels: faster after a one-off
-    compile per sequence length; the model itself is untouched). Every forward has the same batch shape
-    (the wild type rides in the first batch, the last batch is padded), so nothing recompiles mid-run.
-    memory_limit: bytes the run may use (None: the device's free memory); a run that would need more is
-    refused before it starts, with the settings that would fit (InsufficientMemoryError).
+    Every forward has the same batch shape (the wild type rides in the first batch, the last batch is padded),
+    so a compiled model never recompiles mid-run. Causal DNA models add a reverse-complement pass.
+
+    Args:
+        model: a model (with `tokenizer`) or an `Adapter`.
+        tokenizer: the model's tokenizer.
+        adapter: an explicit adapter (instead of detection).
+        fast: replace the A letters by the mask token (L forwards instead of L x A).
+        batch_size: mutants per forward (None: from free memory).
+        dtype: autocast dtype (e.g. torch.bfloat16), or None for the model's own precision.
+        keep_jacobian: keep the raw tensor on the prediction.
+        compile: run the mutant passes through `torch.compile(model)` (the model itself is untouched).
+        memory_limit: bytes the run may use (None: the device's free memory); a run that would need more is
+            refused before it starts, with the settings that would fit (InsufficientMemoryError).
+        show_progress: a progress bar over the batches.
+
+    Raises:
+        InterpError: the family defines no per-residue mutation (BPE tokens), no mask token for `fast`, no LM
+            head, or (in `attribute`) an all-zero Jacobian.
     """
 
     method = "categorical_jacobian"

@@ -27,9 +27,21 @@ from interp.prediction import ContactPrediction
 
 
 class GradientJacobian(Explainer):
-    """Contacts from the gradient Jacobian [L, A, L, A]; `chunk_size` outputs are differentiated at once.
+    """Contacts from the gradient Jacobian [L, A, L, A]: d logit[q, b] / d one-hot[p, a], by autograd.
 
-    memory_limit: bytes the run may use (None: the device's free memory); beyond it the run is refused.
+    Args:
+        model: a model (with `tokenizer`) or an `Adapter`.
+        tokenizer: the model's tokenizer.
+        adapter: an explicit adapter (instead of detection).
+        chunk_size: outputs differentiated at once (vmap); None: all at once.
+        eager_attention: run eager attention (every op has a vmap rule) instead of the model's own kernel.
+        keep_jacobian: keep the raw tensor on the prediction.
+        memory_limit: bytes the run may use (None: the device's free memory); beyond it the run is refused.
+        show_progress: a progress bar over the chunks.
+
+    Raises:
+        InterpError: the family defines no per-residue gradient (BPE or 6-mer tokens), the model has no LM head,
+            or (in `attribute`) the embedded sequence never reached the model or the Jacobian is all zero.
     """
 
     method = "gradient_jacobian"
