@@ -21,10 +21,10 @@ from interp.adapters.huggingface import (
     HuggingFaceForward,
     _token_text,
     as_transformers_tokenizer,
-    ensure_output_capturing,
     merges_letters,
 )
 from interp.adapters.registry import PRIORITY, register_adapter
+from interp.compat import register_recordable_outputs
 from interp.errors import InterpError
 
 
@@ -65,7 +65,7 @@ class TokenResolutionAdapter(HuggingFaceForward, Adapter):
         if self._attention_modules:  # DNABERT-2: weights recomputed from each attention call (ALiBi)
             self.attention_source = "hooks"
         super().__init__(model, mask_token_id=tokenizer.mask_token_id, max_length=max_length)
-        ensure_output_capturing(model)
+        register_recordable_outputs(model)
 
     def capture_attention(self) -> contextlib.AbstractContextManager[list[torch.Tensor]]:
         if self.attention_source == "hooks":

@@ -25,12 +25,6 @@ def _letter_token_id(tokenizer: Any, letter: str) -> int | None:
     return None
 
 
-def ensure_output_capturing(model: nn.Module) -> None:
-    """Make a transformers model return attentions and hidden states even when unpickled in a fresh process
-    (see `interp.compat.register_recordable_outputs`)."""
-    register_recordable_outputs(model)
-
-
 def tokenizer_has_letters(alphabet: str) -> Any:
     """A registry check: does the tokenizer hold every letter of `alphabet` as a single token?"""
 
@@ -189,7 +183,7 @@ class HFTokenAdapter(HuggingFaceForward, Adapter):
         )
         if not forward_takes(model, "output_attentions") and self.attention_source == "outputs":
             self.attention_source = "sdpa"  # e.g. gLM2: the weights are re-formed from its SDPA calls
-        ensure_output_capturing(model)
+        register_recordable_outputs(model)  # attentions even when unpickled in a fresh process (ddp_spawn)
 
     @staticmethod
     def _default_max_length(model: nn.Module, tokenizer: Any, n_special: int) -> int | None:

@@ -13,7 +13,7 @@ Jacobian (a derivative with respect to one-hot tokens) is not defined per nucleo
 from __future__ import annotations
 
 import itertools
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -53,7 +53,7 @@ class NucleotideTransformerAdapter(HFTokenAdapter):
         ids = [_letter_token_id(self.tokenizer, k) for k in kmers]
         if None in ids:
             raise InterpError(f"{self.name}: the tokenizer lacks 6-mer {kmers[ids.index(None)]!r}")
-        self._kmer_id: dict[str, int] = {kmer: int(i) for kmer, i in zip(kmers, ids, strict=True) if i is not None}
+        self._kmer_id = dict(zip(kmers, cast(list[int], ids), strict=True))  # every id checked just above
         # marginal[o, b] lists the ids of every 6-mer with letter b at offset o: [6, 4, 4**5]
         groups = [
             [[self._kmer_id[k] for k in kmers if k[offset] == letter] for letter in DNA_ALPHABET]
@@ -62,10 +62,14 @@ class NucleotideTransformerAdapter(HFTokenAdapter):
         self._marginal = torch.tensor(groups, dtype=torch.long)
         self.mask_token_id = None  # masking one nucleotide of a 6-mer has no token: unknown='mask' is refused
 
+    @staticmethod
+    def _body_tokens(sequence: str) -> int:
+        """One token per full 6-mer, one per nucleotide of the tail."""
+        return len(sequence) // KMER + len(sequence) % KMER
+
     def token_count(self, sequence: str) -> int:
-        """Tokens the model sees: one per full 6-mer, one per nucleotide of the tail, and the special tokens."""
-        body = len(sequence) // KMER + len(sequence) % KMER
-        return len(self.prefix_ids) + body + len(self.suffix_ids)
+        """Tokens the model sees: the body tokens and the special tokens."""
+        return len(self.prefix_ids) + self._body_tokens(sequence) + len(self.suffix_ids)
 
     def _token_limit_note(self) -> str:
         return f" whatever their tail, and sequences of up to {self.max_tokens} body tokens"
@@ -73,13 +77,13 @@ class NucleotideTransformerAdapter(HFTokenAdapter):
     def fits(self, sequence: str) -> bool:
         if self.max_tokens is None:
             return True
-        return self.token_count(sequence) - len(self.prefix_ids) - len(self.suffix_ids) <= self.max_tokens
+        return self._body_tokens(sequence) <= self.max_tokens
 
     def encode(self, sequence: str, *, name: str | None = None, unknown: str = "error") -> Encoded:
         self.check_sequence(sequence, name=name, unknown=unknown)
         sequence_t = "".join(self.letter_aliases.get(c, c) for c in sequence)
         full = len(sequence_t) // KMER * KMER
-        body: list[int] = [int(self._kmer_id[sequence_t[i : i + KMER]]) for i in range(0, full, KMER)]
+        body = [self._kmer_id[sequence_t[i : i + KMER]] for i in range(0, full, KMER)]
         body += [self.token_ids_for(c) for c in sequence_t[full:]]
         token_of = [i // KMER if i < full else full // KMER + (i - full) for i in range(len(sequence_t))]
         offsets = [i % KMER if i < full else -1 for i in range(len(sequence_t))]

@@ -19,7 +19,6 @@ from interp.benchmarks.common import (
     machine,
     markdown_table,
     random_protein,
-    results_dir,
     write_results,
 )
 from interp.benchmarks.family_training import data_dir, family_rows, load
@@ -86,7 +85,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--explainers", nargs="+", default=["attention"])
     add_out_argument(parser)
     args = parser.parse_args(argv)
-    out = results_dir(args)
+    out = args.out
     if args.quick:
         args.steps, args.every, args.length = 40, 20, 128
     root = data_dir()

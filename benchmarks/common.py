@@ -27,13 +27,8 @@ def default_results_dir() -> Path:
 
 def add_out_argument(parser: argparse.ArgumentParser) -> None:
     """The `--out DIR` option every suite takes (`interp benchmark --out` passes it on)."""
-    parser.add_argument("--out", type=Path, default=None, help="folder for the result files (default: "
-                        "benchmarks/results from a checkout's root, else ./interp-benchmarks)")  # fmt: skip
-
-
-def results_dir(args: argparse.Namespace) -> Path:
-    """The folder chosen by `--out`, or the default."""
-    return args.out if getattr(args, "out", None) is not None else default_results_dir()
+    parser.add_argument("--out", type=Path, default=default_results_dir(), help="folder for the result files "
+                        "(default: benchmarks/results from a checkout's root, else ./interp-benchmarks)")  # fmt: skip
 
 
 AMINO_ACIDS = "ACDEFGHIKLMNPQRSTVWY"
@@ -80,9 +75,8 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - start, result
 
 
-def write_results(name: str, payload: dict[str, Any], markdown: str, out_dir: Path | None = None) -> Path:
-    """Write NAME.json and NAME.md into out_dir (None: `default_results_dir()`); returns the markdown path."""
-    out_dir = default_results_dir() if out_dir is None else out_dir
+def write_results(name: str, payload: dict[str, Any], markdown: str, out_dir: Path) -> Path:
+    """Write NAME.json and NAME.md into out_dir (a suite's `--out`); returns the markdown path."""
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / f"{name}.json").write_text(json.dumps(payload, indent=1, default=str) + "\n")
     header = "\n".join(f"- {k}: {v}" for k, v in payload["machine"].items())

@@ -19,7 +19,7 @@ from typing import Any
 import lightning.pytorch as pl
 import torch
 
-from interp.benchmarks.common import add_out_argument, machine, markdown_table, results_dir, write_results
+from interp.benchmarks.common import add_out_argument, machine, markdown_table, write_results
 from interp.callbacks import ContactPrecisionMonitor
 from interp.data import find_data_dir
 from interp.io import save_contacts
@@ -188,7 +188,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--save-model", type=Path, default=None, help="save the trained model here")
     add_out_argument(parser)
     args = parser.parse_args(argv)
-    out = results_dir(args)
+    out = args.out
     torch.set_num_threads(args.threads)
     root = data_dir()
     rows = [

@@ -11,7 +11,7 @@ import functools
 
 import torch
 
-from interp.benchmarks.common import add_out_argument, machine, markdown_table, results_dir, timed, write_results
+from interp.benchmarks.common import add_out_argument, machine, markdown_table, timed, write_results
 from interp.embedded_model import default_model, default_target
 from interp.explainers import CategoricalJacobian
 from interp.metrics import precision_table
@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dtypes", nargs="+", default=["bfloat16", "float16"])
     add_out_argument(parser)
     args = parser.parse_args(argv)
-    out = results_dir(args)
+    out = args.out
     model, tokenizer = default_model()
     target = default_target()
     seconds, reference = timed(

@@ -29,7 +29,7 @@ from typing import Any
 import lightning.pytorch as pl
 import torch
 
-from interp.benchmarks.common import add_out_argument, machine, markdown_table, results_dir, write_results
+from interp.benchmarks.common import add_out_argument, machine, markdown_table, write_results
 from interp.errors import InterpError
 
 CANONICAL = "ACDEFGHIKLMNPQRSTVWY"
@@ -552,7 +552,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--digest-child", action="store_true", help=argparse.SUPPRESS)
     add_out_argument(parser)
     args = parser.parse_args(argv)
-    out = results_dir(args)
+    out = args.out
     if args.digest_child:
         _map_digest_child()
         return

@@ -24,7 +24,6 @@ from interp.benchmarks.common import (
     machine,
     markdown_table,
     random_protein,
-    results_dir,
     timed,
     write_results,
 )
@@ -70,7 +69,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
     add_out_argument(parser)
     args = parser.parse_args(argv)
-    out = results_dir(args)
+    out = args.out
     if args.child is not None:
         print(json.dumps(child(args.child, args.positions)))
         return

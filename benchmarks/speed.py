@@ -26,7 +26,6 @@ from interp.benchmarks.common import (
     machine,
     markdown_table,
     random_protein,
-    results_dir,
     timed,
     write_results,
 )
@@ -228,7 +227,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     add_out_argument(parser)
     args = parser.parse_args(argv)
-    out = results_dir(args)
+    out = args.out
     if args.families:
         rows = family_rows()
         table = markdown_table(rows, ["family", "adapter", "causal", "alphabet", "L", "seconds", "ms_per_residue"])

@@ -77,7 +77,7 @@ def score(
         raise typer.Exit(2) from None
 
 
-METHODS = METHOD_NAMES  # interp.methods: import-light, so the CLI lists them without importing torch
+METHODS = METHOD_NAMES  # the names of interp.methods
 
 
 def _make_explainer(method: str, model, tokenizer, *, batch_size: int | None = None, dtype=None,

@@ -1,5 +1,5 @@
 """The explainer methods users name, in one table: the CLI, the training callback, `Trainer.predict`
-extraction and `make_explainer` all read it (import-light: no torch, so the CLI can list it at once).
+extraction and `make_explainer` all read it (a plain table: the module imports nothing but interp.errors).
 
 A method has the name users type ("fast-jacobian"), the name its predictions record ("fast_categorical_jacobian",
 also the middle of output file names), and whether the training callback offers it.

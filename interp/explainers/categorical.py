@@ -203,6 +203,9 @@ class CategoricalJacobian(Explainer):
         letters = dict(zip(self.adapter.letter_token_ids.tolist(), self.adapter.alphabet, strict=False))
         return f"mutant {letters.get(token, f'token {token}')} at residue {position + 1}"
 
+    def _needs_both_strands(self) -> bool:
+        return super()._needs_both_strands() and not self.fast  # the mask-token variant is read on one strand
+
     def _batch_size(self, n_tokens: int) -> int:
         """Mutants per forward: the caller's batch_size, else what fits in the memory budget."""
         return self.batch_size or auto_batch_size(self.adapter, n_tokens, self.memory_budget())
@@ -213,7 +216,7 @@ class CategoricalJacobian(Explainer):
 
     def check_memory(self, encoded: Encoded) -> None:
         """Refuse (InsufficientMemoryError, with the settings that fit) a run that would not fit in memory."""
-        both_strands = self.adapter.causal and self.adapter.reverse_complement and not self.fast
+        both_strands = self._needs_both_strands()
         n_tokens = len(encoded.input_ids)
         plan = JacobianPlan(
             length=len(encoded.sequence),
@@ -229,10 +232,7 @@ class CategoricalJacobian(Explainer):
 
     def _explain(self, encoded: Encoded, name: str | None) -> ContactPrediction:
         self.check_memory(encoded)
-        if self.adapter.causal and self.adapter.reverse_complement and not self.fast:
-            jac = self._both_strands(encoded, self.jacobian)
-        else:
-            jac = self.jacobian(encoded)
+        jac = self._strand_jacobian(encoded, self.jacobian)
         return self._jacobian_prediction(encoded, jac, name, self.keep_jacobian)
 
 

@@ -72,8 +72,8 @@ class GradientJacobian(Explainer):
         """The raw gradient Jacobian of one strand [L, A, L, A]: J[p, a, q, b] = d logit[q, b] / d onehot[p, a].
 
         Raises:
-            InterpError: the embedded input never reached the network through the adapter's embedding site
-                (the hook did not fire), so no gradient could be taken.
+            InterpError: the model never calls the adapter's embedding site through `__call__` (a hook there
+                would never fire), so no gradient could be taken.
         """
         encoded = sequence if isinstance(sequence, Encoded) else self.adapter.encode(sequence, unknown=unknown)
         adapter = self.adapter
@@ -84,10 +84,9 @@ class GradientJacobian(Explainer):
         readout = encoded.readout_positions.to(device)
         residues = encoded.residue_positions.to(device)
         length, n_letters = len(encoded.sequence), len(letters)
-        fired: list[bool] = []
 
         def logits_of(embedded: torch.Tensor) -> torch.Tensor:
-            handle = _replace_at(site, embedded, fired)
+            handle = _replace_at(site, embedded)
             try:
                 logits = adapter.forward(ids).logits
             finally:
@@ -108,11 +107,6 @@ class GradientJacobian(Explainer):
                 if not _functorch_refusal(error):
                     raise
                 logits, pull = _autograd_pullback(logits_of, embedded)
-            if not fired:
-                raise InterpError(
-                    f"{adapter.name}: the embedded sequence never entered the model at {type(site.module).__name__} "
-                    f"({site.at}); the adapter's embedding_site() does not match how the model embeds its input"
-                )
             check_finite_output(logits, "logits for the unmutated sequence")
             # SDPA's CPU backward has no vmap batching rule yet: torch loops over the chunk (still faster
             # than eager attention, measured in benchmarks/speed.py) and warns each time (quiet_vmap_fallback)
@@ -122,7 +116,7 @@ class GradientJacobian(Explainer):
                 outputs = torch.arange(start, stop, device=device)
                 cotangents = torch.zeros(stop - start, length, n_letters, device=device, dtype=logits.dtype)
                 cotangents[torch.arange(stop - start, device=device), outputs // n_letters, outputs % n_letters] = 1
-                grads = pull(cotangents.to(logits.dtype))  # [chunk, 1, T, hidden]
+                grads = pull(cotangents)  # [chunk, 1, T, hidden]
                 residue_grads = grads[:, 0].index_select(1, residues).float()
                 jac[:, :, start:stop] = einsum(residue_grads, letter_vectors.float(), "n p h, a h -> p a n")
                 bar.update(1)
@@ -151,25 +145,20 @@ class GradientJacobian(Explainer):
 
     def _explain(self, encoded: Encoded, name: str | None) -> ContactPrediction:
         self.check_memory(encoded)
-        if self.adapter.causal and self.adapter.reverse_complement:
-            jac = self._both_strands(encoded, self.jacobian)
-        else:
-            jac = self.jacobian(encoded)
+        jac = self._strand_jacobian(encoded, self.jacobian)
         return self._jacobian_prediction(encoded, jac, name, self.keep_jacobian)
 
 
-def _replace_at(site: EmbeddingSite, embedded: torch.Tensor, fired: list[bool]) -> RemovableHandle:
+def _replace_at(site: EmbeddingSite, embedded: torch.Tensor) -> RemovableHandle:
     """Hook the site so the network reads `embedded` where it would read the embedded token ids."""
     if site.at == "output":
 
         def replace_output(module: nn.Module, args: Any, output: torch.Tensor) -> torch.Tensor:
-            fired.append(True)
             return embedded
 
         return site.module.register_forward_hook(replace_output)
 
     def replace_input(module: nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...]:
-        fired.append(True)
         return (embedded, *args[1:])
 
     return site.module.register_forward_pre_hook(replace_input)
