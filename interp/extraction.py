@@ -22,6 +22,9 @@ from interp.errors import FastaFormatError, InterpError
 from interp.io import read_fasta
 from interp.methods import check_method
 
+__all__ = ["ExplainerModule", "FastaDataModule"]
+
+
 
 class ExplainerModule(pl.LightningModule):
     """Wrap a model and an explainer for `Trainer.predict`; each record gives {id, prediction, seconds} or

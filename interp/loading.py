@@ -12,6 +12,9 @@ from interp.errors import InterpError
 
 DEFAULT = "default"
 
+__all__ = ["DEFAULT", "load_model"]
+
+
 
 def load_model(name_or_path: str, *, trust_remote_code: bool = False, device: str | None = None,
                dtype: Any = None) -> tuple[Any, Any]:  # fmt: skip
