@@ -31,7 +31,23 @@ def sdpa_weights(
     scale: float | None = None,
     enable_gqa: bool = False,
 ) -> torch.Tensor:
-    """The attention weights `functional.scaled_dot_product_attention` applies (its documented reference, no dropout)."""
+    """The attention weights `functional.scaled_dot_product_attention` applies (its documented reference, no dropout).
+
+    The arguments are those of `scaled_dot_product_attention` (its `value` and `dropout_p` do not affect the
+    weights). Computed in float32.
+
+    Args:
+        query: queries [..., H, T, D].
+        key: keys [..., H_kv, S, D].
+        attn_mask: a boolean mask (True: may attend) or an additive float bias, broadcastable to [..., H, T, S];
+            None for none.
+        is_causal: mask out keys after each query (a lower-triangular mask).
+        scale: the factor applied to q k^T; None for 1 / sqrt(D).
+        enable_gqa: grouped-query attention: each of the H_kv key heads serves H / H_kv query heads.
+
+    Returns:
+        softmax(q k^T * scale + mask) [..., H, T, S], float32.
+    """
     if enable_gqa and key.size(-3) != query.size(-3):
         key = key.repeat_interleave(query.size(-3) // key.size(-3), dim=-3)
     factor = 1.0 / math.sqrt(query.size(-1)) if scale is None else scale
@@ -72,7 +88,15 @@ class _SdpaRecorder(TorchFunctionMode):
 
 @contextlib.contextmanager
 def capture_sdpa_weights() -> Iterator[list[torch.Tensor]]:
-    """Within the block, every `functional.scaled_dot_product_attention` call appends its weights [B, H, T, S]."""
+    """Within the block, every `functional.scaled_dot_product_attention` call appends its weights [B, H, T, S].
+
+    A torch function mode: the model is not edited, and the weights are formed (by `sdpa_weights`) from the very
+    q, k and mask each call receives, positional encodings already applied. Calls that bypass the function
+    (flash-attn kernels) are not seen.
+
+    Yields:
+        The list the weights are appended to, in call order (one tensor per attention layer).
+    """
     sink: list[torch.Tensor] = []
     with _SdpaRecorder(sink):
         yield sink
@@ -83,7 +107,18 @@ WeightsOf = Callable[[nn.Module, tuple[Any, ...], dict[str, Any]], torch.Tensor]
 
 @contextlib.contextmanager
 def capture_module_weights(modules: Sequence[nn.Module], weights_of: WeightsOf) -> Iterator[list[torch.Tensor]]:
-    """Within the block, each call of one of `modules` appends `weights_of(module, args, kwargs)`."""
+    """Within the block, each call of one of `modules` appends `weights_of(module, args, kwargs)`.
+
+    Forward hooks (with keyword arguments) are registered on entry and removed on exit.
+
+    Args:
+        modules: the attention modules to hook, e.g. one per layer.
+        weights_of: recomputes the weights [B, heads, T, T] from the module and the positional and keyword
+            arguments of its call (e.g. `dnabert2_attention_weights`).
+
+    Yields:
+        The list the weights are appended to, in call order.
+    """
     sink: list[torch.Tensor] = []
 
     def hook(module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any) -> None:

@@ -26,10 +26,22 @@ UNKNOWN_POLICIES = ("error", "mask")
 
 @dataclass(frozen=True)
 class Encoded:
-    """One sequence as the model sees it.
+    """One sequence as the model sees it: its token ids and where each residue sits among them.
 
-    input_ids [T]; residue_positions [L]: the token holding residue i; readout_positions [L]: the token
-    whose logits predict residue i (the same token for a masked model, the one before it for a causal one).
+    Made by `Adapter.encode` (or `Adapter.encode_complex`) and read by the explainers. T is the number of
+    tokens (special tokens, linkers and strand tokens included), L the number of residues.
+
+    Attributes:
+        sequence: the residues, as given (for a complex the chains joined, for gLM2 without its strand tokens).
+        input_ids: token ids [T] (long), special tokens included.
+        residue_positions: [L] (long): the token holding residue i (several residues share one for BPE and
+            6-mer tokens).
+        readout_positions: [L] (long): the token whose logits predict residue i: the same token for a masked
+            model, the one before it for a causal one (clamped to 0 where no token precedes it).
+        offsets: [L] (long) for k-mer tokenizers: where in its token each residue sits (-1 for a single-letter
+            token); None for every other family.
+        first_unpredicted: True for a causal model with no start token, which never predicts residue 0 on this
+            strand (its column comes from the reverse-complement pass).
     """
 
     sequence: str
@@ -42,8 +54,14 @@ class Encoded:
 
 @dataclass(frozen=True)
 class EmbeddingSite:
-    """Where the embedded sequence enters the network: the output of `module` (at="output") or the first
-    positional input of `module` (at="input"); `weight` [V, H] holds the vector of every token."""
+    """Where the embedded sequence enters the network, for the gradient Jacobian to replace it there.
+
+    Attributes:
+        module: the module whose output (at="output") or first positional input (at="input") is the embedded
+            sequence [B, T, H].
+        weight: the vector of every token [V, H] (the embedding matrix).
+        at: "output" (the embedding module itself) or "input" (e.g. the first block, for Evo).
+    """
 
     module: nn.Module
     weight: torch.Tensor
@@ -52,8 +70,15 @@ class EmbeddingSite:
 
 @dataclass(frozen=True)
 class ModelShape:
-    """The sizes explainers and memory estimates need: layers, attention heads, hidden width, feed-forward width,
-    vocabulary size. Read by the adapter from the model's configuration (`Adapter.shape`)."""
+    """The sizes explainers and memory estimates need, read from the model's configuration (`Adapter.shape`).
+
+    Attributes:
+        layers: number of layers (blocks).
+        heads: attention heads per layer.
+        hidden: hidden width.
+        intermediate: feed-forward width.
+        vocab: vocabulary size.
+    """
 
     layers: int
     heads: int
@@ -76,7 +101,14 @@ _SHAPE_FALLBACK = {"layers": 12, "heads": 8, "hidden": 512, "vocab": 64}
 
 @dataclass
 class ForwardOutput:
-    """What `Adapter.forward` returns: logits [B, T, V]; attentions per layer [B, heads, T, T]; hidden states."""
+    """What `Adapter.forward` returns.
+
+    Attributes:
+        logits: token logits [B, T, V]; None for a model without an LM head (ProtT5 encoder).
+        attentions: one tensor [B, heads, T, T] per layer, in layer order, when asked for; else None.
+        hidden_states: the hidden states [B, T, H] as the model returns them (for Hugging Face models the
+            embedding output, then each layer's), when asked for; else None.
+    """
 
     logits: torch.Tensor | None
     attentions: tuple[torch.Tensor, ...] | None = None
@@ -84,7 +116,34 @@ class ForwardOutput:
 
 
 class Adapter:
-    """Base adapter. Subclasses set the attributes below and implement `token_ids_for` and `_run`."""
+    """Base adapter: how one model family tokenizes, which tokens form its alphabet, and how it runs.
+
+    Subclasses set the class attributes below and implement `token_ids_for` and `_run`. Explainers never touch
+    the model except through its adapter. Use `interp.adapters.get_adapter` to pick one for a model, or
+    `CustomAdapter` for a model of your own.
+
+    Args:
+        model: the model, mapping token ids [B, T] to logits [B, T, V].
+        prefix_ids: special token ids placed before the residues (e.g. `<cls>`).
+        suffix_ids: special token ids placed after the residues (e.g. `<eos>`).
+        mask_token_id: the mask token's id; None when the family has none (then `unknown="mask"` is refused).
+        max_length: the most residues one forward takes; None for no limit. Explainers split longer sequences
+            into windows.
+
+    Attributes:
+        name: the family's label, used in messages.
+        alphabet: the residue letters, in the order of every letter axis (`PROTEIN_ALPHABET`, `DNA_ALPHABET`,
+            `RNA_ALPHABET`).
+        causal: True for a causal (left-to-right) model, False for a masked one.
+        has_lm_head: whether the model returns per-token logits.
+        letter_aliases: letters read as another letter, e.g. {"T": "U"} for RNA.
+        reverse_complement: causal DNA models: the explainers fill the other triangle by a reverse-complement
+            pass.
+        mutation_refusal: why no Jacobian is defined for this family; None when it is.
+        attention_source: where attention weights come from: "outputs", "sdpa", "hooks" or "none".
+        attention_refusal: why there are no attention weights, when `attention_source` is "none".
+        chain_break_token_id: the token placed between chains, if the family has one (see `chain_linker_ids`).
+    """
 
     name: str = "adapter"
     alphabet: str = PROTEIN_ALPHABET
@@ -138,6 +197,7 @@ class Adapter:
 
     @property
     def device(self) -> torch.device:
+        """The device of the model's first parameter (CPU for a model without parameters)."""
         for parameter in self.model.parameters():
             return parameter.device
         return torch.device("cpu")
@@ -150,11 +210,26 @@ class Adapter:
         return self._letter_ids
 
     def token_ids_for(self, letter: str) -> int:
-        """Token id of one residue letter."""
+        """Token id of one residue letter.
+
+        Args:
+            letter: one letter of `alphabet`.
+
+        Returns:
+            The id of the token that holds this letter alone.
+        """
         raise NotImplementedError
 
     def input_embedding(self) -> nn.Embedding:
-        """The module that maps token ids to vectors (the gradient Jacobian hooks it)."""
+        """The module that maps token ids to vectors (the gradient Jacobian hooks it).
+
+        Returns:
+            The model's input embedding, from `model.get_input_embeddings()`.
+
+        Raises:
+            InterpError: the model has no `get_input_embeddings()`, or it returns something other than an
+                `nn.Embedding`.
+        """
         try:
             embedding = self.model.get_input_embeddings()  # type: ignore[operator]
         except (NotImplementedError, AttributeError, TypeError):
@@ -171,17 +246,38 @@ class Adapter:
 
         Default: the output of `input_embedding()`. Models that call their embedding through a method other
         than `__call__` (Evo's `embed()`), where forward hooks never fire, hook the first block's input instead.
+
+        Returns:
+            The module to hook, whether its input or its output is the embedded sequence, and the embedding
+            matrix [V, H].
+
+        Raises:
+            InterpError: the model has no usable input embedding (see `input_embedding`).
         """
         embedding = self.input_embedding()
         return EmbeddingSite(module=embedding, weight=embedding.weight, at="output")
 
     # --- sequences -----------------------------------------------------------------------------
     def token_count(self, sequence: str) -> int:
-        """How many tokens the model sees for this sequence, special tokens included."""
+        """How many tokens the model sees for this sequence, special tokens included.
+
+        Args:
+            sequence: the residues.
+
+        Returns:
+            The number of tokens: by default one per residue plus the prefix and suffix tokens.
+        """
         return len(self.prefix_ids) + len(sequence) + len(self.suffix_ids)
 
     def fits(self, sequence: str) -> bool:
-        """Whether the sequence, as tokenised, is within the model's limit (`max_length`)."""
+        """Whether the sequence, as tokenised, is within the model's limit (`max_length`).
+
+        Args:
+            sequence: the residues.
+
+        Returns:
+            True when the sequence fits in one forward (by default: at most `max_length` residues, or no limit).
+        """
         return self.max_length is None or len(sequence) <= self.max_length
 
     def _token_limit_note(self) -> str:
@@ -190,7 +286,25 @@ class Adapter:
     def check_sequence(
         self, sequence: str, *, name: str | None = None, unknown: str = "error", check_length: bool = True
     ) -> str:
-        """Validate a sequence against the alphabet; returns it unchanged. Errors name record and position."""
+        """Validate a sequence against the alphabet. Errors name the record and the position.
+
+        Args:
+            sequence: the residues.
+            name: the record's name, for error messages.
+            unknown: what to do with letters outside the alphabet (and its aliases): "error" refuses them,
+                "mask" lets `encode` replace them by the mask token.
+            check_length: whether to refuse a sequence that does not `fit`.
+
+        Returns:
+            The sequence, unchanged.
+
+        Raises:
+            InterpError: `unknown` is not "error" or "mask", or it is "mask" and the family has no mask token.
+            InvalidSequenceError: the sequence is not a str, or (with unknown="error") holds a letter outside
+                the alphabet.
+            EmptySequenceError: the sequence is empty.
+            SequenceTooLongError: `check_length` is set and the sequence does not fit (`max_length`).
+        """
         where = f"sequence {name!r}" if name is not None else "sequence"
         if unknown not in UNKNOWN_POLICIES:
             raise InterpError(f"unknown={unknown!r}; choose one of {UNKNOWN_POLICIES}")
@@ -232,14 +346,38 @@ class Adapter:
         return Encoded(sequence, ids, residue_positions, readout.clamp_min(0), first_unpredicted=first_unpredicted)
 
     def encode(self, sequence: str, *, name: str | None = None, unknown: str = "error") -> Encoded:
-        """Token ids with the family's special tokens; letters outside the alphabet masked if asked."""
+        """Token ids with the family's special tokens; letters outside the alphabet masked if asked.
+
+        Args:
+            sequence: the residues, in the letters of `alphabet` (or its `letter_aliases`).
+            name: the record's name, for error messages.
+            unknown: "error" refuses letters outside the alphabet; "mask" encodes them as the mask token.
+
+        Returns:
+            The token ids [T] and, for each residue, the token that holds it and the token whose logits predict
+            it.
+
+        Raises:
+            InvalidSequenceError: the sequence holds a letter outside the alphabet (with unknown="error").
+            EmptySequenceError: the sequence is empty.
+            SequenceTooLongError: the sequence does not fit (`max_length`).
+            InterpError: another check of `check_sequence` failed, or a causal model has neither a start token
+                nor a reverse-complement pass.
+        """
         self.check_sequence(sequence, name=name, unknown=unknown)
         return self._assemble(sequence, self._body_ids(sequence), list(range(len(sequence))))
 
     # --- complexes -------------------------------------------------------------------------------
     def chain_linker_ids(self) -> list[int]:
-        """Tokens placed between two chains: the family's chain-break token, else a 25-glycine linker
-        (the ESMFold convention) for protein models. The linker is in the input, never in the map."""
+        """Tokens placed between two chains. The linker is in the input, never in the map.
+
+        Returns:
+            The family's chain-break token (`chain_break_token_id`) if it has one, else, for protein models, a
+            25-glycine linker (the ESMFold convention).
+
+        Raises:
+            InterpError: the family has no chain-break token and is not a protein model.
+        """
         if self.chain_break_token_id is not None:
             return [self.chain_break_token_id]
         if self.alphabet == PROTEIN_ALPHABET:
@@ -247,7 +385,23 @@ class Adapter:
         raise InterpError(f"{self.name}: no chain separator known for this family; set adapter.chain_break_token_id")
 
     def encode_complex(self, chains: Sequence[str], *, name: str | None = None, unknown: str = "error") -> Encoded:
-        """Several chains joined by the family's linker; residue positions skip the linker tokens."""
+        """Several chains joined by the family's linker (`chain_linker_ids`); residue positions skip the linker.
+
+        Args:
+            chains: two or more sequences.
+            name: the complex's name, for error messages (chains are named "<name> chain <i>").
+            unknown: "error" refuses letters outside the alphabet; "mask" encodes them as the mask token.
+
+        Returns:
+            One encoding of the chains joined (its `sequence` is their concatenation), with L the total number of
+            residues over all chains.
+
+        Raises:
+            InterpError: fewer than two chains, no linker known for the family, or a chain fails
+                `check_sequence` (lengths are checked for the whole complex).
+            SequenceTooLongError: the chains and linkers together exceed `max_length` (complexes are not split
+                into windows).
+        """
         if len(chains) < 2:
             raise InterpError("a complex needs at least two chains")
         label = name if name is not None else "complex"
@@ -270,16 +424,40 @@ class Adapter:
 
     # --- mutating and reading residues (overridden by k-mer adapters) -------------------------
     def mutation_table(self, encoded: Encoded) -> tuple[torch.Tensor, torch.Tensor]:
-        """(token position holding each residue [L], token id that puts letter a at residue p [L, A])."""
+        """How to mutate each residue: which token to replace, and by which id for each letter.
+
+        Args:
+            encoded: the encoded sequence.
+
+        Returns:
+            A pair: the token position holding each residue [L], and the token id that puts letter a at residue
+            p [L, A] (by default the letter's own token for every residue).
+        """
         length = len(encoded.residue_positions)
         return encoded.residue_positions, self.letter_token_ids.expand(length, -1)
 
     def letter_groups_for(self, encoded: Encoded) -> tuple[list[torch.Tensor], list[torch.Tensor]] | None:
-        """For a union of alphabets (gLM2): (residues of each kind, letter indices of each kind); None otherwise."""
+        """For a union of alphabets (gLM2), which residues and letters belong to each kind.
+
+        Args:
+            encoded: the encoded sequence.
+
+        Returns:
+            None for a single alphabet (the default). For a union: (residue indices of each kind, letter indices
+            of each kind), each a list of 1-D long tensors, one per kind.
+        """
         return None
 
     def residue_logits(self, logits: torch.Tensor, encoded: Encoded) -> torch.Tensor:
-        """Logits over the alphabet for every residue [B, L, A], from token logits [B, T, V]."""
+        """Logits over the alphabet for every residue, read at each residue's readout token.
+
+        Args:
+            logits: token logits [B, T, V], as `forward` returns them.
+            encoded: the encoding the logits were computed from.
+
+        Returns:
+            Logits over the alphabet for every residue [B, L, A], in `alphabet` order.
+        """
         positions = encoded.readout_positions.to(logits.device)
         return logits.index_select(1, positions).index_select(2, self.letter_token_ids.to(logits.device))
 
@@ -293,8 +471,21 @@ class Adapter:
     ) -> ForwardOutput:
         """Run the model on a batch of equal-length token ids [B, T].
 
+        Attention weights come from the model's outputs or, where its forward returns none, from
+        `capture_attention` (`attention_source`). Wrap the call in `attention_weights_enabled()` when asking
+        for them, so that models running SDPA or flash attention switch to eager attention.
+
+        Args:
+            input_ids: token ids [B, T] (moved to the model's device).
+            output_attentions: also return one attention tensor [B, heads, T, T] per layer.
+            output_hidden_states: also return the hidden states.
+
+        Returns:
+            The logits [B, T, V] and, when asked for, the attentions and hidden states.
+
         Raises:
-            InterpError: attentions were asked of a model without attention layers (`attention_refusal`).
+            InterpError: attentions were asked of a model without attention layers (`attention_refusal`), or no
+                attention layer ran during the forward.
         """
         input_ids = input_ids.to(self.device)
         if not output_attentions or self.attention_source == "outputs":
@@ -312,7 +503,16 @@ class Adapter:
         return out
 
     def capture_attention(self) -> contextlib.AbstractContextManager[list[torch.Tensor]]:
-        """A block within which each attention layer appends its weights [B, heads, T, T], in layer order."""
+        """A block within which each attention layer appends its weights [B, heads, T, T], in layer order.
+
+        Used by `forward` when `attention_source` is "sdpa" or "hooks".
+
+        Returns:
+            A context manager that yields the list the weights are appended to.
+
+        Raises:
+            InterpError: `attention_source` is not "sdpa" and the adapter does not override this method.
+        """
         if self.attention_source == "sdpa":
             return capture_sdpa_weights()
         raise InterpError(f"{self.name}: attention_source={self.attention_source!r} needs capture_attention()")
@@ -343,13 +543,24 @@ class Adapter:
         )
 
     def with_model(self, model: nn.Module) -> Adapter:
-        """The same adapter running another module with the same parameters (e.g. `torch.compile(model)`)."""
+        """The same adapter running another module with the same parameters (e.g. `torch.compile(model)`).
+
+        Args:
+            model: the module to run instead, taking the same token ids.
+
+        Returns:
+            A shallow copy of this adapter whose `model` is `model`.
+        """
         clone = copy.copy(self)
         clone.model = model
         return clone
 
     def attention_weights_enabled(self) -> contextlib.AbstractContextManager[None]:
-        """Within this block, forwards can return attention weights (e.g. eager attention instead of SDPA)."""
+        """Within this block, forwards can return attention weights (e.g. eager attention instead of SDPA).
+
+        Returns:
+            A context manager; by default it changes nothing.
+        """
         return contextlib.nullcontext()
 
     def __repr__(self) -> str:

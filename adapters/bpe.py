@@ -46,7 +46,24 @@ def vocabulary_alphabet(tokenizer: Any) -> str:
 
 
 class TokenResolutionAdapter(HuggingFaceForward, Adapter):
-    """ProtGPT2 (causal) and DNABERT-2 (masked): residues mapped to the BPE tokens that hold them."""
+    """ProtGPT2 (causal) and DNABERT-2 (masked): residues mapped to the BPE tokens that hold them.
+
+    Chosen by `get_adapter` for model types "gpt2", "bert" and "" (DNABERT-2's remote config) when the fast
+    tokenizer reads a real sequence as multi-letter tokens. Each residue takes the row and column of its token
+    (from the tokenizer's offset mapping), so maps stay [L, L] over residues. Only the attention readout is
+    defined: Jacobians are refused (`mutation_refusal`) and there is no LM head readout per residue.
+    DNABERT-2's attention weights, which its forward never returns, are recomputed by hooks (ALiBi included).
+
+    Args:
+        model: the Hugging Face model (ProtGPT2's `GPT2LMHeadModel`, DNABERT-2's `BertForMaskedLM`).
+        tokenizer: its fast BPE tokenizer (a raw `tokenizers.Tokenizer` is wrapped); it must give offsets.
+        alphabet: the residue letters; None to read them off the vocabulary (DNA when every ordinary token is
+            made of A, C, G, T, N; else protein).
+        max_length: the most residues one forward takes; None for no limit.
+
+    Raises:
+        InterpError: no tokenizer was given.
+    """
 
     has_lm_head = False  # no per-residue logits
     mutation_refusal = (
@@ -68,14 +85,31 @@ class TokenResolutionAdapter(HuggingFaceForward, Adapter):
         register_recordable_outputs(model)
 
     def capture_attention(self) -> contextlib.AbstractContextManager[list[torch.Tensor]]:
+        """DNABERT-2: hooks on each `BertUnpadSelfAttention` recompute its weights (ALiBi bias included)."""
         if self.attention_source == "hooks":
             return capture_module_weights(self._attention_modules, dnabert2_attention_weights)
         return super().capture_attention()
 
     def token_ids_for(self, letter: str) -> int:
+        """Always raises `InterpError`: BPE tokens hold several residues, so no token stands for one letter."""
         raise InterpError(f"{self.name}: BPE tokens hold several residues; there is no token per letter")
 
     def encode(self, sequence: str, *, name: str | None = None, unknown: str = "error") -> Encoded:
+        """Token ids as the BPE tokenizer writes them, each residue mapped to the token that holds it.
+
+        Args:
+            sequence: the residues.
+            name: the record's name, for error messages.
+            unknown: only "error" (masking one letter of a multi-letter token has no meaning).
+
+        Returns:
+            The tokenizer's ids [T] (its special tokens included); `residue_positions` and
+            `readout_positions` both give each residue's token, so residues merged into one token share it.
+
+        Raises:
+            InterpError: `unknown` is not "error", the sequence fails `check_sequence`, or a residue falls in
+                no token.
+        """
         if unknown != "error":
             raise InterpError(f"{self.name}: unknown='mask' has no meaning for BPE tokens")
         self.check_sequence(sequence, name=name)
@@ -91,6 +125,7 @@ class TokenResolutionAdapter(HuggingFaceForward, Adapter):
         return Encoded(sequence, torch.tensor(ids, dtype=torch.long), token_of, token_of)
 
     def encode_complex(self, chains: Any, **_: Any) -> Encoded:
+        """Always raises `InterpError`: complexes are not defined for a BPE model."""
         raise InterpError(f"{self.name}: complexes are not defined for a BPE model")
 
 

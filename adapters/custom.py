@@ -12,12 +12,42 @@ from interp.errors import InterpError
 
 
 class CustomAdapter(Adapter):
-    """An adapter for a model of your own.
+    """An adapter for a model of your own, given its alphabet explicitly.
 
-    token_ids: letter -> token id (default: the alphabet's letters are ids 0..A-1); bos/eos: ids added
-    before/after the residues; the module is called as `module(input_ids)` and may return a tensor, a
-    tuple whose first item is the logits, or an object with `.logits` (and `.attentions` when called
-    with `output_attentions=True`).
+    The module is called as `module(input_ids)` with ids [B, T] and may return the logits [B, T, V] as a
+    tensor, a tuple whose first item is the logits, or an object with `.logits` (and `.attentions` when called
+    with `output_attentions=True`, `.hidden_states` with `output_hidden_states=True`). Pass the adapter to any
+    explainer in place of the model.
+
+    Args:
+        module: the model: token ids [B, T] -> logits [B, T, V].
+        alphabet: the residue letters, in the order of every letter axis (e.g. `PROTEIN_ALPHABET`, "ACGU").
+        token_ids: letter -> token id for every letter of the alphabet; None: the letters are ids 0..A-1 in
+            alphabet order.
+        bos_token_id: a token id added before the residues; None for none.
+        eos_token_id: a token id added after the residues; None for none.
+        mask_token_id: the mask token's id (needed for `unknown="mask"`); None for none.
+        causal: True when logits at token t predict token t+1 (then residue i is read off the token before it,
+            and a `bos_token_id` is needed).
+        max_length: the most residues one forward takes; None for no limit.
+        embedding: the input embedding, for the gradient Jacobian; None: the module's first `nn.Embedding`.
+        name: a label for messages.
+
+    Raises:
+        InterpError: the alphabet is empty or repeats a letter, or `token_ids` lacks a letter.
+
+    Example:
+        >>> import torch
+        >>> from interp.adapters import CustomAdapter
+        >>> module = torch.nn.Sequential(torch.nn.Embedding(5, 8), torch.nn.Linear(8, 5))  # ids -> logits
+        >>> adapter = CustomAdapter(module, alphabet="ACGU", mask_token_id=4)
+        >>> adapter
+        CustomAdapter(custom, masked, alphabet='ACGU')
+        >>> encoded = adapter.encode("GAUUACA")
+        >>> encoded.input_ids.tolist()
+        [2, 0, 3, 3, 0, 1, 0]
+        >>> adapter.forward(encoded.input_ids[None]).logits.shape
+        torch.Size([1, 7, 5])
     """
 
     def __init__(
@@ -53,9 +83,18 @@ class CustomAdapter(Adapter):
         )
 
     def token_ids_for(self, letter: str) -> int:
+        """The id `token_ids` gives the letter (by default its index in the alphabet)."""
         return int(self._token_ids[letter])
 
     def input_embedding(self) -> nn.Embedding:
+        """The embedding passed as `embedding=`, else the module's first `nn.Embedding`.
+
+        Returns:
+            The module that maps token ids to vectors (the gradient Jacobian hooks it).
+
+        Raises:
+            InterpError: no `embedding=` was passed and the module holds no `nn.Embedding`.
+        """
         if self._embedding is not None:
             return self._embedding
         for module in self.model.modules():

@@ -34,7 +34,20 @@ from interp.errors import InterpError
 
 
 class EsmAdapter(HFTokenAdapter):
-    """ESM-2, ESM-1b and ESM-1v (`EsmForMaskedLM` with the 33-token amino-acid vocabulary)."""
+    """ESM-2, ESM-1b and ESM-1v (`EsmForMaskedLM` with the 33-token amino-acid vocabulary).
+
+    Masked; `<cls>` + sequence + `<eos>`; at most 1024 residues for ESM-2. Chosen by `get_adapter` for
+    `model_type` "esm" when the tokenizer has one token per amino acid (a 6-mer tokenizer gets
+    `NucleotideTransformerAdapter` instead).
+
+    Args:
+        model: the `EsmForMaskedLM`.
+        tokenizer: its `EsmTokenizer`.
+        **options: keyword options of `HFTokenAdapter` (`name` defaults to "esm").
+
+    Raises:
+        InterpError: no tokenizer was given, or it has no single token for a letter of the alphabet.
+    """
 
     def __init__(self, model: nn.Module, tokenizer: Any, **options: Any) -> None:
         options.setdefault("name", "esm")
@@ -42,7 +55,19 @@ class EsmAdapter(HFTokenAdapter):
 
 
 class EsmcAdapter(HFTokenAdapter):
-    """ESM C (`EsmcForMaskedLM`, native in transformers 5; character level, "|" breaks chains)."""
+    """ESM C (`EsmcForMaskedLM`, native in transformers 5; character level, "|" breaks chains).
+
+    Masked. Chosen by `get_adapter` for `model_type` "esmc" when the tokenizer has one token per amino acid.
+    Complexes are joined by the "|" token (`chain_break_token_id`) rather than a glycine linker.
+
+    Args:
+        model: the `EsmcForMaskedLM`.
+        tokenizer: its `EsmcTokenizer`.
+        **options: keyword options of `HFTokenAdapter` (`name` defaults to "esmc").
+
+    Raises:
+        InterpError: no tokenizer was given, or it has no single token for a letter of the alphabet.
+    """
 
     def __init__(self, model: nn.Module, tokenizer: Any, **options: Any) -> None:
         options.setdefault("name", "esmc")
@@ -58,6 +83,14 @@ class EsmcPackageAdapter(HFTokenAdapter):
     those calls; its flash-attn variant on GPUs makes none, and the readout then says so); its embedding is
     `model.embed`. Pass `model.tokenizer` (an `EsmSequenceTokenizer`): `<cls>` + sequence + `<eos>`, `|`
     breaks chains.
+
+    Args:
+        model: the `ESMC` model.
+        tokenizer: its `EsmSequenceTokenizer`; None to use `model.tokenizer`.
+        **options: keyword options of `HFTokenAdapter` (`name` defaults to "esmc").
+
+    Raises:
+        InterpError: no tokenizer was given, or it has no single token for a letter of the alphabet.
     """
 
     def __init__(self, model: nn.Module, tokenizer: Any = None, **options: Any) -> None:
@@ -77,6 +110,7 @@ class EsmcPackageAdapter(HFTokenAdapter):
                           vocab=int(embed.num_embeddings))  # fmt: skip
 
     def input_embedding(self) -> nn.Embedding:
+        """`model.embed`; raises `InterpError` where the model has no such `nn.Embedding` (not an ESMC model)."""
         embedding = getattr(self.model, "embed", None)
         if not isinstance(embedding, nn.Embedding):
             raise InterpError(f"{type(self.model).__name__} has no `embed` embedding: not an ESMC model")
@@ -92,7 +126,19 @@ class EsmcPackageAdapter(HFTokenAdapter):
 
 
 class ProtBertAdapter(HFTokenAdapter):
-    """ProtBert (`BertForMaskedLM`; its tokenizer wants space-separated letters, the ids are built directly)."""
+    """ProtBert (`BertForMaskedLM`; its tokenizer wants space-separated letters, the ids are built directly).
+
+    Masked; `[CLS]` + sequence + `[SEP]`. Chosen by `get_adapter` for `model_type` "bert" when the tokenizer
+    has one token per amino acid (as it is or with spaces between letters).
+
+    Args:
+        model: the `BertForMaskedLM`.
+        tokenizer: its `BertTokenizer`.
+        **options: keyword options of `HFTokenAdapter` (`name` defaults to "protbert").
+
+    Raises:
+        InterpError: no tokenizer was given, or it has no single token for a letter of the alphabet.
+    """
 
     def __init__(self, model: nn.Module, tokenizer: Any, **options: Any) -> None:
         options.setdefault("name", "protbert")
@@ -100,7 +146,20 @@ class ProtBertAdapter(HFTokenAdapter):
 
 
 class ProtT5EncoderAdapter(HFTokenAdapter):
-    """ProtT5 encoder (`T5EncoderModel`): no LM head, so attention readout and RepresentationJacobian only."""
+    """ProtT5 encoder (`T5EncoderModel`): no LM head, so attention readout and RepresentationJacobian only.
+
+    Letters are SentencePiece tokens ("▁A"), followed by `</s>`. Chosen by `get_adapter` for `model_type` "t5"
+    when the tokenizer has one token per amino acid.
+
+    Args:
+        model: the `T5EncoderModel`.
+        tokenizer: its T5 tokenizer.
+        **options: keyword options of `HFTokenAdapter` (`name` defaults to "prott5"; `has_lm_head` to
+            whether the model has an `lm_head`).
+
+    Raises:
+        InterpError: no tokenizer was given, or it has no single token for a letter of the alphabet.
+    """
 
     def __init__(self, model: nn.Module, tokenizer: Any, **options: Any) -> None:
         options.setdefault("name", "prott5")
@@ -114,7 +173,19 @@ class CausalProteinAdapter(HFTokenAdapter):
     Logits at token t predict token t+1, so residue i is read off the token before it and a mutation at p
     only reaches q > p: the Jacobian is one triangle, and the map (after the tensor's symmetrisation)
     says how much each residue's identity shifts the model's prediction of the residues after it.
-    ProGen2 sequences are written "1" + sequence + "2": those terminal tokens are used when present.
+    ProGen2 sequences are written "1" + sequence + "2": those terminal tokens are used when present, else
+    the tokenizer's start token. Chosen by `get_adapter` for `model_type` "progen", "progen2" or "gpt2" when
+    the tokenizer has one token per amino acid.
+
+    Args:
+        model: the causal LM (e.g. ProGen2's `ProGenForCausalLM`).
+        tokenizer: its tokenizer; a raw `tokenizers.Tokenizer` (what ProGen2's `sample.py` loads) is wrapped.
+        **options: keyword options of `HFTokenAdapter` (`name` defaults to the model type, `causal` to True,
+            `prefix_ids`/`suffix_ids` to the "1"/"2" tokens).
+
+    Raises:
+        InterpError: no tokenizer was given, it has no single token for a letter of the alphabet, or there is
+            no start token (neither "1" nor a BOS token) and no `prefix_ids`.
     """
 
     def __init__(self, model: nn.Module, tokenizer: Any, **options: Any) -> None:
@@ -129,7 +200,20 @@ class CausalProteinAdapter(HFTokenAdapter):
 
 
 class RnaAdapter(HFTokenAdapter):
-    """Single-nucleotide RNA masked LMs (multimolecule: RNA-FM, RiNALMo, RNA-MSM, ...); T is read as U."""
+    """Single-nucleotide RNA masked LMs (multimolecule: RNA-FM, RiNALMo, RNA-MSM, ...); T is read as U.
+
+    Alphabet `RNA_ALPHABET` ("ACGU"). Chosen by `get_adapter` for the model types the `multimolecule` package
+    registers ("rnafm", "rinalmo", "rnamsm", ...) when the tokenizer has one token per nucleotide.
+
+    Args:
+        model: the masked LM (e.g. `RnaFmForMaskedLM`).
+        tokenizer: its `RnaTokenizer`.
+        **options: keyword options of `HFTokenAdapter` (`name` defaults to the model type, `alphabet` to
+            "ACGU", `letter_aliases` to {"T": "U"}).
+
+    Raises:
+        InterpError: no tokenizer was given, or it has no single token for a letter of the alphabet.
+    """
 
     def __init__(self, model: nn.Module, tokenizer: Any, **options: Any) -> None:
         options.setdefault("name", getattr(getattr(model, "config", None), "model_type", "rna"))
@@ -146,7 +230,17 @@ class DnaAdapter(HFTokenAdapter):
     first nucleotide; the explainers add a reverse-complement pass (mutate the mirrored position of the
     reverse complement, map back, complement the letter axes) for q < p, as the Evo analyses do.
     HyenaDNA and Caduceus have no attention layers (Hyena operators, Mamba blocks): the attention readout
-    is refused for them.
+    is refused for them. Chosen by `get_adapter` for `model_type` "caduceus", "hyenadna", "gpt2" or "bert" when
+    the tokenizer has one token per nucleotide; causal for "hyenadna" and "gpt2".
+
+    Args:
+        model: the DNA language model (e.g. `HyenaDNAForCausalLM`).
+        tokenizer: its single-nucleotide tokenizer.
+        **options: keyword options of `HFTokenAdapter` (`name` defaults to the model type, `alphabet` to
+            "ACGT", `letter_aliases` to {"U": "T"}, `causal` as above).
+
+    Raises:
+        InterpError: no tokenizer was given, or it has no single token for a letter of the alphabet.
     """
 
     reverse_complement = True
@@ -181,7 +275,20 @@ class ByteLevelDnaAdapter(Adapter):
     case nothing predicts the first nucleotide on the forward strand. The other triangle always comes from
     the reverse-complement pass. No mask token: `fast=True` and `unknown="mask"` are refused.
     Evo's embedding is called through `embed()`, which forward hooks never see: the gradient Jacobian
-    replaces the first block's input instead.
+    replaces the first block's input instead. Chosen by `get_adapter` for `model_type` "stripedhyena" or a
+    model of class `StripedHyena`.
+
+    Args:
+        model: the StripedHyena model (or the Hugging Face wrapper holding it as `backbone`).
+        tokenizer: Evo's `ByteTokenizer` or `CharLevelTokenizer`, only checked (ids are bytes either way);
+            None to skip the check.
+        max_length: the most nucleotides one forward takes; None: the config's `max_seqlen` less the start
+            token (no limit without a config).
+        prepend_bos: put start token 0 before the nucleotides, as `evo/scoring.py` does.
+
+    Raises:
+        InterpError: the model is not a StripedHyena (no `embedding_layer` and `blocks`), or the tokenizer
+            does not map letters to their bytes.
     """
 
     alphabet = DNA_ALPHABET
@@ -214,9 +321,11 @@ class ByteLevelDnaAdapter(Adapter):
         super().__init__(model, prefix_ids=[EVO_START_TOKEN] if prepend_bos else [], max_length=max_length)
 
     def token_ids_for(self, letter: str) -> int:
+        """The letter's byte, `ord(letter)`."""
         return ord(letter)
 
     def embedding_site(self) -> EmbeddingSite:
+        """The first block's input (Evo calls its embedding through `embed()`, which forward hooks never see)."""
         return EmbeddingSite(module=self._backbone.blocks[0], weight=self._backbone.embedding_layer.weight, at="input")
 
     def _run(self, input_ids: torch.Tensor, *, output_attentions: bool, output_hidden_states: bool) -> ForwardOutput:

@@ -35,7 +35,22 @@ def tokenizes_glm2(tokenizer: Any) -> bool:
 
 
 class GLM2Adapter(HFTokenAdapter):
-    """gLM2: one token per amino acid or nucleotide, strand tokens before each element."""
+    """gLM2: one token per amino acid or nucleotide, strand tokens before each element.
+
+    Masked. Sequences mix upper-case amino acids and lower-case nucleotides, each element opened by a strand
+    token, e.g. "<+>MKTAYIAK<->atgcgt". The alphabet is the union `PROTEIN_ALPHABET + "acgt"`; a residue is
+    mutated and read only over letters of its own kind (`letter_groups_for`). Attention weights are re-formed
+    from its `scaled_dot_product_attention` calls. Chosen by `get_adapter` for `model_type` "glm2" or "gLM2"
+    when the tokenizer holds the amino acids, the lower-case nucleotides and both strand tokens.
+
+    Args:
+        model: gLM2's `gLM2ForMaskedLM` (remote code).
+        tokenizer: its tokenizer.
+        **options: keyword options of `HFTokenAdapter` (`name` defaults to "glm2", `alphabet` to the union).
+
+    Raises:
+        InterpError: no tokenizer was given, or it has no single token for a letter of the alphabet.
+    """
 
     def __init__(self, model: nn.Module, tokenizer: Any, **options: Any) -> None:
         options.setdefault("name", "glm2")
@@ -60,15 +75,38 @@ class GLM2Adapter(HFTokenAdapter):
     def check_sequence(
         self, sequence: str, *, name: str | None = None, unknown: str = "error", check_length: bool = True
     ) -> str:
+        """Checks the residues with the strand tokens `<+>`/`<->` left out; returns the sequence as given."""
         residues = "".join(piece for piece in _PIECES.findall(sequence) if piece not in STRAND_TOKENS)
         super().check_sequence(residues, name=name, unknown=unknown, check_length=check_length)
         return sequence
 
     def residue_kinds(self, residues: str) -> torch.Tensor:
-        """0 for an amino acid, 1 for a nucleotide, per residue."""
+        """0 for an amino acid, 1 for a nucleotide, per residue.
+
+        Args:
+            residues: the residues without strand tokens (`Encoded.sequence`).
+
+        Returns:
+            The kind of each residue [L] (long): 0 for an amino acid, 1 for a lower-case nucleotide.
+        """
         return torch.tensor([1 if c in NUCLEOTIDES else 0 for c in residues], dtype=torch.long)
 
     def encode(self, sequence: str, *, name: str | None = None, unknown: str = "error") -> Encoded:
+        """Token ids of a gLM2 input, strand tokens included; residue positions skip the strand tokens.
+
+        Args:
+            sequence: amino acids (upper case) and nucleotides (lower case), each element opened by `<+>` or
+                `<->`, e.g. "<+>MKTAYIAK<->atgcgt".
+            name: the record's name, for error messages.
+            unknown: "error" refuses letters outside the alphabet; "mask" encodes them as the mask token.
+
+        Returns:
+            The token ids [T]; its `sequence` holds the residues alone (no strand tokens), L of them.
+
+        Raises:
+            InvalidSequenceError: the sequence holds whitespace or a letter outside the alphabet.
+            InterpError: another check of `check_sequence` failed (empty, too long, no mask token).
+        """
         pieces = _PIECES.findall(sequence)
         for index, piece in enumerate(pieces):
             if piece not in STRAND_TOKENS and not piece.strip():
@@ -99,10 +137,12 @@ class GLM2Adapter(HFTokenAdapter):
         return encoded.residue_positions, table
 
     def letter_groups_for(self, encoded: Encoded) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """Two kinds: ([amino-acid residues, nucleotide residues], [letters 0..19, letters 20..23])."""
         kinds = self.residue_kinds(encoded.sequence)
         return [torch.nonzero(kinds == k).flatten() for k in range(2)], list(self.letter_groups)
 
     def encode_complex(self, chains: Any, **_: Any) -> Encoded:
+        """Always raises `InterpError`: write the elements of one gLM2 input with their strand tokens instead."""
         raise InterpError(f"{self.name}: write the elements of a gLM2 input with their strand tokens instead")
 
 

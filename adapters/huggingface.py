@@ -80,6 +80,13 @@ def tokenizes_per_letter(alphabet: str) -> Any:
     The sequence is tried as it is, then with spaces between letters (ProtBert, ProtT5 want them) only when
     the plain form did not merge letters: BPE and k-mer tokenizers (ProtGPT2, DNABERT-2, Nucleotide
     Transformer) hold single letters too and split spaced text letter by letter, but never see it.
+
+    Args:
+        alphabet: the letters every one of which must be a single token.
+
+    Returns:
+        A check `accepts(tokenizer) -> bool`, as `register_adapter(..., accepts=)` takes; it answers False
+        (never raises) for a tokenizer it cannot use.
     """
 
     def accepts(tokenizer: Any) -> bool:
@@ -133,15 +140,43 @@ class HuggingFaceForward:
         )  # fmt: skip
 
     def attention_weights_enabled(self) -> contextlib.AbstractContextManager[None]:
-        """SDPA and flash attention return no weights: switch to eager attention for the block, then back
-        (`interp.compat.eager_attention`); nothing to switch when the weights come through hooks."""
+        """SDPA and flash attention return no weights: switch to eager attention for the block, then back.
+
+        Returns:
+            A context manager (`interp.compat.eager_attention`); one that changes nothing when the weights come
+            through hooks (`attention_source` other than "outputs").
+        """
         if self.attention_source != "outputs":
             return contextlib.nullcontext()
         return eager_attention(self.model)
 
 
 class HFTokenAdapter(HuggingFaceForward, Adapter):
-    """Any Hugging Face masked or causal LM whose tokenizer has a token per letter of the alphabet."""
+    """Any Hugging Face masked or causal LM whose tokenizer has a token per letter of the alphabet.
+
+    The base of the per-letter families (ESM, ProtBert, ProtT5, ProGen2, RNA, DNA, gLM2); use it directly for
+    another such model. The special tokens around a sequence are read off the tokenizer (it tokenizes the
+    alphabet's first letter), the ids themselves are built letter by letter. Where the model's forward takes no
+    `output_attentions`, the weights are re-formed from its `scaled_dot_product_attention` calls.
+
+    Args:
+        model: the Hugging Face model (ids by keyword: `model(input_ids=...)`).
+        tokenizer: its tokenizer; a raw `tokenizers.Tokenizer` is wrapped.
+        alphabet: the residue letters, in the order of every letter axis.
+        name: a label for messages; None: the config's `model_type`.
+        causal: True for a causal LM (residue i is read off the token before it).
+        has_lm_head: whether the model returns per-token logits.
+        max_length: the most residues one forward takes; None: the smaller of the tokenizer's and the
+            config's limits, less the special tokens (no limit when neither says).
+        prefix_ids: token ids before the residues; None: those the tokenizer adds (for a causal model without
+            any, its BOS token).
+        suffix_ids: token ids after the residues; None: those the tokenizer adds.
+        letter_aliases: letters read as another letter, e.g. {"T": "U"}.
+
+    Raises:
+        InterpError: no tokenizer was given, it has no single token for a letter of the alphabet, or a causal
+            model without a reverse-complement pass has no start token (pass `prefix_ids=`).
+    """
 
     def __init__(
         self,
@@ -193,6 +228,7 @@ class HFTokenAdapter(HuggingFaceForward, Adapter):
         return min(usable) - n_special - _position_offset(model) if usable else None
 
     def token_ids_for(self, letter: str) -> int:
+        """The letter's token, or its SentencePiece form "▁A"; raises `InterpError` where there is neither."""
         token_id = _letter_token_id(self.tokenizer, letter)
         if token_id is None:
             raise InterpError(f"{self.name}: no token for {letter!r}")

@@ -36,7 +36,23 @@ def tokenizes_kmers(tokenizer: Any) -> bool:
 
 
 class NucleotideTransformerAdapter(HFTokenAdapter):
-    """Nucleotide Transformer (v1, v2): 6-mer tokens, read and mutated at single-nucleotide resolution."""
+    """Nucleotide Transformer (v1, v2): 6-mer tokens, read and mutated at single-nucleotide resolution.
+
+    Masked. The tokenizer reads DNA as non-overlapping 6-mers, leftover nucleotides as single tokens; maps stay
+    [L, L] over nucleotides (see `mutation_table`, `residue_logits`). `max_tokens` is the model's limit in body
+    tokens; `max_length` is the window size in nucleotides that always fits (a multiple of 6). No mask token
+    (unknown="mask" is refused) and no gradient Jacobian. Chosen by `get_adapter` for `model_type` "esm" when
+    the tokenizer reads "ACGTAC" as one token.
+
+    Args:
+        model: the `EsmForMaskedLM`.
+        tokenizer: its 6-mer tokenizer.
+        **options: keyword options of `HFTokenAdapter` (`name` defaults to "nucleotide-transformer",
+            `alphabet` to "ACGT", `letter_aliases` to {"U": "T"}).
+
+    Raises:
+        InterpError: no tokenizer was given, or it lacks a single nucleotide or a 6-mer.
+    """
 
     def __init__(self, model: nn.Module, tokenizer: Any, **options: Any) -> None:
         options.setdefault("name", "nucleotide-transformer")
@@ -75,11 +91,13 @@ class NucleotideTransformerAdapter(HFTokenAdapter):
         return f" whatever their tail, and sequences of up to {self.max_tokens} body tokens"
 
     def fits(self, sequence: str) -> bool:
+        """Counts tokens, not nucleotides: True when the 6-mers and the tail take at most `max_tokens`."""
         if self.max_tokens is None:
             return True
         return self._body_tokens(sequence) <= self.max_tokens
 
     def encode(self, sequence: str, *, name: str | None = None, unknown: str = "error") -> Encoded:
+        """6-mer tokens as the tokenizer splits them; `offsets` says where each nucleotide sits in its token."""
         self.check_sequence(sequence, name=name, unknown=unknown)
         sequence_t = "".join(self.letter_aliases.get(c, c) for c in sequence)
         full = len(sequence_t) // KMER * KMER
@@ -92,9 +110,19 @@ class NucleotideTransformerAdapter(HFTokenAdapter):
                        torch.tensor(offsets, dtype=torch.long))  # fmt: skip
 
     def encode_complex(self, chains: Any, **_: Any) -> Encoded:
+        """Always raises `InterpError`: complexes are not defined for a 6-mer DNA model."""
         raise InterpError(f"{self.name}: complexes are not defined for a 6-mer DNA model")
 
     def mutation_table(self, encoded: Encoded) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mutating nucleotide p replaces its 6-mer token by the 6-mer with the new letter at p's offset.
+
+        Args:
+            encoded: the encoded sequence (from `encode`, with `offsets`).
+
+        Returns:
+            A pair: the token holding each nucleotide [L], and the id of the token that puts letter a at
+            nucleotide p [L, 4] (a 6-mer, or a single-letter token for the tail).
+        """
         sequence = "".join(self.letter_aliases.get(c, c) for c in encoded.sequence)
         assert encoded.offsets is not None
         table = []
@@ -108,6 +136,17 @@ class NucleotideTransformerAdapter(HFTokenAdapter):
         return encoded.residue_positions, torch.tensor(table, dtype=torch.long)
 
     def residue_logits(self, logits: torch.Tensor, encoded: Encoded) -> torch.Tensor:
+        """Logits per nucleotide, marginalised from the 6-mer logits at its token.
+
+        Args:
+            logits: token logits [B, T, V].
+            encoded: the encoding the logits were computed from (from `encode`, with `offsets`).
+
+        Returns:
+            Logits over "ACGT" for every nucleotide [B, L, 4] (float32): for a nucleotide in a 6-mer, the
+            log-sum-exp of the logits of every 6-mer with letter b at its offset (the log-marginal up to a
+            constant); for a tail nucleotide, its single-letter logits.
+        """
         assert encoded.offsets is not None
         device = logits.device
         at_tokens = logits.index_select(1, encoded.readout_positions.to(device))  # [B, L, V]
@@ -123,6 +162,7 @@ class NucleotideTransformerAdapter(HFTokenAdapter):
         return torch.where(is_single, single, marginal)
 
     def input_embedding(self) -> nn.Embedding:
+        """Always raises `InterpError`: gradients with respect to 6-mer tokens are not per nucleotide."""
         raise InterpError(f"{self.name}: gradients with respect to 6-mer tokens are not per nucleotide; "
                           "use CategoricalJacobian")  # fmt: skip
 

@@ -42,11 +42,14 @@ def register_adapter(
 ) -> None:
     """Register `factory(model, tokenizer, **options) -> Adapter` for models whose config.model_type matches.
 
+    `get_adapter` then tries it, with the built-in entries, in order of priority.
+
     Args:
         model_type: the `config.model_type` it serves.
         factory: builds the adapter from (model, tokenizer, **options).
         accepts: tokenizer -> bool; picks between factories that share a model type (ESM-2 and the Nucleotide
-            Transformer are both "esm").
+            Transformer are both "esm"), e.g. `tokenizes_per_letter(alphabet)`. None accepts any tokenizer, or
+            none.
         name: a label for messages and `registered_adapters()`.
         priority: entries are tried from the highest priority (`PRIORITY` for the built-ins; yours default to
             100, above every built-in); equal priorities: the later registration first.
@@ -60,7 +63,16 @@ _CLASS_REGISTRY: dict[str, AdapterFactory] = {}
 
 
 def register_adapter_for_class(class_name: str, factory: AdapterFactory) -> None:
-    """Register a factory for models with no `config.model_type`, by class name (e.g. Evo's bare `StripedHyena`)."""
+    """Register a factory for models with no `config.model_type`, by class name (e.g. Evo's bare `StripedHyena`).
+
+    `get_adapter` looks the model's exact class name up (`type(model).__name__`, subclasses not included)
+    before any `model_type` entry, and calls the factory with no tokenizer check. A later registration of the
+    same name replaces the earlier one.
+
+    Args:
+        class_name: the model's class name, e.g. "ESMC".
+        factory: builds the adapter from (model, tokenizer, **options).
+    """
     _CLASS_REGISTRY[class_name] = factory
 
 
@@ -73,7 +85,12 @@ def unwrap_model(model: nn.Module) -> nn.Module:
 
 
 def registered_adapters() -> list[tuple[str, str]]:
-    """(model_type, adapter name) for every registration, in the order they are tried."""
+    """(model_type, adapter name) for every registration, in the order they are tried.
+
+    Returns:
+        One (model_type, name) pair per `register_adapter` call, highest priority first; class registrations
+        (`register_adapter_for_class`) are not listed.
+    """
     return [(entry.model_type, entry.name) for entry in _REGISTRY]
 
 
@@ -92,6 +109,20 @@ def get_adapter(model: nn.Module | Adapter, tokenizer: Any = None, **options: An
 
     Raises:
         InterpError: no adapter is registered for the model, or none accepts its tokenizer.
+
+    Example:
+        >>> from interp.adapters import get_adapter
+        >>> from interp.stand_ins import esm_model
+        >>> model, tokenizer = esm_model("tiny")
+        >>> adapter = get_adapter(model, tokenizer)
+        >>> adapter
+        EsmAdapter(esm, masked, alphabet='ACDEFGHIKLMNPQRSTVWY')
+        >>> encoded = adapter.encode("MKTAYIAK")
+        >>> encoded.input_ids.tolist()  # <cls>, one token per residue, <eos>
+        [0, 20, 15, 11, 5, 19, 12, 5, 15, 2]
+        >>> logits = adapter.forward(encoded.input_ids[None]).logits
+        >>> adapter.residue_logits(logits, encoded).shape  # [B, L, A]
+        torch.Size([1, 8, 20])
     """
     if isinstance(model, Adapter):
         return model

@@ -1,4 +1,4 @@
-"""The README's family table, regenerated from conformance runs (tests/test_upstream_families.py).
+"""The family table of docs/families.md, regenerated from conformance runs (tests/test_upstream_families.py).
 
 Each run under one transformers version writes its cells with INTERP_CONFORMANCE_RESULTS=file.json:
 

@@ -20,8 +20,24 @@ from interp.errors import InterpError
 class ContactMapLogger(pl.Callback):
     """Log contact-map images every `every_n_evaluations` evaluations of a ContactPrecisionMonitor callback.
 
-    source: that callback (default: the first ContactPrecisionMonitor in the Trainer's callbacks);
-    max_maps: how many panel entries to draw; tag: the image name prefix.
+    Draws the predictions that callback has just computed (no extra forward passes): the predicted map
+    above the diagonal, the true contacts below, the top-L pairs marked as hits or misses. Images are
+    logged on rank 0 only, from rank 0's share of the panel, at the 1st, (n+1)-th, (2n+1)-th, ...
+    evaluation, each named `{tag}/{record name or panelN}` at the trainer's global step: TensorBoard gets
+    `add_figure`, loggers with `log_image` (W&B, Neptune) an RGB array, MLflow `log_figure`, and any
+    other logger (or none) a PNG file `{tag}/{name}_step{step:08d}.png` in its log folder (or the
+    Trainer's `default_root_dir`).
+
+    Args:
+        source: the ContactPrecisionMonitor to draw from (None: the first one in the Trainer's callbacks,
+            found at `setup`).
+        every_n_evaluations: log at every n-th evaluation of `source`.
+        max_maps: how many panel entries to draw per evaluation.
+        tag: the image name prefix.
+
+    Raises:
+        InterpError: `every_n_evaluations` or `max_maps` below 1; at `setup`, no ContactPrecisionMonitor
+            among the Trainer's callbacks when `source` is None.
     """
 
     def __init__(
@@ -40,6 +56,7 @@ class ContactMapLogger(pl.Callback):
         self.images_logged = 0
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        """Find the source ContactPrecisionMonitor (when none was given) and listen to its evaluations."""
         if self.source is None:
             found = [c for c in getattr(trainer, "callbacks", []) if isinstance(c, ContactPrecisionMonitor)]
             if not found:
@@ -75,9 +92,11 @@ class ContactMapLogger(pl.Callback):
             _save_png(Path(trainer.default_root_dir), name, step, figure)
 
     def state_dict(self) -> dict[str, Any]:
+        """The evaluation and image counters, so a resumed run keeps its every-n-th rhythm."""
         return {"evaluations": self.evaluations, "images_logged": self.images_logged}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore the counters `state_dict` saved."""
         self.evaluations = int(state_dict.get("evaluations", 0))
         self.images_logged = int(state_dict.get("images_logged", 0))
 

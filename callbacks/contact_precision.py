@@ -28,6 +28,14 @@ EXPLAINERS = TRAINING_METHODS  # interp.methods: the methods the callback offers
 class ContactPrecisionMonitor(pl.Callback):
     """Log contact precision by range during training (`contacts/long_P@L`, ...), correct under DDP.
 
+    With `every_n_steps=n` it evaluates after each training batch whose global step is a multiple of n
+    (logged as step values); with None, at the end of each validation epoch (not during the sanity check;
+    logged as epoch values). An evaluation runs the explainer on the LightningModule's language model in
+    eval mode without gradients, over this rank's share of the panel (entries rank, rank + world_size,
+    ...), and every rank logs the panel-wide means through `pl_module.log(..., sync_dist=True)`: one value
+    per range and k, named `{prefix}{range}_P@{k}`, plus `{prefix}seconds_total` (time spent evaluating).
+    Each evaluation is appended to `history`, which `state_dict` keeps for resume.
+
     Args:
         panel: (sequence, structure file | ContactMap | bool map) pairs.
         tokenizer: the model's tokenizer.
@@ -106,7 +114,17 @@ class ContactPrecisionMonitor(pl.Callback):
         return predictions
 
     def score(self, model: nn.Module) -> dict[str, float]:
-        """The whole panel's precision for `model` in this process, outside any Trainer (e.g. after training)."""
+        """The whole panel's precision for `model` in this process, outside any Trainer (e.g. after training).
+
+        Nothing is logged or added to `history`.
+
+        Args:
+            model: the language model to explain (with the callback's `tokenizer`).
+
+        Returns:
+            The mean precision over the panel by name ("long_P@L", "short_P@L/5", ...), NaN where no entry
+            had candidate pairs in that range.
+        """
         metric = ContactPrecision(ranges=self.ranges, ks=self.ks)
         self._update(metric, model, self.panel)
         return {name: float(value) for name, value in metric.compute().items()}
@@ -116,7 +134,20 @@ class ContactPrecisionMonitor(pl.Callback):
     ) -> dict[str, float]:
         """Run the explainer on this rank's share of the panel; log and return the panel-wide means.
 
-        per_step: log as a step value (from a training-batch hook) or an epoch value (validation epoch end).
+        The training hooks call this; call it yourself to evaluate at other times. The values are reduced
+        across ranks, so every rank returns and logs the same numbers; afterwards the step is recorded in
+        `history` and any listeners (a `ContactMapLogger`) receive this rank's predictions.
+
+        Args:
+            trainer: the running Trainer (its rank and world size split the panel).
+            pl_module: the LightningModule that holds the language model (see `model`).
+            per_step: log as a step value (from a training-batch hook) or an epoch value (validation epoch end).
+
+        Returns:
+            The panel-wide mean precision by name ("long_P@L", ...), as logged without the prefix.
+
+        Raises:
+            InterpError: the LightningModule has no `nn.Module` attribute named by `model`.
         """
         start = time.perf_counter()
         metric = ContactPrecision(ranges=self.ranges, ks=self.ks).to(pl_module.device)
@@ -136,11 +167,13 @@ class ContactPrecisionMonitor(pl.Callback):
         return values
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, *args: Any) -> None:
+        """Evaluate when `every_n_steps` is set and the global step is a new multiple of it."""
         step = trainer.global_step
         if self.every_n_steps is not None and step % self.every_n_steps == 0 and step != self.last_step:
             self.evaluate(trainer, pl_module)
 
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Evaluate when `every_n_steps` is None (outside the sanity check)."""
         if self.every_n_steps is None and not trainer.sanity_checking:
             self.evaluate(trainer, pl_module, per_step=False)
 
@@ -151,9 +184,11 @@ class ContactPrecisionMonitor(pl.Callback):
         return self._generate_state_key(prefix=self.prefix)
 
     def state_dict(self) -> dict[str, Any]:
+        """The last evaluated step, the history and the seconds spent, for resume."""
         return {"last_step": self.last_step, "history": list(self.history), "seconds": self.seconds}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore what `state_dict` saved."""
         self.last_step = int(state_dict.get("last_step", -1))
         self.history = list(state_dict.get("history", []))
         self.seconds = float(state_dict.get("seconds", 0.0))

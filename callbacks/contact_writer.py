@@ -51,7 +51,15 @@ def shard_entries(output_dir: str | os.PathLike, file_name: str = INDEX) -> Iter
 
 
 def read_failures(output_dir: str | os.PathLike) -> dict[str, str]:
-    """Records that failed (id -> error), across every rank's `failed.jsonl`; a later success supersedes one."""
+    """Records that failed (id -> error), across every rank's `failed.jsonl`; a later success supersedes one.
+
+    Args:
+        output_dir: the extraction folder a `ContactWriter` wrote.
+
+    Returns:
+        The error message ("InvalidSequenceError: ...") of every failed record by id, leaving out records
+        that have since finished; empty when none failed.
+    """
     done = read_index(output_dir)
     return {entry["id"]: str(entry.get("error", "")) for _, entry in shard_entries(output_dir, FAILED)
             if entry["id"] not in done}  # fmt: skip
@@ -59,7 +67,16 @@ def read_failures(output_dir: str | os.PathLike) -> dict[str, str]:
 
 def read_index(output_dir: str | os.PathLike) -> dict[str, dict[str, Any]]:
     """All finished records of an extraction, by id, across every rank's shard (a torn last line, left by a
-    killed process, is ignored: that record is not done)."""
+    killed process, is ignored: that record is not done).
+
+    Args:
+        output_dir: the extraction folder a `ContactWriter` wrote (a missing or empty folder has no records).
+
+    Returns:
+        The index entry of every finished record by id: a dict with "id", "file" (the .npz name in its shard),
+        "length", "method", "seconds" (time spent on it) and "path" (the .npz file's full path). Where an id
+        was written twice, its last entry.
+    """
     entries: dict[str, dict[str, Any]] = {}
     for shard, entry in shard_entries(output_dir):
         if "file" in entry:
@@ -71,7 +88,23 @@ def read_index(output_dir: str | os.PathLike) -> dict[str, dict[str, Any]]:
 class ContactWriter(BasePredictionWriter):
     """Write each predicted contact map as it comes out of `predict_step` (records from `ExplainerModule`).
 
-    output_dir: the extraction folder; top: also store this many top pairs per record (None: the map only).
+    After every predict batch, each rank writes into its own shard folder `output_dir/rank{rank:05d}/`:
+
+    - one `{id}.npz` per record (the id made file-safe by `safe_file_name`), written atomically, holding
+      "contacts" [L, L], "sequence", "method", "name" and, with `top`, "top_pairs" [top, 3] rows (i, j, score);
+      `interp.load_contacts` or `ContactPrediction.load` reads it;
+    - a line in the append-only `index.jsonl` ({"id", "file", "length", "method", "seconds"}), written,
+      flushed and fsynced only after the record's .npz is in place: a record is finished exactly when its
+      line exists;
+    - for a record that failed ({id, error} from `ExplainerModule`), a line {"id", "error"} in
+      `failed.jsonl` instead (also kept in `failed` on that rank).
+
+    `read_index`, `read_failures` and `records` read the folder back; `FastaDataModule(skip_done=...)`
+    resumes a run without redoing finished records.
+
+    Args:
+        output_dir: the extraction folder (created as needed).
+        top: also store this many top-scoring pairs per record (None: the map only).
     """
 
     def __init__(self, output_dir: str | os.PathLike, *, top: int | None = None) -> None:
@@ -82,6 +115,14 @@ class ContactWriter(BasePredictionWriter):
         self.failed: list[dict[str, Any]] = []
 
     def shard(self, rank: int) -> Path:
+        """The shard folder of one rank.
+
+        Args:
+            rank: the global rank.
+
+        Returns:
+            `output_dir/rank{rank:05d}` (created by `write_on_batch_end` when that rank writes its first batch).
+        """
         return self.output_dir / f"rank{rank:05d}"
 
     def write_on_batch_end(
@@ -94,6 +135,7 @@ class ContactWriter(BasePredictionWriter):
         batch_idx: int,
         dataloader_idx: int = 0,
     ) -> None:
+        """Write this batch's records into this rank's shard: an .npz and an index line each, or a failure line."""
         folder = self.shard(trainer.global_rank)
         folder.mkdir(parents=True, exist_ok=True)
         for record in prediction:
@@ -119,7 +161,15 @@ class ContactWriter(BasePredictionWriter):
 
     @staticmethod
     def records(output_dir: str | os.PathLike) -> Iterator[tuple[str, Any]]:
-        """(id, ContactPrediction) for every finished record of an extraction folder."""
+        """(id, ContactPrediction) for every finished record of an extraction folder.
+
+        Args:
+            output_dir: the extraction folder a `ContactWriter` wrote.
+
+        Yields:
+            The record id and its `ContactPrediction` (the map loaded from its .npz, named by the id), one
+            record at a time, in index order.
+        """
         from interp.prediction import ContactPrediction
 
         for record_id, entry in read_index(output_dir).items():

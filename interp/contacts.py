@@ -16,7 +16,13 @@ from interp.errors import ContactMapError
 
 
 class Pair(NamedTuple):
-    """One predicted contact: 0-based residue indices i < j and the map's score."""
+    """One predicted contact: 0-based residue indices i < j and the map's score.
+
+    Attributes:
+        i: 0-based index of the first residue.
+        j: 0-based index of the second residue (j > i).
+        score: the contact map's value at [i, j].
+    """
 
     i: int
     j: int
@@ -53,6 +59,17 @@ def center_jacobian(jacobian: torch.Tensor, *, inplace: bool = False, rows_per_b
     """Subtract the mean along each of the four axes in turn (axes of size 1 are left alone).
 
     Works block by block over the first axis, so `inplace=True` needs no temporary of the tensor's size.
+
+    Args:
+        jacobian: a Jacobian [L, A, L, B] (query residue, query letter, output residue, output letter).
+        inplace: centre `jacobian` itself and return it; False centres a copy and leaves the input unchanged.
+        rows_per_block: how many rows of the first axis are processed at a time (bounds the temporaries).
+
+    Returns:
+        The centred tensor, [L, A, L, B] with the input's dtype and device (the input itself when `inplace`).
+
+    Raises:
+        ContactMapError: if `jacobian` is not [L, A, L, B] or holds NaN or infinite values.
     """
     _check_jacobian(jacobian)
     return _center_axes(jacobian if inplace else jacobian.clone(), rows_per_block)
@@ -78,7 +95,18 @@ def _center_axes(centered: torch.Tensor, rows_per_block: int = 16) -> torch.Tens
 
 
 def symmetrize_jacobian(jacobian: torch.Tensor) -> torch.Tensor:
-    """Average J[i, a, j, b] with J[j, b, i, a]; needs both letter axes to have the same size."""
+    """Average J[i, a, j, b] with J[j, b, i, a]; needs both letter axes to have the same size.
+
+    Args:
+        jacobian: a Jacobian [L, A, L, A] whose two letter axes share one alphabet.
+
+    Returns:
+        A new tensor [L, A, L, A], (J[i, a, j, b] + J[j, b, i, a]) / 2.
+
+    Raises:
+        ContactMapError: if `jacobian` is not [L, A, L, B], its letter axes differ in size (A != B), or it holds
+            NaN or infinite values.
+    """
     _check_jacobian(jacobian)
     if jacobian.shape[1] != jacobian.shape[3]:
         raise ContactMapError(
@@ -88,13 +116,33 @@ def symmetrize_jacobian(jacobian: torch.Tensor) -> torch.Tensor:
 
 
 def frobenius_norm(jacobian: torch.Tensor) -> torch.Tensor:
-    """Frobenius norm over the two letter axes: [L, A, L, B] -> [L, L]."""
+    """Frobenius norm over the two letter axes: [L, A, L, B] -> [L, L].
+
+    Args:
+        jacobian: a Jacobian [L, A, L, B].
+
+    Returns:
+        A map [L, L] with entry [i, j] = sqrt(sum over a, b of J[i, a, j, b]^2), in the input's dtype.
+
+    Raises:
+        ContactMapError: if `jacobian` is not [L, A, L, B] or holds NaN or infinite values.
+    """
     _check_jacobian(jacobian)
     return reduce(jacobian.square(), "i a j b -> i j", "sum").sqrt()
 
 
 def zero_diagonal(contact_map: torch.Tensor) -> torch.Tensor:
-    """A copy of the map with its diagonal set to zero."""
+    """A copy of the map with its diagonal set to zero.
+
+    Args:
+        contact_map: a square map [L, L].
+
+    Returns:
+        A new [L, L] tensor equal to `contact_map` except for a zero diagonal.
+
+    Raises:
+        ContactMapError: if `contact_map` is not square [L, L] or holds NaN or infinite values.
+    """
     _check_map(contact_map)
     out = contact_map.clone()
     out.fill_diagonal_(0)
@@ -102,7 +150,17 @@ def zero_diagonal(contact_map: torch.Tensor) -> torch.Tensor:
 
 
 def symmetrize(contact_map: torch.Tensor) -> torch.Tensor:
-    """(M + M^T) / 2."""
+    """Symmetrise a map: (M + M^T) / 2.
+
+    Args:
+        contact_map: a square map [L, L].
+
+    Returns:
+        A new symmetric [L, L] tensor, (M + M^T) / 2.
+
+    Raises:
+        ContactMapError: if `contact_map` is not square [L, L] or holds NaN or infinite values.
+    """
     _check_map(contact_map)
     return (contact_map + contact_map.T) / 2
 
@@ -112,6 +170,15 @@ def apc(contact_map: torch.Tensor) -> torch.Tensor:
 
     The outer product of the full row and column sums, for one map [L, L] or a stack [..., L, L];
     a map whose total is zero is returned unchanged.
+
+    Args:
+        contact_map: a square map [L, L], or a stack of them [..., L, L] (each map corrected on its own).
+
+    Returns:
+        A new tensor of the input's shape, M - (row sums x column sums) / total sum per map.
+
+    Raises:
+        ContactMapError: if the last two axes are not square or the map holds NaN or infinite values.
     """
     if contact_map.dim() < 2 or contact_map.shape[-1] != contact_map.shape[-2]:
         raise ContactMapError(f"a contact map must be square [..., L, L]; got {tuple(contact_map.shape)}")
@@ -127,6 +194,17 @@ def symmetric_frobenius_norm(jacobian: torch.Tensor, *, rows_per_block: int = 16
     """Frobenius norm of the symmetrised Jacobian, block by block, never materialising the symmetric tensor.
 
     Equal to `frobenius_norm(symmetrize_jacobian(J))` with memory of a few row blocks instead of a copy.
+
+    Args:
+        jacobian: a Jacobian [L, A, L, A] whose two letter axes share one alphabet.
+        rows_per_block: how many rows of the first axis are processed at a time (bounds the temporaries).
+
+    Returns:
+        A map [L, L] in the input's dtype and on its device.
+
+    Raises:
+        ContactMapError: if `jacobian` is not [L, A, L, B], its letter axes differ in size, or it holds NaN or
+            infinite values.
     """
     _check_jacobian(jacobian)
     if jacobian.shape[1] != jacobian.shape[3]:
@@ -153,8 +231,35 @@ def jacobian_to_contacts(
 ) -> torch.Tensor:
     """Post-process a Jacobian [L, A, L, B] into a symmetric contact map [L, L] with a zero diagonal.
 
-    `symmetrize_tensor=None` symmetrises the tensor exactly when A == B (one alphabet on both axes).
-    `inplace=True` centres the given tensor in place, so no copy of it is ever made (for long sequences).
+    The reference order (see the module docstring): centre, symmetrise the tensor, Frobenius norm over the
+    letter axes, zero diagonal, APC, zero diagonal, symmetrise the map.
+
+    Args:
+        jacobian: a Jacobian [L, A, L, B] (query residue, query letter, output residue, output letter).
+        center: subtract the mean along each of the four axes first (`center_jacobian`).
+        symmetrize_tensor: average J[i, a, j, b] with J[j, b, i, a] before the norm; None does so exactly when
+            A == B (one alphabet on both letter axes).
+        use_apc: apply the average product correction (`apc`).
+        inplace: centre the given tensor in place, so no copy of it is ever made (for long sequences); the
+            caller's `jacobian` is overwritten.
+
+    Returns:
+        A symmetric contact map [L, L] with a zero diagonal, in the Jacobian's dtype and on its device; higher
+            scores mean more likely contacts.
+
+    Raises:
+        ContactMapError: if `jacobian` is not [L, A, L, B] or holds NaN or infinite values, or if
+            `symmetrize_tensor=True` and A != B.
+
+    Example:
+        >>> import torch
+        >>> from interp import jacobian_to_contacts
+        >>> jacobian = torch.randn(10, 20, 10, 20, generator=torch.Generator().manual_seed(0))
+        >>> contacts = jacobian_to_contacts(jacobian)
+        >>> contacts.shape
+        torch.Size([10, 10])
+        >>> bool((contacts == contacts.T).all()), float(contacts.diagonal().abs().max())
+        (True, 0.0)
     """
     _check_jacobian(jacobian)
     if symmetrize_tensor is None:
@@ -166,7 +271,18 @@ def jacobian_to_contacts(
 
 
 def norm_map_to_contacts(norm_map: torch.Tensor, *, use_apc: bool = True) -> torch.Tensor:
-    """The map half of the reference order: zero diagonal, APC, zero diagonal, symmetrise."""
+    """The map half of the reference order: zero diagonal, APC, zero diagonal, symmetrise.
+
+    Args:
+        norm_map: a square map [L, L], e.g. the Frobenius norms of a Jacobian.
+        use_apc: apply the average product correction (`apc`) between the two diagonal zeroings.
+
+    Returns:
+        A new symmetric [L, L] map with a zero diagonal.
+
+    Raises:
+        ContactMapError: if `norm_map` is not square [L, L] or holds NaN or infinite values.
+    """
     out = zero_diagonal(norm_map)
     if use_apc:
         out = zero_diagonal(apc(out))
@@ -182,6 +298,29 @@ def top_pairs(
     """The k highest-scoring pairs i < j with min_separation <= j - i (<= max_separation), best first.
 
     Ties keep (i, j) order, so the result is deterministic. Fewer than k pairs come back when fewer exist.
+    Only the upper triangle (i < j) is read.
+
+    Args:
+        contact_map: a square map [L, L]; higher scores rank first.
+        k: how many pairs to return at most.
+        min_separation: the smallest sequence separation j - i a pair may have (values below 1 count as 1).
+        max_separation: the largest separation j - i (inclusive); None sets no upper limit.
+
+    Returns:
+        Up to k `Pair`s (0-based i < j, score), highest score first.
+
+    Raises:
+        ContactMapError: if `contact_map` is not square [L, L] or holds NaN or infinite values, or if k < 0.
+
+    Example:
+        >>> import torch
+        >>> from interp import top_pairs
+        >>> contacts = torch.zeros(30, 30)
+        >>> contacts[2, 20] = contacts[20, 2] = 0.75
+        >>> contacts[5, 11] = contacts[11, 5] = 0.5
+        >>> contacts[3, 4] = contacts[4, 3] = 1.0  # j - i = 1 < min_separation: never ranked
+        >>> top_pairs(contacts, k=2)
+        [Pair(i=2, j=20, score=0.75), Pair(i=5, j=11, score=0.5)]
     """
     _check_map(contact_map)
     if k < 0:
@@ -221,6 +360,19 @@ def grouped_jacobian_to_contacts(
     its own, the tensor is symmetrised (block (P, Q) with block (Q, P) transposed), normed per pair, and
     the map goes through zero diagonal, APC, zero diagonal, symmetrise. With one group this is exactly
     `jacobian_to_contacts`.
+
+    Args:
+        jacobian: a Jacobian [L, A, L, B] over the union alphabet(s).
+        residue_groups: for each kind k, a 1-D index tensor of the residues of that kind.
+        letter_groups: for each kind k, a 1-D index tensor of the letters valid for that kind (same length and
+            order as `residue_groups`).
+
+    Returns:
+        A symmetric contact map [L, L] with a zero diagonal, in the Jacobian's dtype and on its device; pairs
+            of residues in no group score 0 before APC.
+
+    Raises:
+        ContactMapError: if `jacobian` is not [L, A, L, B] or holds NaN or infinite values.
     """
     _check_jacobian(jacobian)
     length = jacobian.shape[0]

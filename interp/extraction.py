@@ -30,7 +30,20 @@ class ExplainerModule(pl.LightningModule):
     """Wrap a model and an explainer for `Trainer.predict`; each record gives {id, prediction, seconds} or
     {id, error}: one bad record (unknown letters, too long) is reported and the rest go on.
 
-    method: "jacobian", "fast-jacobian", "attention" or "gradient"; options go to the explainer.
+    `predict_step` takes a batch of (id, sequence) records (from `FastaDataModule`) and returns one dict per
+    record: {"id", "prediction": ContactPrediction, "seconds"} or, where the explainer raised an
+    `InterpError`, {"id", "error": "ErrorClass: message"}; a `ContactWriter` writes both. The explainer
+    is built in each process on first use (after Lightning has moved the model to its device) and runs
+    under `torch.inference_mode`, except "gradient".
+
+    Args:
+        model: the model to explain.
+        tokenizer: the model's tokenizer.
+        method: "jacobian", "fast-jacobian", "attention" or "gradient" (see `make_explainer`).
+        **options: keyword arguments of the explainer's constructor (batch_size, memory_limit, ...).
+
+    Raises:
+        InterpError: an unknown method name.
     """
 
     def __init__(self, model: nn.Module, tokenizer: Any = None, *, method: str = "jacobian", **options: Any) -> None:
@@ -43,7 +56,12 @@ class ExplainerModule(pl.LightningModule):
         self._explainer: Any = None
 
     def explainer(self) -> Any:
-        """Built on first use, after Lightning has moved the model to its device."""
+        """Built on first use, after Lightning has moved the model to its device.
+
+        Returns:
+            The explainer `make_explainer(method, model, tokenizer, **options)` builds, the same one on
+            every later call in this process.
+        """
         if self._explainer is None:
             from interp.explainers import make_explainer
 
@@ -51,6 +69,7 @@ class ExplainerModule(pl.LightningModule):
         return self._explainer
 
     def predict_step(self, batch: Sequence[tuple[str, str]], batch_idx: int, dataloader_idx: int = 0) -> list[dict]:
+        """Explain each (id, sequence) record of the batch: {id, prediction, seconds}, or {id, error}."""
         out: list[dict[str, Any]] = []
         for record_id, sequence in batch:
             start = time.perf_counter()
@@ -72,7 +91,18 @@ class ExplainerModule(pl.LightningModule):
 class FastaDataModule(pl.LightningDataModule):
     """Records of one or more FASTA files as (id, sequence), in file order; ids must be unique.
 
-    skip_done: an extraction folder; records its ContactWriter already finished are left out (resume).
+    The files are read at `setup` (on every process); Lightning's sampler then splits the records across
+    ranks. Empty records are kept, so they fail alone and are reported by the `ContactWriter`. After
+    `setup`, `records` holds what will be predicted and `skipped` how many finished records were left out.
+
+    Args:
+        fasta: a FASTA file, or a sequence of them (read in order).
+        skip_done: an extraction folder; records its ContactWriter already finished are left out (resume).
+        batch_size: records per predict batch.
+        num_workers: DataLoader worker processes.
+
+    Raises:
+        FastaFormatError: at `setup`, a malformed file or an id that appears twice (outputs are keyed by id).
     """
 
     def __init__(
@@ -90,6 +120,7 @@ class FastaDataModule(pl.LightningDataModule):
         self.skipped = 0
 
     def setup(self, stage: str | None = None) -> None:
+        """Read the FASTA records, refuse duplicate ids, and leave out those `skip_done` has finished."""
         from interp.callbacks.contact_writer import read_index
 
         records: list[tuple[str, str]] = []
@@ -108,4 +139,5 @@ class FastaDataModule(pl.LightningDataModule):
         self.skipped = len(records) - len(self.records)
 
     def predict_dataloader(self) -> DataLoader:
+        """The records as batches of `batch_size` (id, sequence) tuples, in file order."""
         return DataLoader(cast(Dataset[Any], self.records), batch_size=self.batch_size, num_workers=self.num_workers, collate_fn=list)

@@ -28,7 +28,12 @@ PathLike = str | os.PathLike
 
 
 class Record(NamedTuple):
-    """One FASTA or alignment record."""
+    """One FASTA or alignment record.
+
+    Attributes:
+        name: the header line after '>' (stripped); for a PSICOV alignment, the row's 0-based index.
+        sequence: the sequence, or the aligned row for an alignment.
+    """
 
     name: str
     sequence: str
@@ -49,7 +54,18 @@ def _base_suffix(path: PathLike) -> str:
 
 @contextlib.contextmanager
 def atomic_write(path: PathLike, mode: str = "w") -> Iterator[IO]:
-    """Open a temporary file beside `path` and move it over `path` only when the block succeeds."""
+    """Open a temporary file beside `path` and move it over `path` only when the block succeeds.
+
+    Missing parent folders are created; if the block raises, the temporary file is removed and `path` is
+    left as it was.
+
+    Args:
+        path: the file to write.
+        mode: the `open` mode of the temporary file: "w" (text, the default) or "wb" (binary).
+
+    Yields:
+        The open handle of the temporary file.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -88,8 +104,19 @@ def _parse_fasta_lines(path: PathLike, error: type) -> list[Record]:
 def read_fasta(path: PathLike, *, allow_empty: bool = False) -> list[Record]:
     """Read a (possibly gzipped) FASTA file as [(name, sequence)]; whitespace inside sequences is dropped.
 
-    allow_empty: keep records with no sequence (batch tools report them one by one and go on)
-    instead of refusing the file with EmptySequenceError.
+    Blank lines and lines starting with '#' are skipped; letters are kept as written (no case change).
+
+    Args:
+        path: the FASTA file; a name ending in ".gz" is read as gzip.
+        allow_empty: keep records with no sequence (batch tools report them one by one and go on)
+            instead of refusing the file with EmptySequenceError.
+
+    Returns:
+        The records in file order, each a `Record` (name, sequence).
+
+    Raises:
+        FastaFormatError: if the file has sequence text before the first '>' header, or no record at all.
+        EmptySequenceError: if a record has no sequence and `allow_empty` is False.
     """
     records = _parse_fasta_lines(path, FastaFormatError)
     if not records:
@@ -119,7 +146,20 @@ def read_alignment(path: PathLike, fmt: str | None = None) -> list[Record]:
     """Read an alignment as [(name, aligned row)], the query first; every row has the query's length.
 
     Formats: "a3m" (lowercase insertions and '.' dropped), "psicov" (.aln, one row per line, rows named
-    by their 0-based index), "fasta" (aligned FASTA; letters upper-cased, '.' read as a gap '-').
+    by their 0-based index; letters upper-cased, '.' read as a gap '-'), "fasta" (aligned FASTA; letters
+    upper-cased, '.' read as a gap '-'). Blank lines and lines starting with '#' are skipped.
+
+    Args:
+        path: the alignment file; a name ending in ".gz" is read as gzip.
+        fmt: "a3m", "psicov" or "fasta"; None detects it from the suffix (".a3m"; ".aln" or ".psicov"),
+            else from the first line (a '>' header: "fasta", otherwise "psicov").
+
+    Returns:
+        The rows as `Record`s (name, aligned row), the query first, all of the query's length.
+
+    Raises:
+        AlignmentFormatError: if the format is unknown, the file is empty or has no rows, the query row is
+            empty, a row's length differs from the query's, or (a3m, fasta) text comes before the first header.
     """
     fmt = fmt or _detect_format(path)
     if fmt not in ALIGNMENT_FORMATS:
@@ -150,7 +190,14 @@ def read_alignment(path: PathLike, fmt: str | None = None) -> list[Record]:
 
 @dataclass(frozen=True)
 class RRContacts:
-    """The contents of a CASP RR file; residue indices are 0-based here (the file's are 1-based)."""
+    """The contents of a CASP RR file; residue indices are 0-based here (the file's are 1-based).
+
+    Attributes:
+        sequence: the file's sequence lines joined and upper-cased, or None when it has none.
+        i: int64 [N], the first residue of each contact line (0-based; i < j).
+        j: int64 [N], the second residue of each contact line (0-based).
+        score: float64 [N], the last column of each contact line (the probability p).
+    """
 
     sequence: str | None
     i: torch.Tensor
@@ -158,7 +205,20 @@ class RRContacts:
     score: torch.Tensor
 
     def to_map(self, length: int | None = None, fill: float = -math.inf) -> torch.Tensor:
-        """A symmetric [L, L] float map; pairs not in the file get `fill` (-inf: "not predicted")."""
+        """A symmetric [L, L] float map; pairs not in the file get `fill` (-inf: "not predicted").
+
+        A pair listed more than once keeps its highest score; a score below `fill` is raised to `fill`.
+
+        Args:
+            length: L, the size of the map; None takes the length of the file's sequence.
+            fill: the value of the pairs (and the diagonal) the file does not list.
+
+        Returns:
+            A symmetric float64 tensor [L, L].
+
+        Raises:
+            RRFormatError: if `length` is None and the file has no sequence, or a residue index is >= `length`.
+        """
         if length is None:
             if self.sequence is None:
                 raise RRFormatError("the RR file has no sequence; pass length=")
@@ -178,7 +238,22 @@ _RR_HEADERS = ("PFRMAT", "TARGET", "AUTHOR", "METHOD", "REMARK", "MODEL", "END",
 
 
 def read_rr(path: PathLike) -> RRContacts:
-    """Read a CASP RR file ("i j d_min d_max p" or "i j p" lines, 1-based), with or without headers."""
+    """Read a CASP RR file ("i j d_min d_max p" or "i j p" lines, 1-based), with or without headers.
+
+    Header lines (PFRMAT, TARGET, AUTHOR, METHOD, REMARK, MODEL, END, ...) are skipped; a line of letters
+    only, before the contact lines, is part of the sequence. The distance bounds d_min and d_max are ignored.
+
+    Args:
+        path: the RR file; a name ending in ".gz" is read as gzip.
+
+    Returns:
+        The sequence (or None) and the contacts with 0-based indices, i < j, in file order.
+
+    Raises:
+        RRFormatError: if a line has neither 3 nor 5 fields, holds something other than numbers, names a
+            residue < 1, the same residue twice, or one beyond the file's sequence, has a non-finite score,
+            or if sequence text follows the contact lines.
+    """
     sequence_parts: list[str] = []
     pairs: list[tuple[int, int, float]] = []
     with _open_text(path) as handle:
@@ -226,7 +301,22 @@ def write_rr(
 ) -> None:
     """Write the top-k pairs (all pairs with j - i >= min_separation when k is None) as a CASP RR file.
 
-    RR wants probabilities in [0, 1]: scores are min-max scaled over the written pairs (order kept).
+    RR wants probabilities in [0, 1]: scores are min-max scaled over the written pairs (order kept; all 1.0
+    when every written score is equal). Each pair is written as "i j 0 8 p" with 1-based indices, best first,
+    after PFRMAT, TARGET, AUTHOR, METHOD, REMARK and MODEL headers; the file is replaced atomically.
+
+    Args:
+        path: the file to write (missing parent folders are created).
+        contact_map: a square map [L, L] (tensor or array-like) without NaN or infinite values.
+        sequence: the sequence of L residues, written in lines of 50 after the headers; None writes none.
+        k: how many pairs to write (the best first); None writes every pair with j - i >= `min_separation`.
+        min_separation: the smallest sequence separation j - i written.
+        target: the TARGET header's value.
+        method: the METHOD header's value.
+
+    Raises:
+        RRFormatError: if `sequence` does not have L residues.
+        ContactMapError: if `contact_map` is not square [L, L] or holds NaN or infinite values.
     """
     from interp.contacts import top_pairs
 
@@ -250,7 +340,17 @@ def write_rr(
 
 
 def save_contacts(path: PathLike, contacts: Any, *, sequence: str | None = None, **extra: Any) -> None:
-    """Save a contact map (and the sequence and any extra arrays or scalars) as a compressed .npz."""
+    """Save a contact map (and the sequence and any extra arrays or scalars) as a compressed .npz.
+
+    The file is written to a temporary file and renamed, so an interrupted save leaves no half-written file.
+    Nothing is pickled: `load_contacts` reads the file back with `allow_pickle=False`.
+
+    Args:
+        path: the file to write, exactly as named (no ".npz" is appended); missing parent folders are created.
+        contacts: the map [L, L], a tensor (moved to the CPU) or an array-like; stored under "contacts".
+        sequence: stored under "sequence" as a string; None stores none.
+        **extra: further arrays, tensors, strings or scalars stored under their keyword; None values are skipped.
+    """
     arrays = {"contacts": np.asarray(torch.as_tensor(contacts).detach().cpu().numpy())}
     if sequence is not None:
         arrays["sequence"] = np.array(sequence)
@@ -265,7 +365,18 @@ def save_contacts(path: PathLike, contacts: Any, *, sequence: str | None = None,
 
 
 def load_contacts(path: PathLike) -> dict[str, Any]:
-    """Load a .npz written by `save_contacts`: tensors for arrays, str for the sequence (no pickles)."""
+    """Load a .npz written by `save_contacts`: tensors for arrays, str for the sequence (no pickles).
+
+    Args:
+        path: the .npz file.
+
+    Returns:
+        A dict by key: a torch.Tensor for each array (sharing memory with the loaded numpy array), a str for
+            each string (a list of str for a string array), a Python scalar for each 0-d number.
+
+    Raises:
+        ContactMapError: if the file is missing, not a .npz, truncated, or holds pickled objects.
+    """
     try:
         with np.load(path, allow_pickle=False) as data:
             out: dict[str, Any] = {}

@@ -19,7 +19,27 @@ __all__ = ["DEFAULT", "load_model"]
 def load_model(name_or_path: str, *, trust_remote_code: bool = False, device: str | None = None,
                dtype: Any = None) -> tuple[Any, Any]:  # fmt: skip
     """(model in eval mode, tokenizer). Tries a masked-LM head, then a causal-LM head, then the bare encoder
-    (ProtT5-style); "default" is the embedded 1a3a model (offline)."""
+    (ProtT5-style); "default" is the embedded 1a3a model (offline).
+
+    Weights come from safetensors, or from .bin files through `torch.load(weights_only=True)`; a repository's
+    own code runs only with `trust_remote_code=True`. RNA models register through `multimolecule` when it is
+    installed.
+
+    Args:
+        name_or_path: a Hugging Face Hub name ("facebook/esm2_t6_8M_UR50D"), a local model folder, or
+            "default" for the embedded model.
+        trust_remote_code: allow the model's repository to run its own code (read it first).
+        device: where to move the model ("cpu", "cuda", "cuda:1"); None leaves it where it loads.
+        dtype: a torch dtype to cast the model to (e.g. torch.bfloat16); None keeps the stored one.
+
+    Returns:
+        The Hugging Face model in eval mode and its tokenizer, as a tuple (model, tokenizer).
+
+    Raises:
+        InterpError: if the model needs remote code and `trust_remote_code` is False, its config cannot be
+            read, it is neither a local folder nor reachable on the Hub, its weights file holds Python objects
+            besides tensors, or no model class loads it.
+    """
     if name_or_path == DEFAULT:
         from interp.embedded_model import default_model
 

@@ -32,7 +32,18 @@ KSpec = str | int
 
 
 def resolve_k(k: KSpec, length: int) -> int:
-    """Turn "L", "L/n" or an int into a number of pairs for a protein of `length` resolved residues."""
+    """Turn "L", "L/n" or an int into a number of pairs for a protein of `length` resolved residues.
+
+    Args:
+        k: "L", "L/n" with n a positive integer (spaces ignored), or a non-negative int (returned as is).
+        length: L, the number of resolved residues.
+
+    Returns:
+        The number of pairs; L/n is rounded as Python's `round` does (half to even).
+
+    Raises:
+        ContactMapError: if `k` is a negative int, a bool, or any other string or type.
+    """
     if isinstance(k, bool) or not isinstance(k, (int, str)):
         raise ContactMapError(f'k must be "L", "L/n" or an int; got {k!r}')
     if isinstance(k, int):
@@ -48,7 +59,19 @@ def resolve_k(k: KSpec, length: int) -> int:
 
 
 def resolve_range(spec: RangeSpec) -> tuple[str, int, int | None]:
-    """A named range ("short", "medium", "long") or a (min, max) tuple -> (name, min, max)."""
+    """A named range ("short", "medium", "long") or a (min, max) tuple -> (name, min, max).
+
+    Args:
+        spec: "short" (separation 6-11), "medium" (12-23), "long" (>= 24), or a (min, max) tuple of
+            separations, both ends inclusive, max None for no upper limit.
+
+    Returns:
+        A tuple (name, min, max): the range's name ("sep{min}-{max}" or "sep{min}+" for a tuple), its
+            smallest separation and its largest (None: no upper limit).
+
+    Raises:
+        ContactMapError: if `spec` is a string other than the three named ranges.
+    """
     if isinstance(spec, str):
         if spec not in RANGES:
             raise ContactMapError(f"unknown range {spec!r}; known: {sorted(RANGES)}")
@@ -81,7 +104,30 @@ def contact_precision(
     max_separation: int | None = None,
     length: int | None = None,
 ) -> float:
-    """Fraction of true contacts among the top-k predicted pairs with min <= j - i <= max (see module doc)."""
+    """Fraction of true contacts among the top-k predicted pairs with min <= j - i <= max (see module doc).
+
+    Candidates are the pairs i < j in the separation range whose residues are both resolved and whose
+    predicted score is not -inf; ties keep (i, j) order. Missing slots (fewer candidates than k) count as wrong.
+
+    Args:
+        pred: the predicted map [L, L] (tensor or array-like); higher means more likely a contact, -inf means
+            "not predicted"; only the upper triangle is read.
+        truth: the true contacts: a bool [L, L] map, or anything with `.contacts` (and optionally `.resolved`),
+            such as a `ContactMap`.
+        resolved: a bool [L] mask of the residues the structure resolves; None takes `truth.resolved` if it
+            has one, else every residue.
+        k: how many top pairs to score: "L", "L/n" or an int (see `resolve_k`).
+        min_separation: the smallest sequence separation j - i counted (default 24: long range).
+        max_separation: the largest separation j - i counted (inclusive); None sets no upper limit.
+        length: the L used to turn `k` into a number of pairs; None counts the resolved residues.
+
+    Returns:
+        hits / k, in [0, 1]; NaN when no candidate pair exists or k comes to 0 pairs.
+
+    Raises:
+        ContactMapError: if `pred` is not square [L, L] or holds NaN, `truth` is not [L, L], `resolved` is
+            not [L], or `k` is not a valid k.
+    """
     pred_t = torch.as_tensor(pred).detach().to("cpu", torch.float64)
     truth_t, resolved_t = unpack_truth(truth, resolved)
     size = pred_t.shape[0]
@@ -122,7 +168,32 @@ def precision_table(
     ks: Sequence[KSpec] = DEFAULT_KS,
     length: int | None = None,
 ) -> dict[str, float]:
-    """P@k for every range and k, keyed like "long_P@L/5"."""
+    """P@k for every range and k, keyed like "long_P@L/5".
+
+    Args:
+        pred: the predicted map [L, L]; see `contact_precision`.
+        truth: the true contacts, a bool [L, L] map or a `ContactMap`-like object; see `contact_precision`.
+        resolved: a bool [L] mask of resolved residues; None takes `truth.resolved` if any, else all.
+        ranges: separation ranges, each a name ("short" 6-11, "medium" 12-23, "long" >= 24) or a (min, max)
+            tuple (see `resolve_range`).
+        ks: the k of each column: "L", "L/n" or an int.
+        length: the L used to turn each k into a number of pairs; None counts the resolved residues.
+
+    Returns:
+        A dict from "{range}_P@{k}" (e.g. "long_P@L/5", "sep6+_P@L") to the precision, NaN where the range
+            holds no candidate pair; in the order of `ranges`, then `ks`.
+
+    Raises:
+        ContactMapError: if the maps have the wrong shape, `pred` holds NaN, or a range or k is not valid.
+
+    Example:
+        >>> import torch
+        >>> from interp import precision_table
+        >>> truth = torch.zeros(30, 30, dtype=torch.bool)
+        >>> truth[0, 29] = truth[29, 0] = True
+        >>> precision_table(truth.float(), truth, ranges=["long"], ks=["L/5", 1])
+        {'long_P@L/5': 0.16666666666666666, 'long_P@1': 1.0}
+    """
     table = {}
     for spec in ranges:
         name, low, high = resolve_range(spec)
@@ -138,6 +209,25 @@ class ContactPrecision(Metric):
 
     `update(pred, truth, resolved=None, length=None)` takes one protein or lists of them; `compute()`
     returns {"long_P@L": ..., ...}. Proteins with no candidate pairs in a range are left out of that mean.
+
+    Args:
+        ranges: separation ranges, each a name ("short" 6-11, "medium" 12-23, "long" >= 24) or a (min, max)
+            tuple (see `resolve_range`).
+        ks: the k of each column: "L", "L/n" or an int.
+        **kwargs: passed to `torchmetrics.Metric` (e.g. `sync_on_compute`, `dist_sync_on_step`).
+
+    Raises:
+        ContactMapError: if a range or a k is not valid.
+
+    Example:
+        >>> import torch
+        >>> from interp import ContactPrecision
+        >>> truth = torch.zeros(30, 30, dtype=torch.bool)
+        >>> truth[0, 29] = truth[29, 0] = True
+        >>> metric = ContactPrecision(ranges=["long"], ks=["L/5", 1])
+        >>> metric.update([truth.float(), torch.zeros(30, 30)], [truth, truth])
+        >>> metric.compute()
+        {'long_P@L/5': tensor(0.1667), 'long_P@1': tensor(0.5000)}
     """
 
     full_state_update = False
@@ -161,7 +251,19 @@ class ContactPrecision(Metric):
         self.add_state("count", torch.zeros(shape, dtype=torch.float64), dist_reduce_fx="sum")
 
     def update(self, pred: Any, truth: Any, resolved: Any = None, length: int | None = None) -> None:
-        """Add one protein (tensors) or several (lists of tensors)."""
+        """Add one protein (tensors) or several (lists of tensors).
+
+        Args:
+            pred: one predicted map [L, L], or a list or tuple of them (one per protein).
+            truth: the true contacts (a bool [L, L] map or a `ContactMap`), or a list of them matching `pred`.
+            resolved: a bool [L] mask of resolved residues, or a list of masks (or None entries) matching
+                `pred`; None takes each truth's `.resolved` if any, else all residues.
+            length: the L used to turn each k into a number of pairs, for every protein; None counts the
+                resolved residues of each.
+
+        Raises:
+            ContactMapError: if a map has the wrong shape or a predicted map holds NaN.
+        """
         if isinstance(pred, (list, tuple)):
             resolved_list: Iterable = resolved if resolved is not None else [None] * len(pred)
             for one_pred, one_truth, one_resolved in zip(pred, truth, resolved_list, strict=True):
@@ -178,7 +280,12 @@ class ContactPrecision(Metric):
         self.count += defined.to(self.count.dtype).to(self.count.device)
 
     def compute(self) -> dict[str, torch.Tensor]:
-        """Mean precision per (range, k); NaN where no protein had candidate pairs."""
+        """Mean precision per (range, k); NaN where no protein had candidate pairs.
+
+        Returns:
+            A dict from "{range}_P@{k}" (e.g. "long_P@L/5") to a 0-d float32 tensor: the mean over the
+                proteins that had candidate pairs in that range.
+        """
         mean = self.precision_sum / self.count
         return {
             f"{name}_P@{k}": mean[r, c].float()

@@ -12,7 +12,22 @@ __all__ = ["plot_contact_map", "plot_precision_curve", "plot_tradeoff"]
 
 def plot_contact_map(prediction: Any, truth: Any = None, *, ax: Any = None, k: int | None = None,
                      min_separation: int = 6) -> Any:  # fmt: skip
-    """Draw one prediction; returns the matplotlib Figure. Hits among the top-k are blue, misses red."""
+    """Draw one prediction; returns the matplotlib Figure. Hits among the top-k are blue, misses red.
+
+    The predicted scores fill the upper triangle in grey; true contacts with |i - j| >= `min_separation` are
+    grey squares below the diagonal; the top-k pairs are dots above it (all blue when `truth` is None).
+    Uses `matplotlib.figure.Figure`, not pyplot: no global figure, no backend chosen.
+
+    Args:
+        prediction: a `ContactPrediction` (anything with `contacts` [L, L], `top()`, `name` and `method`).
+        truth: the true contacts, a `ContactMap` or a bool [L, L] map; None draws the prediction only.
+        ax: a matplotlib Axes to draw into; None makes a new 5 x 5 inch Figure.
+        k: how many top pairs to mark; None marks L.
+        min_separation: the smallest separation j - i of the marked pairs and of the true contacts drawn.
+
+    Returns:
+        The matplotlib Figure (the one holding `ax` when given).
+    """
     from matplotlib.figure import Figure  # no pyplot: no global figure registry, no backend chosen for the user
 
     contacts = prediction.contacts.detach().float().cpu()
@@ -45,7 +60,21 @@ def plot_contact_map(prediction: Any, truth: Any = None, *, ax: Any = None, k: i
 
 def plot_precision_curve(history: Any, *, keys: Any = None, ax: Any = None, title: str | None = None) -> Any:
     """Precision against training step, from a ContactPrecisionMonitor callback's `history` (a list of dicts with
-    "step"), a {label: history} dict to overlay several callbacks, or a Lightning CSVLogger metrics.csv path."""
+    "step"), a {label: history} dict to overlay several callbacks, or a Lightning CSVLogger metrics.csv path.
+
+    One line per metric (per label), NaN values left out; the y axis runs from 0 to 1.
+
+    Args:
+        history: a list of dicts, each with "step" and metric values ({"step": 100, "long_P@L": 0.4}); a
+            {label: list of dicts} dict, each list drawn with its label as prefix; or the path of a CSVLogger
+            metrics.csv (its columns whose name holds "P@").
+        keys: the metric names to draw; None draws every name but "step".
+        ax: a matplotlib Axes to draw into; None makes a new 6 x 4 inch Figure.
+        title: the Axes' title; None sets none.
+
+    Returns:
+        The matplotlib Figure (the one holding `ax` when given).
+    """
     from matplotlib.figure import Figure  # no pyplot: no global figure registry, no backend chosen for the user
 
     series = _curve_series(history, keys)
@@ -90,7 +119,18 @@ def _curve_series(history: Any, keys: Any) -> dict[str, tuple[list[float], list[
 
 def plot_tradeoff(rows: list[dict[str, Any]], *, x: str = "seconds", y: str = "long_P@L", label: str = "method",
                   ax: Any = None) -> Any:  # fmt: skip
-    """Speed against accuracy: one point per row (e.g. per explainer), x on a log scale."""
+    """Speed against accuracy: one point per row (e.g. per explainer), x on a log scale.
+
+    Args:
+        rows: one dict per point, holding at least the keys `x`, `y` and `label`.
+        x: the key of the x value (positive: the axis is logarithmic), e.g. seconds per protein.
+        y: the key of the y value, e.g. a precision.
+        label: the key of the text written beside each point.
+        ax: a matplotlib Axes to draw into; None makes a new 6 x 4 inch Figure.
+
+    Returns:
+        The matplotlib Figure (the one holding `ax` when given).
+    """
     from matplotlib.figure import Figure  # no pyplot: no global figure registry, no backend chosen for the user
 
     if ax is None:

@@ -25,6 +25,7 @@ ESM_SHAPES: dict[str, dict[str, int]] = {
     "8M": {"hidden_size": 320, "num_hidden_layers": 6, "num_attention_heads": 20, "intermediate_size": 1280},
     "650M": {"hidden_size": 1280, "num_hidden_layers": 33, "num_attention_heads": 20, "intermediate_size": 5120},
 }
+"""The `EsmConfig` sizes of `esm_model`'s named shapes: "tiny" (2 layers, 64 wide), "8M" and "650M" (ESM-2's)."""
 
 
 def _vocab_file(tokens: list[str], name: str) -> str:
@@ -38,14 +39,34 @@ def _vocab_file(tokens: list[str], name: str) -> str:
 
 
 def esm_tokenizer() -> Any:
-    """The ESM-2 tokenizer (33 tokens), built from its vocabulary without a download."""
+    """The ESM-2 tokenizer (33 tokens), built from its vocabulary without a download.
+
+    Returns:
+        A transformers `EsmTokenizer` (its vocabulary file is written once under the temporary directory).
+    """
     from transformers import EsmTokenizer
 
     return EsmTokenizer(_vocab_file(ESM_VOCAB, "esm_vocab.txt"))
 
 
-def esm_model(shape: str = "tiny", *, seed: int = 0, attn_implementation: str = "sdpa", **overrides: Any):
-    """(EsmForMaskedLM in eval mode with random weights, tokenizer) of a named shape; no download."""
+def esm_model(shape: str = "tiny", *, seed: int = 0, attn_implementation: str = "sdpa", **overrides: Any) -> tuple[Any, Any]:
+    """An ESM-2 stand-in: a transformers `EsmForMaskedLM` of a named shape with random weights, offline.
+
+    The config is ESM-2's (33-token vocabulary, rotary positions, token dropout); only the weights are random.
+
+    Args:
+        shape: a key of `ESM_SHAPES`: "tiny" (2 layers, 64 wide, for tests), "8M" (ESM-2 8M's shape, the
+            timing standard) or "650M" (ESM-2 650M's shape; about 2.6 GB of float32 weights).
+        seed: the seed set on torch's global RNG before the weights are drawn.
+        attn_implementation: the attention kernel, "sdpa" or "eager".
+        **overrides: `EsmConfig` fields that replace the shape's (e.g. `num_hidden_layers=1`).
+
+    Returns:
+        The pair (model in eval mode, `EsmTokenizer`).
+
+    Raises:
+        KeyError: if `shape` is not a key of `ESM_SHAPES`.
+    """
     from transformers import EsmConfig, EsmForMaskedLM
 
     settings: dict[str, Any] = dict(ESM_SHAPES[shape])
@@ -65,8 +86,20 @@ def esm_model(shape: str = "tiny", *, seed: int = 0, attn_implementation: str = 
     return EsmForMaskedLM(config).eval(), esm_tokenizer()
 
 
-def protbert_model(*, seed: int = 0, attn_implementation: str = "sdpa", **overrides: Any):
-    """(A tiny BertForMaskedLM with ProtBert's 30-token vocabulary, its tokenizer); random weights."""
+def protbert_model(*, seed: int = 0, attn_implementation: str = "sdpa", **overrides: Any) -> tuple[Any, Any]:
+    """A ProtBert stand-in: a tiny transformers `BertForMaskedLM` with random weights and ProtBert's vocabulary.
+
+    2 layers, 64 wide, 4 heads, up to 512 tokens; the `BertTokenizer` has ProtBert's 30 tokens and keeps case
+    (residues are written space-separated, as for ProtBert).
+
+    Args:
+        seed: the seed set on torch's global RNG before the weights are drawn.
+        attn_implementation: the attention kernel, "sdpa" or "eager".
+        **overrides: `BertConfig` fields that replace the defaults above.
+
+    Returns:
+        The pair (model in eval mode, tokenizer).
+    """
     from transformers import BertConfig, BertForMaskedLM, BertTokenizer
 
     settings: dict[str, Any] = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 128}
@@ -78,8 +111,18 @@ def protbert_model(*, seed: int = 0, attn_implementation: str = "sdpa", **overri
     return BertForMaskedLM(config).eval(), tokenizer
 
 
-def esmc_model(*, seed: int = 0, **overrides: Any):
-    """(A tiny EsmcForMaskedLM with random weights, the real ESM C tokenizer); no download."""
+def esmc_model(*, seed: int = 0, **overrides: Any) -> tuple[Any, Any]:
+    """An ESM C stand-in: a tiny transformers `EsmcForMaskedLM` with random weights and the real ESM C tokenizer.
+
+    2 layers, 64 wide, 4 heads; nothing is downloaded.
+
+    Args:
+        seed: the seed set on torch's global RNG before the weights are drawn.
+        **overrides: `EsmcConfig` fields that replace the defaults above.
+
+    Returns:
+        The pair (model in eval mode, `EsmcTokenizer`).
+    """
     from transformers import EsmcConfig, EsmcForMaskedLM, EsmcTokenizer
 
     settings: dict[str, Any] = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 128}
@@ -108,9 +151,20 @@ def _word_level_tokenizer(vocab: list[str], *, metaspace: bool, specials: dict[s
 PROGEN2_VOCAB = ["<|pad|>", "<|bos|>", "<|eos|>", "1", "2", *"ABCDEFGHIKLMNOPQRSTUVWXYZ"]
 
 
-def causal_protein_model(*, seed: int = 0, **overrides: Any):
-    """(A tiny GPT2LMHeadModel, a tokenizer with ProGen2's character vocabulary): a causal stand-in for
-    ProGen2, whose real model needs remote code; sequences are written "1" + sequence + "2"."""
+def causal_protein_model(*, seed: int = 0, **overrides: Any) -> tuple[Any, Any]:
+    """A ProGen2 stand-in: a tiny transformers `GPT2LMHeadModel` with ProGen2's character vocabulary.
+
+    A causal (left-to-right) model, for ProGen2 whose real model needs remote code. 2 layers, 64 wide, 4 heads,
+    up to 512 tokens, random weights; the fast tokenizer has one token per character and, as ProGen2,
+    sequences are written "1" + sequence + "2".
+
+    Args:
+        seed: the seed set on torch's global RNG before the weights are drawn.
+        **overrides: `GPT2Config` fields that replace the defaults above.
+
+    Returns:
+        The pair (model in eval mode, tokenizer).
+    """
     from transformers import GPT2Config, GPT2LMHeadModel
 
     settings: dict[str, Any] = {"n_embd": 64, "n_layer": 2, "n_head": 4, "n_positions": 512}
@@ -127,8 +181,20 @@ def causal_protein_model(*, seed: int = 0, **overrides: Any):
 PROTT5_VOCAB = ["<pad>", "</s>", "<unk>", *("\u2581" + c for c in "ALGVSREDTIPKFQNYMHWCXUBZO")]
 
 
-def prott5_encoder_model(*, seed: int = 0, **overrides: Any):
-    """(A tiny T5EncoderModel, a tokenizer with ProtT5's vocabulary of "▁A"-style letters and a final </s>)."""
+def prott5_encoder_model(*, seed: int = 0, **overrides: Any) -> tuple[Any, Any]:
+    """A ProtT5 encoder stand-in: a tiny transformers `T5EncoderModel` with ProtT5's vocabulary.
+
+    An encoder without a language-model head (contacts come from its representation Jacobian). 2 layers,
+    64 wide, 4 heads, random weights; the fast tokenizer reads space-separated residues as "▁A"-style
+    SentencePiece tokens and appends `</s>`, as ProtT5's does.
+
+    Args:
+        seed: the seed set on torch's global RNG before the weights are drawn.
+        **overrides: `T5Config` fields that replace the defaults above.
+
+    Returns:
+        The pair (model in eval mode, tokenizer).
+    """
     from transformers import T5Config, T5EncoderModel
 
     settings: dict[str, Any] = {"d_model": 64, "num_layers": 2, "num_heads": 4, "d_ff": 128, "d_kv": 16}
@@ -141,9 +207,22 @@ def prott5_encoder_model(*, seed: int = 0, **overrides: Any):
     return T5EncoderModel(T5Config(vocab_size=len(PROTT5_VOCAB), **settings)).eval(), tokenizer
 
 
-def rnafm_model(*, seed: int = 0, family: str = "rnafm", **overrides: Any):
-    """(A tiny multimolecule RNA masked LM, its RnaTokenizer); family "rnafm" (RNA-FM) or "rinalmo"
-    (RiNALMo); needs the `[rna]` extra."""
+def rnafm_model(*, seed: int = 0, family: str = "rnafm", **overrides: Any) -> tuple[Any, Any]:
+    """An RNA stand-in: a tiny multimolecule masked LM (RNA-FM or RiNALMo) with random weights.
+
+    2 layers, 64 wide, 4 heads; needs the `[rna]` extra (multimolecule).
+
+    Args:
+        seed: the seed set on torch's global RNG before the weights are drawn.
+        family: "rnafm" (`RnaFmForMaskedLM`) or "rinalmo" (`RiNALMoForMaskedLM`).
+        **overrides: fields of the family's config that replace the defaults above.
+
+    Returns:
+        The pair (model in eval mode, multimolecule `RnaTokenizer`).
+
+    Raises:
+        KeyError: if `family` is neither "rnafm" nor "rinalmo".
+    """
     import multimolecule
 
     config_cls, model_cls = {
@@ -165,9 +244,21 @@ __all__ = [
 DNA_VOCAB = ["<pad>", "<bos>", "<eos>", "<unk>", "<mask>", "A", "C", "G", "T", "N"]
 
 
-def dna_model(*, causal: bool = True, seed: int = 0, **overrides: Any):
-    """(A tiny single-nucleotide DNA LM, its tokenizer): GPT-2 (causal, a stand-in for HyenaDNA and Evo's
-    one-letter-per-nucleotide input) or BERT (masked, a stand-in for Caduceus); random weights."""
+def dna_model(*, causal: bool = True, seed: int = 0, **overrides: Any) -> tuple[Any, Any]:
+    """A DNA stand-in: a tiny single-nucleotide language model with random weights.
+
+    Causal: a transformers `GPT2LMHeadModel` (for HyenaDNA and Evo's one-letter-per-nucleotide input);
+    masked: a `BertForMaskedLM` (for Caduceus). Both are 2 layers, 64 wide, 4 heads, and share a fast
+    tokenizer with one token per nucleotide (A, C, G, T, N) and `<pad>`, `<bos>`, `<eos>`, `<unk>`, `<mask>`.
+
+    Args:
+        causal: build the causal GPT-2 model; False builds the masked BERT model.
+        seed: the seed set on torch's global RNG before the weights are drawn.
+        **overrides: `GPT2Config` (causal) or `BertConfig` (masked) fields that replace the defaults above.
+
+    Returns:
+        The pair (model in eval mode, tokenizer).
+    """
     from transformers import BertConfig, BertForMaskedLM, GPT2Config, GPT2LMHeadModel
 
     tokenizer = _word_level_tokenizer(
@@ -185,8 +276,19 @@ def dna_model(*, causal: bool = True, seed: int = 0, **overrides: Any):
     return model.eval(), tokenizer
 
 
-def nucleotide_transformer_model(*, seed: int = 0, **overrides: Any):
-    """(A tiny EsmForMaskedLM, an EsmTokenizer with the Nucleotide Transformer's 6-mer vocabulary)."""
+def nucleotide_transformer_model(*, seed: int = 0, **overrides: Any) -> tuple[Any, Any]:
+    """A Nucleotide Transformer stand-in: a tiny transformers `EsmForMaskedLM` over 6-mer tokens.
+
+    2 layers, 64 wide, 4 heads, rotary positions, random weights; the `EsmTokenizer` has the Nucleotide
+    Transformer's 4,107 tokens (all 4,096 6-mers, the single nucleotides A, T, C, G, N, and 6 specials).
+
+    Args:
+        seed: the seed set on torch's global RNG before the weights are drawn.
+        **overrides: `EsmConfig` fields that replace the defaults above.
+
+    Returns:
+        The pair (model in eval mode, tokenizer).
+    """
     import itertools
 
     from transformers import EsmConfig, EsmForMaskedLM, EsmTokenizer
@@ -201,9 +303,20 @@ def nucleotide_transformer_model(*, seed: int = 0, **overrides: Any):
     return EsmForMaskedLM(config).eval(), EsmTokenizer(_vocab_file(vocab, "nt_vocab.txt"))
 
 
-def bpe_protein_model(*, seed: int = 0, vocab_size: int = 300):
-    """(A tiny GPT2LMHeadModel, a byte-level BPE tokenizer trained here on random protein strings): a stand-in
-    for ProtGPT2's tokenizer and architecture family (its real vocabulary has 50,257 merges)."""
+def bpe_protein_model(*, seed: int = 0, vocab_size: int = 300) -> tuple[Any, Any]:
+    """A ProtGPT2 stand-in: a tiny transformers `GPT2LMHeadModel` with a byte-level BPE tokenizer.
+
+    The tokenizer is trained on the spot on 200 random protein strings of 200 residues, so tokens span several
+    residues as ProtGPT2's do (its real vocabulary has 50,257 merges). The model is causal, 2 layers, 32 wide,
+    4 heads, up to 256 tokens, random weights.
+
+    Args:
+        seed: the seed of the random protein strings and of torch's global RNG before the weights are drawn.
+        vocab_size: the BPE vocabulary size to train to (the 256 byte tokens and 2 specials included).
+
+    Returns:
+        The pair (model in eval mode, `PreTrainedTokenizerFast`).
+    """
     import random
 
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
@@ -232,9 +345,21 @@ def bpe_protein_model(*, seed: int = 0, vocab_size: int = 300):
 GLM2_VOCAB = [*ESM_VOCAB[:29], "a", "t", "c", "g", "<+>", "<->", "<mask>", "<sep>"]
 
 
-def glm2_model(*, seed: int = 0, **overrides: Any):
-    """(A tiny EsmForMaskedLM, an EsmTokenizer with gLM2's vocabulary: amino acids, lower-case nucleotides,
-    strand tokens): a stand-in for gLM2, whose real model needs remote code."""
+def glm2_model(*, seed: int = 0, **overrides: Any) -> tuple[Any, Any]:
+    """A gLM2 stand-in: a tiny transformers `EsmForMaskedLM` with gLM2's vocabulary, for gLM2 whose real model
+    needs remote code.
+
+    The `EsmTokenizer` has gLM2's 37 tokens: amino acids, lower-case nucleotides (a, t, c, g) and the strand
+    tokens `<+>` and `<->`. 2 layers, 64 wide, 4 heads, rotary positions, random weights; the config's
+    `model_type` is "glm2".
+
+    Args:
+        seed: the seed set on torch's global RNG before the weights are drawn.
+        **overrides: `EsmConfig` fields that replace the defaults above.
+
+    Returns:
+        The pair (model in eval mode, tokenizer).
+    """
     from transformers import EsmConfig, EsmForMaskedLM, EsmTokenizer
 
     settings: dict[str, Any] = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 128}
@@ -251,8 +376,13 @@ def glm2_model(*, seed: int = 0, **overrides: Any):
 class StandIn:
     """A tiny random-weight model of one adapter family: how to build it, what it reads, whether it is causal.
 
-    conformance: whether the per-family conformance tests apply (Evo's byte vocabulary has no tokenizer).
-    needs: the optional extra it requires, if any.
+    Attributes:
+        build: a function of no arguments that returns (model, tokenizer), e.g. `esmc_model`.
+        kind: what the model reads: "protein", "rna", "dna" or "glm2" (protein and nucleotide elements);
+            `SAMPLE_SEQUENCES[kind]` is a sequence to try it on.
+        causal: whether the model is causal (left-to-right) rather than masked or an encoder.
+        conformance: whether the per-family conformance tests apply (Evo's byte vocabulary has no tokenizer).
+        needs: the optional extra it requires (e.g. "rna"), if any.
     """
 
     build: Callable[[], tuple[Any, Any]]
@@ -264,6 +394,7 @@ class StandIn:
 
 SAMPLE_SEQUENCES = {"protein": "MKTAYIAKQRQISFV", "rna": "GGAUCCGAUUAGCUA", "dna": "GGATCCGATTAGCTA",
                     "glm2": "MKTAYIAKQatgcatgc"}  # fmt: skip
+"""A short sample sequence per `StandIn.kind`."""
 
 STAND_INS: dict[str, StandIn] = {
     "esm (ESM-2)": StandIn(lambda: esm_model("tiny"), "protein", False),
@@ -278,3 +409,4 @@ STAND_INS: dict[str, StandIn] = {
     "nucleotide transformer (6-mer tokens)": StandIn(nucleotide_transformer_model, "dna", False),
     "glm2 (protein + nucleotide elements, stand-in)": StandIn(glm2_model, "glm2", False),
 }
+"""Every stand-in by a descriptive name (the family, and what it stands in for): what tests and benchmarks loop over."""

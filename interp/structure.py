@@ -44,6 +44,21 @@ class ContactMap:
     `contacts[i, j]` is False where either residue is unresolved and on the diagonal; `distances` is NaN
     where either is unresolved; `residue_ids[i]` is the structure's residue number plus insertion code
     ("52A"), or None for a residue with no coordinates.
+
+    Attributes:
+        sequence: the L residues whose index space the map uses (the given sequence, or the chain's own, with
+            modified residues under their parent's letter and unknown ones as "X" or "N").
+        contacts: bool [L, L], True where the two residues are closer than `threshold`; symmetric, False on
+            the diagonal and wherever either residue is unresolved.
+        distances: float32 [L, L], residue-residue distances in Angstrom; NaN where either residue is
+            unresolved.
+        resolved: bool [L], True for a residue that has the coordinates `atom` needs.
+        residue_ids: L entries, each the structure's residue number plus insertion code ("52", "52A"), or
+            None for a residue with no coordinates.
+        chain: the chain id as in the file; "-" for a blank one.
+        kind: "protein" or "nucleic".
+        atom: the atom that placed each residue: "CB", "CA", "heavy" (nearest heavy atoms) or an atom name.
+        threshold: the contact cutoff in Angstrom (a distance strictly below it is a contact).
     """
 
     sequence: str
@@ -222,11 +237,34 @@ def contact_map(
 ) -> ContactMap:
     """True contact map of one chain of a PDB/mmCIF file (gzipped or not).
 
-    chain: chain id; None takes the first chain with polymer residues; "-" or "" a blank chain id.
-    sequence: align the chain to it (biotite global alignment, free end gaps) and return everything in its
-    index space, residues absent from the structure unresolved; raises `SequenceMismatchError` when
-    fewer than `min_identity` of aligned residues are identical.
-    atom: "CB" (protein default), "CA", "heavy" (nucleic-acid default: any heavy atom) or an atom name.
+    First model, first altloc; hydrogens are ignored. The chain is a nucleic acid when it has more nucleotide
+    than amino-acid atoms, else a protein; see the module docstring for the distance conventions.
+
+    Args:
+        path: a PDB or mmCIF file (mmCIF by a ".cif"/".mmcif" suffix or a "data_" first line), gzipped or not.
+        chain: chain id; None takes the first chain with polymer residues; "-" or "" a blank chain id.
+        sequence: align the chain to it (biotite global alignment, free end gaps) and return everything in
+            its index space, residues absent from the structure unresolved; None uses the chain's own
+            sequence. Must be upper-case letters.
+        atom: "CB" (protein default: C-beta, C-alpha for glycine, a virtual C-beta when missing), "CA",
+            "heavy" (nucleic-acid default: the nearest pair of heavy atoms) or any atom name; None picks the
+            default for the chain's kind.
+        threshold: the contact cutoff in Angstrom; residues whose distance is strictly below it are in contact.
+        min_identity: the smallest fraction of aligned residues that must be identical when `sequence` is
+            given.
+
+    Returns:
+        The true contacts, distances and resolved mask of the chain, in the index space of `sequence` (or the
+            chain's own).
+
+    Raises:
+        StructureError: if the file is missing or unreadable, holds no atoms or no protein or nucleic-acid
+            chain, no residue has `atom`, or `threshold` is not a positive finite number.
+        ChainNotFoundError: if `chain` is not in the structure (the message lists the chains present).
+        SequenceMismatchError: if fewer than `min_identity` of the aligned residues are identical, or fewer
+            than half of the shorter sequence aligns.
+        EmptySequenceError: if `sequence` is empty.
+        InvalidSequenceError: if `sequence` holds a character other than an upper-case letter.
     """
     if not (threshold > 0 and math.isfinite(threshold)):
         raise StructureError(f"threshold must be a positive number of Angstrom; got {threshold}")

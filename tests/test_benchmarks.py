@@ -1,5 +1,5 @@
 """The benchmark scripts' building blocks on tiny inputs: they run, and what they report is consistent.
-(Timings themselves are never asserted; the suites are run and quoted in the README.)"""
+(Timings themselves are never asserted; the suites are run and quoted in docs/benchmarks.md.)"""
 
 from __future__ import annotations
 
@@ -31,8 +31,8 @@ def test_slope_recovers_a_known_power_law_and_tables_render():
     assert table.splitlines()[0] == "| L | t |" and len(table.splitlines()) == 6
 
 
-def test_readme_family_table_is_the_one_generated_from_the_conformance_runs():
-    """The README's family table is benchmarks/family_table.py's output on the committed conformance records."""
+def test_docs_family_table_is_the_one_generated_from_the_conformance_runs():
+    """The family table of docs/families.md is benchmarks/family_table.py's output on the committed conformance records."""
     from pathlib import Path
 
     from interp.benchmarks.family_table import load, table
@@ -42,7 +42,7 @@ def test_readme_family_table_is_the_one_generated_from_the_conformance_runs():
     files = ["conformance_tf5.json", "conformance_tf4.json", "conformance_esm.json"]
     markdown, counts = table(load([results / name for name in files]))
     assert counts["failing"] == 0 and counts["verified"] > 0
-    assert markdown in (root / "README.md").read_text()
+    assert markdown in (root / "docs" / "families.md").read_text()
 
 
 def test_benchmarks_import_without_test_extras_and_plots_leave_pyplot_alone(tmp_path):

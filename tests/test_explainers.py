@@ -10,6 +10,7 @@ import pytest
 import torch
 from helpers import assert_maps_close, reference_postprocess
 
+import interp
 from interp.adapters import PROTEIN_ALPHABET, CustomAdapter, get_adapter
 from interp.errors import (
     EmptySequenceError,
@@ -323,6 +324,9 @@ def test_list_input_returns_list_and_names(esm, tmp_path):
     preds[0].save(tmp_path / "a.npz")
     back = ContactPrediction.load(tmp_path / "a.npz")
     assert back.sequence == SEQ and torch.equal(back.contacts, preds[0].contacts) and back.name == "a"
+    interp.save_contacts(tmp_path / "bare.npz", preds[0].contacts)  # a map saved without its sequence
+    with pytest.raises(interp.ContactMapError, match="holds no sequence"):
+        ContactPrediction.load(tmp_path / "bare.npz")
     assert len(preds[0].top(5, min_separation=3)) == 5
     fig = preds[0].plot(truth=torch.rand(len(SEQ), len(SEQ)) < 0.2)
     fig.savefig(tmp_path / "a.png")

@@ -49,6 +49,24 @@ def test_potts_fit_recovers_planted_couplings():
         fit_potts(states, n_states=3)
 
 
+def test_potts_fit_reports_the_loss_at_its_fitted_parameters():
+    """`PottsFit.loss` is the objective at the fitted fields and couplings (recomputed here with a loop over
+    sites), not L-BFGS's first evaluation (N * L * log q at all-zero parameters)."""
+    import math
+
+    potts = planted_potts(6, [(0, 4)], q=3, strength=2.0, seed=0)
+    states = gibbs_sample(potts, 200, sweeps=10, seed=1)
+    fit = fit_potts(states, n_states=3, max_iterations=30, l2_fields=0.01, l2_couplings=0.2)
+    n, length = states.shape
+    nll = 0.0
+    for i in range(length):
+        logits = fit.fields[i] + sum(fit.couplings[i, :, j, states[:, j]].T for j in range(length) if j != i)
+        nll -= torch.log_softmax(logits, dim=-1).gather(1, states[:, i : i + 1]).sum().item()
+    penalty = 0.01 * fit.fields.pow(2).sum().item() + 0.5 * 0.2 * fit.couplings.pow(2).sum().item()
+    assert math.isclose(fit.loss, nll + penalty, rel_tol=1e-4)
+    assert fit.loss < n * length * math.log(3) * 0.99  # below the all-zero start
+
+
 @requires_data
 def test_potts_baseline_on_1a3a_finds_long_range_contacts(data_dir):
     from interp.structure import contact_map

@@ -242,7 +242,7 @@ def esmc_package() -> Family:
         esmc_class = importlib.import_module("esm.models.esmc").ESMC
         tokenizer_class = importlib.import_module("esm.tokenization").EsmSequenceTokenizer
     except ImportError as error:
-        pytest.skip(f"EvolutionaryScale's esm package is not installed here ({error}); see the README's ESM C note")
+        pytest.skip(f"EvolutionaryScale's esm package is not installed here ({error}); see docs/families.md, ESM C")
     tokenizer = tokenizer_class()
     _seeded(8)
     model = esmc_class(d_model=64, n_heads=4, n_layers=2, tokenizer=tokenizer).eval()

@@ -1,5 +1,7 @@
 """Explainers: captum-style objects whose `attribute()` returns contact predictions."""
 
+from typing import Any
+
 from interp.explainers.attention import AttentionReadout
 from interp.explainers.base import Explainer
 from interp.explainers.categorical import CategoricalJacobian, RepresentationJacobian
@@ -9,12 +11,30 @@ from interp.methods import METHOD_NAMES, check_method
 METHODS = METHOD_NAMES  # the names of interp.methods.METHODS
 
 
-def make_explainer(method: str, model, tokenizer=None, **options) -> Explainer:
-    """The explainer a method name of `interp.methods` stands for ("jacobian", "fast-jacobian", "attention",
-    "gradient"), built on a model (with its tokenizer) or an adapter; options go to its constructor.
+def make_explainer(method: str, model: Any, tokenizer: Any = None, **options: Any) -> Explainer:
+    """The explainer a method name of `interp.methods` stands for, built on a model or an adapter.
+
+    "jacobian" is a `CategoricalJacobian`, "fast-jacobian" one with `fast=True`, "attention" an
+    `AttentionReadout` and "gradient" a `GradientJacobian`.
+
+    Args:
+        method: "jacobian", "fast-jacobian", "attention" or "gradient" (the names in `METHODS`).
+        model: a model (an `nn.Module`, with `tokenizer`) or an `Adapter`.
+        tokenizer: the model's tokenizer (None when `model` is an adapter).
+        **options: keyword arguments of the explainer's constructor (batch_size, combiner, memory_limit, ...).
+
+    Returns:
+        The explainer, ready for `attribute`.
 
     Raises:
-        InterpError: an unknown method name.
+        InterpError: an unknown method name, or the explainer refuses the model or an option (see its class).
+
+    Example:
+        >>> from interp.explainers import make_explainer
+        >>> from interp.stand_ins import esm_model
+        >>> model, tokenizer = esm_model("tiny")
+        >>> make_explainer("fast-jacobian", model, tokenizer).attribute("MKTAYIAKQR").method
+        'fast_categorical_jacobian'
     """
     check_method(method)
     if method == "attention":

@@ -51,6 +51,12 @@ def symmetrized_apc(maps: torch.Tensor) -> torch.Tensor:
 class AttentionReadout(Explainer):
     """Contacts from attention maps: one forward, every head's map symmetrised and APC-corrected, then combined.
 
+    The combiner turns the [layers * heads, L, L] head maps into one [L, L] map: "mean" averages every
+    head; "top_k" averages the k heads with the best mean P@L on labelled proteins (`fit`); "logistic" is
+    an L1-penalised logistic regression over heads (`fit`, ESM's contact-head recipe); "calibrated"
+    averages the k heads that agree best with the categorical Jacobian, no structures needed (`calibrate`).
+    A fitted combiner is saved and reloaded with `save` and `load`.
+
     Args:
         model: a model (with `tokenizer`) or an `Adapter`.
         tokenizer: the model's tokenizer.
@@ -58,9 +64,11 @@ class AttentionReadout(Explainer):
         combiner: "mean" works at once; "top_k" and "logistic" need `fit`, "calibrated" needs `calibrate`.
         memory_limit: bytes the readout may use (None: free memory); longer inputs are refused before the forward.
         show_progress: accepted for symmetry with the Jacobians (one forward needs no bar).
+        **window_options: `long_sequences` and `window_overlap`, passed to `Explainer`.
 
     Raises:
-        InterpError: the model has no attention layers (HyenaDNA, Caduceus, Evo), or an unknown combiner.
+        InterpError: the model has no attention layers (HyenaDNA, Caduceus, Evo), or an unknown combiner;
+            in `attribute`, a combiner that is not fitted yet.
     """
 
     method = "attention"
@@ -91,7 +99,24 @@ class AttentionReadout(Explainer):
 
     # --- per-head maps -------------------------------------------------------------------------
     def head_maps(self, sequence: str | Encoded, *, unknown: str = "error") -> torch.Tensor:
-        """[layers * heads, L, L]: each head's attention over residues, symmetrised, then APC-corrected."""
+        """[layers * heads, L, L]: each head's attention over residues, symmetrised, then APC-corrected.
+
+        One forward with attention weights switched on for that pass (eager attention where the model
+        uses SDPA or flash attention), the model in eval mode, no gradients.
+
+        Args:
+            sequence: a sequence, or one already encoded by the adapter.
+            unknown: "error" refuses letters outside the alphabet; "mask" puts the mask token there.
+
+        Returns:
+            A float32 CPU tensor [layers * heads, L, L], head h of layer l at index l * heads + h, holding
+            APC(M + M^T) of each head's attention map M between the residues (special tokens left out).
+
+        Raises:
+            InsufficientMemoryError: the [layers, heads, T, T] maps would not fit in `memory_budget()`.
+            InterpError: the model returned no attention weights, or an invalid sequence.
+            NonFiniteOutputError: NaN or infinite attention weights (the layer is named).
+        """
         encoded = sequence if isinstance(sequence, Encoded) else self.adapter.encode(sequence, unknown=unknown)
         adapter = self.adapter
         check_attention_memory(adapter, len(encoded.input_ids), available=self.memory_budget(), device=adapter.device)
@@ -165,7 +190,24 @@ class AttentionReadout(Explainer):
     ) -> AttentionReadout:
         """Fit "top_k" (the k heads with the best mean P@L) or "logistic" on labelled proteins.
 
-        truths: ContactMaps, bool [L, L] maps, or structure files (aligned to each sequence).
+        Costs one forward (`head_maps`) per sequence. Replaces the current combiner.
+
+        Args:
+            sequences: the labelled sequences.
+            truths: ContactMaps, bool [L, L] maps, or structure files (aligned to each sequence), one per
+                sequence.
+            k: how many heads "top_k" keeps (unused by "logistic").
+            combiner: "top_k" or "logistic"; None keeps the kind given to the constructor when it is one of
+                these, else "top_k".
+            min_separation: only pairs with j - i >= min_separation are scored or used as training pairs.
+            l1: the L1 penalty of the logistic regression (unused by "top_k").
+
+        Returns:
+            This explainer, with the fitted combiner (so `AttentionReadout(...).fit(...)` chains).
+
+        Raises:
+            InterpError: a combiner other than "top_k" or "logistic", no sequences, a different number of
+                truths than sequences, or a truth that does not cover its sequence.
         """
         kind = combiner or (self.combiner_kind if self.combiner_kind in ("top_k", "logistic") else "top_k")
         if kind not in ("top_k", "logistic"):
@@ -199,6 +241,28 @@ class AttentionReadout(Explainer):
         """Choose the k heads that agree best with the categorical Jacobian on these sequences (no structures).
 
         The Jacobian's top-L pairs (j - i >= min_separation) serve as labels; heads are ranked by their P@L on them.
+        Costs one Jacobian run (about 19L + 1 forwards for a protein) and one attention forward per sequence.
+
+        Args:
+            sequences: unlabelled sequences to calibrate on.
+            k: how many heads to keep.
+            jacobian: the reference explainer (None: a `CategoricalJacobian` on this model and adapter).
+            min_separation: only pairs with j - i >= min_separation serve as labels and are scored.
+
+        Returns:
+            This explainer, with a "calibrated" combiner.
+
+        Raises:
+            InterpError: no sequences, or the reference explainer refuses the model or a sequence.
+
+        Example:
+            >>> from interp import AttentionReadout
+            >>> from interp.stand_ins import esm_model
+            >>> model, tokenizer = esm_model("tiny")
+            >>> readout = AttentionReadout(model, tokenizer, combiner="calibrated")
+            >>> readout.calibrate(["MKTAYIAKQR"], k=4).save("heads.json")
+            >>> AttentionReadout(model, tokenizer).load("heads.json").attribute("MKTAYIAKQR").method
+            'attention_calibrated'
         """
         from interp.explainers.categorical import CategoricalJacobian
 
@@ -222,14 +286,34 @@ class AttentionReadout(Explainer):
 
     # --- persistence -----------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> None:
-        """Write the fitted combiner (head selection or weights) as JSON."""
+        """Write the fitted combiner (head selection or weights) as JSON.
+
+        Args:
+            path: the file to write (atomically: a reader never sees half a file).
+
+        Raises:
+            InterpError: the combiner is not fitted yet ("top_k", "logistic" or "calibrated" before
+                `fit` or `calibrate`).
+        """
         if self.combiner is None:
             raise InterpError("nothing to save: the combiner is not fitted")
         with atomic_write(path) as handle:
             json.dump({"interp_attention_combiner": 1, **self.combiner.to_dict()}, handle, indent=1)
 
     def load(self, path: str | os.PathLike) -> AttentionReadout:
-        """Read a combiner written by `save` (plain JSON; nothing is evaluated)."""
+        """Read a combiner written by `save` (plain JSON; nothing is evaluated).
+
+        The loaded combiner replaces the current one, whatever kind the constructor was given.
+
+        Args:
+            path: a file written by `save`.
+
+        Returns:
+            This explainer, with the loaded combiner.
+
+        Raises:
+            InterpError: the file is not a combiner file written by `save`.
+        """
         with open(path) as handle:
             try:
                 data = json.load(handle)

@@ -66,7 +66,20 @@ class Explainer(Attribution):
     Every input is validated before any model call, so a bad record fails fast and nothing is half-done.
     A sequence longer than the model takes is split into overlapping windows whose maps are stitched
     (`long_sequences="window"`, with a warning and `metadata["windows"]`/`["covered"]`), or refused
-    (`long_sequences="error"`); never truncated.
+    (`long_sequences="error"`); never truncated. Subclasses implement the per-sequence computation.
+
+    Args:
+        model: a model (with `tokenizer`) or an `Adapter`.
+        tokenizer: the model's tokenizer (None when `model` is an adapter).
+        adapter: an explicit adapter, used instead of detecting one from the model and tokenizer.
+        show_progress: show a progress bar over the model calls (where the explainer makes several).
+        long_sequences: "window" (split a too-long sequence into overlapping windows and stitch their
+            maps; pairs no window holds score 0) or "error" (refuse it).
+        window_overlap: the fraction of a window consecutive windows share, in [0, 1).
+        memory_limit: bytes a run may use (None: the device's free memory, see `memory_budget`).
+
+    Raises:
+        InterpError: `long_sequences` is neither "window" nor "error", or no adapter recognises the model.
     """
 
     method = "explainer"
@@ -92,7 +105,12 @@ class Explainer(Attribution):
         super().__init__(self.adapter.forward)
 
     def memory_budget(self) -> int:
-        """Bytes a run may use: `memory_limit` when given, else the device's free memory."""
+        """Bytes a run may use: `memory_limit` when given, else the device's free memory.
+
+        Returns:
+            The budget in bytes: `memory_limit`, or the free memory of the adapter's device (CUDA's free
+            memory on a GPU, the host's MemAvailable on a CPU), read at the time of the call.
+        """
         return self.memory_limit if self.memory_limit is not None else available_memory_bytes(self.adapter.device)
 
     def _require_mutations(self) -> None:

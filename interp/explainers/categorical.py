@@ -45,6 +45,12 @@ def auto_batch_size(adapter: Adapter, n_tokens: int, available: int | None = Non
 class CategoricalJacobian(Explainer):
     """Contacts from the categorical Jacobian [L, A, L, A] of the model's logits.
 
+    Each residue is mutated to every letter of the alphabet; J[p, a, q, b] is how the logit of letter b at
+    residue q moves when residue p becomes a. The wild-type letter's own row is zero and never run, so a
+    sequence of L residues costs about L x (A - 1) + 1 sequence forwards (19L + 1 for proteins), or L + 1
+    with `fast=True`, grouped `batch_size` at a time. The Jacobian is centred, symmetrised and reduced to an
+    [L, L] map by Frobenius norm and APC (`interp.jacobian_to_contacts`).
+
     Every forward has the same batch shape (the wild type rides in the first batch, the last batch is padded),
     so a compiled model never recompiles mid-run. Causal DNA models add a reverse-complement pass.
 
@@ -60,10 +66,11 @@ class CategoricalJacobian(Explainer):
         memory_limit: bytes the run may use (None: the device's free memory); a run that would need more is
             refused before it starts, with the settings that would fit (InsufficientMemoryError).
         show_progress: a progress bar over the batches.
+        **window_options: `long_sequences` and `window_overlap`, passed to `Explainer`.
 
     Raises:
         InterpError: the family defines no per-residue mutation (BPE tokens), no mask token for `fast`, no LM
-            head, or (in `attribute`) an all-zero Jacobian.
+            head, `batch_size` < 1, or (in `attribute`) an all-zero Jacobian.
     """
 
     method = "categorical_jacobian"
@@ -134,7 +141,33 @@ class CategoricalJacobian(Explainer):
     ) -> torch.Tensor:
         """The raw Jacobian [L, S, L, X] (S letters, or 1 mask for fast; X output letters or features).
 
-        positions: mutate only these 0-based residues (their rows are filled, the others stay zero).
+        One strand, uncentred, and without the memory check `attribute` runs first (`check_memory`); for a
+        causal DNA model `attribute` adds the reverse-complement pass. Costs one forward per mutant plus
+        one for the unmutated sequence, in batches of `batch_size`.
+
+        Args:
+            sequence: a sequence, or one already encoded by the adapter.
+            unknown: "error" refuses letters outside the alphabet; "mask" puts the mask token there.
+            positions: mutate only these 0-based residues (their rows are filled, the others stay zero);
+                None mutates every residue.
+
+        Returns:
+            A float32 tensor [L, S, L, X] on the model's device, J[p, s, q] = f(residue p set to s)[q] - f[q],
+            with S the alphabet's A letters (1, the mask, with `fast`) and X the A alphabet logits (the hidden
+            size H in `RepresentationJacobian`). Rows of wild-type letters and of unmutated positions are zero.
+
+        Raises:
+            InterpError: a position outside 0..L-1, or an invalid sequence.
+            NonFiniteOutputError: the model returned NaN or infinite values (the mutant is named).
+
+        Example:
+            >>> from interp import CategoricalJacobian
+            >>> from interp.stand_ins import esm_model
+            >>> model, tokenizer = esm_model("tiny")
+            >>> CategoricalJacobian(model, tokenizer).jacobian("MKTAYIAKQR").shape
+            torch.Size([10, 20, 10, 20])
+            >>> CategoricalJacobian(model, tokenizer, fast=True).jacobian("MKTAYIAKQR").shape
+            torch.Size([10, 1, 10, 20])
         """
         encoded = sequence if isinstance(sequence, Encoded) else self.adapter.encode(sequence, unknown=unknown)
         adapter = self.adapter
@@ -215,7 +248,19 @@ class CategoricalJacobian(Explainer):
         return len(self.adapter.alphabet)
 
     def check_memory(self, encoded: Encoded) -> None:
-        """Refuse (InsufficientMemoryError, with the settings that fit) a run that would not fit in memory."""
+        """Refuse (InsufficientMemoryError, with the settings that fit) a run that would not fit in memory.
+
+        The estimate counts the [L, S, L, X] float32 Jacobian (four copies where both strands are read, one
+        more with `keep_jacobian`) plus one batch of forward activations, against `memory_budget()`.
+
+        Args:
+            encoded: the sequence as the adapter encodes it (`explainer.adapter.encode(sequence)`).
+
+        Raises:
+            InsufficientMemoryError: the run would need more than the budget; the message lists the settings
+                that would fit (keep_jacobian=False, a smaller batch_size, fast=True, windows, the attention
+                readout).
+        """
         both_strands = self._needs_both_strands()
         n_tokens = len(encoded.input_ids)
         plan = JacobianPlan(
@@ -239,7 +284,19 @@ class CategoricalJacobian(Explainer):
 class RepresentationJacobian(CategoricalJacobian):
     """The categorical Jacobian of one layer's hidden states [L, A, L, H] (for encoders without an LM head).
 
-    layer: index into the model's hidden states (0 = embeddings, -1 = last layer).
+    The same mutants and cost as `CategoricalJacobian`, but each forward reads the hidden states of `layer`
+    at the residues instead of the logits; the Jacobian is then reduced to an [L, L] map by Frobenius norm
+    and APC.
+
+    Args:
+        model: a model (with `tokenizer`) or an `Adapter`; no language-model head is needed.
+        tokenizer: the model's tokenizer.
+        layer: index into the model's hidden states (0 = embeddings, -1 = last layer).
+        **options: the options of `CategoricalJacobian` (fast, batch_size, dtype, keep_jacobian, ...).
+
+    Raises:
+        InterpError: as for `CategoricalJacobian` (except the LM head), or (in `attribute`) a forward that
+            returns no hidden states.
     """
 
     method = "representation_jacobian"

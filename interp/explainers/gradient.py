@@ -29,6 +29,11 @@ from interp.prediction import ContactPrediction
 class GradientJacobian(Explainer):
     """Contacts from the gradient Jacobian [L, A, L, A]: d logit[q, b] / d one-hot[p, a], by autograd.
 
+    The linear counterpart of `CategoricalJacobian`: one forward, then L x A vector-Jacobian products
+    (one per output logit, `chunk_size` at a time under `vmap`; activation gradients only, no parameter
+    gradients). The Jacobian is reduced to an [L, L] map like the categorical one (centre, symmetrise,
+    Frobenius norm, APC). Causal DNA models add a reverse-complement pass.
+
     Args:
         model: a model (with `tokenizer`) or an `Adapter`.
         tokenizer: the model's tokenizer.
@@ -38,6 +43,7 @@ class GradientJacobian(Explainer):
         keep_jacobian: keep the raw tensor on the prediction.
         memory_limit: bytes the run may use (None: the device's free memory); beyond it the run is refused.
         show_progress: a progress bar over the chunks.
+        **window_options: `long_sequences` and `window_overlap`, passed to `Explainer`.
 
     Raises:
         InterpError: the family defines no per-residue gradient (BPE or 6-mer tokens), the model has no LM head,
@@ -71,9 +77,20 @@ class GradientJacobian(Explainer):
     def jacobian(self, sequence: str | Encoded, *, unknown: str = "error") -> torch.Tensor:
         """The raw gradient Jacobian of one strand [L, A, L, A]: J[p, a, q, b] = d logit[q, b] / d onehot[p, a].
 
+        Uncentred, and without the memory check `attribute` runs first (`check_memory`). The gradient with
+        respect to the embedded sequence is projected onto each letter's embedding vector.
+
+        Args:
+            sequence: a sequence, or one already encoded by the adapter.
+            unknown: "error" refuses letters outside the alphabet; "mask" puts the mask token there.
+
+        Returns:
+            A float32 tensor [L, A, L, A] on the model's device.
+
         Raises:
             InterpError: the model never calls the adapter's embedding site through `__call__` (a hook there
-                would never fire), so no gradient could be taken.
+                would never fire), so no gradient could be taken; or an invalid sequence.
+            NonFiniteOutputError: NaN or infinite logits or gradients (the residue is named).
         """
         encoded = sequence if isinstance(sequence, Encoded) else self.adapter.encode(sequence, unknown=unknown)
         adapter = self.adapter
@@ -132,7 +149,18 @@ class GradientJacobian(Explainer):
         return self.adapter.attention_weights_enabled() if self.eager_attention else contextlib.nullcontext()
 
     def check_memory(self, encoded: Encoded) -> None:
-        """Refuse (InsufficientMemoryError, with the settings that fit) a run that would not fit in memory."""
+        """Refuse (InsufficientMemoryError, with the settings that fit) a run that would not fit in memory.
+
+        The estimate counts the [L, A, L, A] float32 Jacobian (one more copy with `keep_jacobian`) plus one
+        set of backward activations per output in a chunk, against `memory_budget()`.
+
+        Args:
+            encoded: the sequence as the adapter encodes it (`explainer.adapter.encode(sequence)`).
+
+        Raises:
+            InsufficientMemoryError: the run would need more than the budget; the message lists the settings
+                that would fit.
+        """
         n_tokens, length = len(encoded.input_ids), len(encoded.sequence)
         n_letters = len(self.adapter.alphabet)
         plan = JacobianPlan(

@@ -18,7 +18,28 @@ RNA_STATES = "ACGU-"
 
 @dataclass
 class FamilyAlignment:
-    """An alignment restricted to the query's columns; `states` maps letters to integers (gap last)."""
+    """An alignment restricted to the query's columns; `states` maps letters to integers (gap last).
+
+    Every row has the query's length and column `i` is residue `i` of the query (insertions relative to the
+    query are gone). `encode` turns the rows into integers over `states`; `weights` gives the usual
+    80%-identity sequence weights, whose sum is the effective number of sequences N_eff.
+
+    Attributes:
+        query: the query sequence (the first row), without gaps.
+        rows: the aligned rows, the query first, each of the query's length; gaps are `states[-1]` ('-').
+        states: the alphabet, one letter per integer state, the gap last (`PROTEIN_STATES`: 20 amino acids
+            and '-'; `RNA_STATES`: "ACGU-").
+        kind: "protein" or "rna".
+
+    Example:
+        >>> from interp.training.alignments import PROTEIN_STATES, FamilyAlignment
+        >>> rows = ["ACDEFGHIKL", "ACDEFGHIKV", "ACD-FGHIKL", "WWWWWWWWWW"]
+        >>> family = FamilyAlignment(query=rows[0], rows=rows, states=PROTEIN_STATES)
+        >>> family.encode().shape
+        torch.Size([4, 10])
+        >>> family.weights()  # three rows at >= 90% identity share one weight; the fourth is alone
+        tensor([0.3333, 0.3333, 0.3333, 1.0000])
+    """
 
     query: str
     rows: list[str]
@@ -27,10 +48,17 @@ class FamilyAlignment:
 
     @property
     def gap(self) -> str:
+        """The gap letter: the last of `states`."""
         return self.states[-1]
 
     def encode(self) -> torch.Tensor:
-        """Rows as integers [N, L] over `states`; letters outside it (X, B, N, ...) are read as gaps."""
+        """The rows as integers over `states`.
+
+        Letters outside `states` (X, B, Z, lower case, non-ASCII, ...) are read as gaps.
+
+        Returns:
+            A long tensor [N, L]: row n, column i holds the index in `states` of that letter.
+        """
         lookup = torch.full((256,), len(self.states) - 1, dtype=torch.long)
         for index, letter in enumerate(self.states):
             lookup[ord(letter)] = index
@@ -38,17 +66,46 @@ class FamilyAlignment:
         return lookup[raw]
 
     def weights(self, identity: float = 0.8, chunk: int = 2048) -> torch.Tensor:
-        """1 / (rows sharing >= `identity` of columns with this one, itself included); the sum is N_eff."""
+        """Sequence weights of the rows: 1 / (rows sharing >= `identity` of the columns with this one).
+
+        The count includes the row itself; see `sequence_weights`.
+
+        Args:
+            identity: the fractional identity at or above which two rows count as neighbours (0.8 is the
+                GREMLIN / CCMpred convention).
+            chunk: rows compared at a time (bounds memory at `chunk` x N identities).
+
+        Returns:
+            A float tensor [N] of weights in (0, 1]; their sum is the effective number of sequences N_eff.
+        """
         return sequence_weights(self.encode(), len(self.states), identity=identity, chunk=chunk)
 
     def ungapped(self) -> list[str]:
-        """The rows with gaps removed (unaligned sequences), empty ones dropped."""
+        """The rows with their gaps removed (unaligned sequences), rows that were all gaps dropped.
+
+        Returns:
+            The ungapped sequences, in row order (the query first).
+        """
         rows = [row.replace(self.gap, "") for row in self.rows]
         return [row for row in rows if row]
 
 
 def sequence_weights(encoded: torch.Tensor, n_states: int, *, identity: float = 0.8, chunk: int = 2048) -> torch.Tensor:
-    """Reweighting of an integer alignment [N, L]: 1 / #rows with fractional identity >= `identity`."""
+    """Sequence weights of an integer alignment: 1 / the number of rows at >= `identity` to each row.
+
+    The identity of two rows is the fraction of the L columns where they hold the same state, gaps included
+    (two gaps match). Each row counts itself, so a row without close neighbours weighs 1 and a cluster of k
+    near-duplicates weighs 1 in total. Rows are compared `chunk` at a time against all N rows.
+
+    Args:
+        encoded: the alignment as integers [N, L], each in 0..n_states - 1 (e.g. `FamilyAlignment.encode()`).
+        n_states: the size of the alphabet, gap included.
+        identity: the fractional identity at or above which two rows count as neighbours.
+        chunk: rows compared at a time (bounds memory at `chunk` x N identities).
+
+    Returns:
+        A float tensor [N] of weights in (0, 1]; their sum is the effective number of sequences N_eff.
+    """
     one_hot = rearrange(torch.nn.functional.one_hot(encoded, n_states).float(), "n l q -> n (l q)")
     length = encoded.shape[1]
     neighbours = torch.empty(encoded.shape[0])
@@ -59,8 +116,23 @@ def sequence_weights(encoded: torch.Tensor, n_states: int, *, identity: float = 
 
 
 def load_family(path: str | Path, *, kind: str = "protein", fmt: str | None = None) -> FamilyAlignment:
-    """Read an alignment (a3m, psicov, aligned FASTA), keep the query's non-gap columns, upper-case rows;
-    kind "rna" reads T as U."""
+    """Read a family alignment and keep the query's columns.
+
+    Rows are upper-cased and '.' is read as a gap; the columns where the query (the first row) has a gap are
+    dropped from every row, so column i is the query's residue i. For kind "rna", T is read as U.
+
+    Args:
+        path: the alignment file: a3m, psicov (.aln) or aligned FASTA, the query first.
+        kind: "protein" (states `PROTEIN_STATES`) or "rna" (states `RNA_STATES`).
+        fmt: "a3m", "psicov" or "fasta"; None detects the format from the file.
+
+    Returns:
+        The alignment over the query's columns, with the states of its kind.
+
+    Raises:
+        AlignmentFormatError: if `kind` is neither "protein" nor "rna", the file cannot be read as an
+            alignment (unknown format, no rows, rows of different lengths), or the query row is all gaps.
+    """
     if kind not in ("protein", "rna"):
         raise AlignmentFormatError(f"{path}: kind must be 'protein' or 'rna'; got {kind!r}")
     records = read_alignment(path, fmt)

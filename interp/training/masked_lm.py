@@ -21,9 +21,25 @@ from interp.errors import InterpError
 
 def family_model(
     length: int, *, kind: str = "protein", layers: int = 1, width: int = 64, heads: int = 4, seed: int = 0
-):
-    """(A fresh EsmForMaskedLM with learned positions and no dropout, its ESM-2 tokenizer) for sequences of
-    up to `length` residues; kind "rna" builds a multimolecule RNA-FM-shaped model with its RnaTokenizer."""
+) -> tuple[Any, Any]:
+    """A fresh, randomly initialised masked language model for one family, and its tokenizer.
+
+    The protein model is a transformers `EsmForMaskedLM` over ESM-2's 33-token vocabulary; kind "rna" builds a
+    multimolecule `RnaFmForMaskedLM` (needs the `[rna]` extra) with its `RnaTokenizer`. Both use learned
+    absolute positions (room for `length` residues plus special tokens), no dropout and no token dropout,
+    and a feed-forward width of 2 * `width`. Nothing is downloaded.
+
+    Args:
+        length: the longest sequence (alignment width) the model will read.
+        kind: "protein" or "rna" (any value but "rna" builds the protein model).
+        layers: the number of transformer layers.
+        width: the hidden size.
+        heads: the number of attention heads (must divide `width`).
+        seed: the seed set on torch's global RNG before the weights are drawn.
+
+    Returns:
+        The pair (model, tokenizer); the model is in training mode.
+    """
     torch.manual_seed(seed)
     shape: dict[str, Any] = {"hidden_size": width, "num_hidden_layers": layers, "num_attention_heads": heads,
              "intermediate_size": 2 * width, "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}  # fmt: skip
@@ -53,8 +69,20 @@ def family_model(
 
 
 def encode_rows(rows: Sequence[str], tokenizer: Any) -> torch.Tensor:
-    """Aligned rows -> [N, L + 2] token ids: <cls> letters <eos>, one token per letter ('-' is a token);
-    letters without a token become <unk>."""
+    """Token ids of aligned rows: `<cls>`, one token per letter (the gap '-' included), `<eos>`.
+
+    Letters are looked up in the tokenizer's vocabulary one by one; those without a token become `<unk>`.
+
+    Args:
+        rows: aligned rows, all of the same length L (e.g. `FamilyAlignment.rows`).
+        tokenizer: a Hugging Face tokenizer whose vocabulary has a '-' token (e.g. from `family_model`).
+
+    Returns:
+        A long tensor [N, L + 2] of token ids.
+
+    Raises:
+        InterpError: if the tokenizer has no '-' token.
+    """
     vocab = tokenizer.get_vocab()
     unknown = tokenizer.unk_token_id
     if "-" not in vocab:
@@ -69,10 +97,30 @@ def encode_rows(rows: Sequence[str], tokenizer: Any) -> torch.Tensor:
 class MaskedLMModule(pl.LightningModule):
     """Masked-LM training of a Hugging Face model, AdamW with linear warm-up then cosine decay to zero.
 
-    A fraction of residue tokens (never <cls>/<eos>) is selected; of those, `random_fraction` become a random
-    letter from `replacement_ids`, `keep_fraction` stay as they are, the rest become <mask> (BERT's 80/10/10
+    A fraction of residue tokens (never `<cls>`/`<eos>`) is selected; of those, `random_fraction` become a random
+    letter from `replacement_ids`, `keep_fraction` stay as they are, the rest become `<mask>` (BERT's 80/10/10
     by default); cross-entropy on all selected ones. The kept and replaced ones matter here: they train
     the logits at visible positions, which is where the categorical Jacobian reads a mutation's effect.
+
+    Batches are 1-tuples `(ids,)` of token rows [B, L + 2] as `alignment_loader` yields them; the loss is
+    logged as `train/loss`.
+
+    Args:
+        model: a Hugging Face masked LM called as `model(input_ids=...)` and returning `.logits`.
+        mask_token_id: the id of the `<mask>` token.
+        mask_fraction: the probability that a residue token is selected for the loss, in (0, 1).
+        lr: the peak learning rate of AdamW.
+        weight_decay: AdamW's weight decay.
+        warmup_steps: optimizer steps of linear warm-up to `lr`.
+        total_steps: the step at which the cosine decay reaches zero (it stays there after).
+        random_fraction: of the selected tokens, the fraction replaced by a random letter.
+        keep_fraction: of the selected tokens, the fraction left unchanged.
+        replacement_ids: the token ids random replacements draw from (e.g. from `letter_ids`); required when
+            `random_fraction` > 0, which it is by default.
+
+    Raises:
+        InterpError: if `mask_fraction` is not in (0, 1), `random_fraction` or `keep_fraction` is negative or
+            they sum to more than 1, or `random_fraction` > 0 without `replacement_ids`.
     """
 
     def __init__(
@@ -105,6 +153,7 @@ class MaskedLMModule(pl.LightningModule):
         self.register_buffer("replacement_ids", ids, persistent=False)
 
     def training_step(self, batch: Any, batch_index: int) -> torch.Tensor:
+        """Select, corrupt and predict residue tokens of a batch `(ids,)`; logs and returns the loss."""
         (ids,) = batch
         selected = torch.rand(ids.shape, device=ids.device) < self.mask_fraction
         selected[:, 0] = selected[:, -1] = False
@@ -122,6 +171,7 @@ class MaskedLMModule(pl.LightningModule):
         return loss
 
     def configure_optimizers(self) -> Any:
+        """AdamW with a per-step schedule: linear warm-up over `warmup_steps`, then cosine decay to zero."""
         optimizer = torch.optim.AdamW(self.model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
 
         def schedule(step: int) -> float:
@@ -135,7 +185,16 @@ class MaskedLMModule(pl.LightningModule):
 
 
 def letter_ids(ids: torch.Tensor, tokenizer: Any) -> torch.Tensor:
-    """The token ids that occur in encoded rows, special tokens left out: what random replacement draws from."""
+    """The token ids that occur in encoded rows, special tokens left out: what random replacement draws from.
+
+    Args:
+        ids: token ids, e.g. [N, L + 2] from `encode_rows`.
+        tokenizer: the tokenizer that made them (its `all_special_ids` are left out).
+
+    Returns:
+        A sorted 1-D long tensor of the distinct non-special ids (the gap token included if present); pass it
+        as `MaskedLMModule(replacement_ids=...)`.
+    """
     present = torch.unique(ids)
     special = torch.tensor(sorted(set(tokenizer.all_special_ids)))
     return present[~torch.isin(present, special)]
@@ -144,7 +203,19 @@ def letter_ids(ids: torch.Tensor, tokenizer: Any) -> torch.Tensor:
 def alignment_loader(
     ids: torch.Tensor, *, batch_size: int = 64, weights: torch.Tensor | None = None, seed: int = 0
 ) -> DataLoader:
-    """Batches of token rows, drawn with replacement in proportion to `weights` (uniform when None)."""
+    """Batches of token rows, drawn with replacement in proportion to `weights` (uniform when None).
+
+    An epoch draws N rows; when there are more rows than `batch_size`, the last incomplete batch is dropped.
+
+    Args:
+        ids: token rows [N, L + 2] (e.g. from `encode_rows`).
+        batch_size: rows per batch.
+        weights: per-row sampling weights [N] (e.g. `FamilyAlignment.weights()`); None draws uniformly.
+        seed: the seed of the sampler's generator.
+
+    Returns:
+        A DataLoader that yields 1-tuples `(ids,)` of at most `batch_size` rows, as `MaskedLMModule` expects.
+    """
     generator = torch.Generator().manual_seed(seed)
     weights = torch.ones(len(ids)) if weights is None else weights
     sampler = WeightedRandomSampler(cast(Any, weights.double()), num_samples=len(ids), replacement=True, generator=generator)

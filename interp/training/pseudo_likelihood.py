@@ -20,7 +20,17 @@ from interp.errors import InterpError
 
 @dataclass
 class PottsFit:
-    """Fitted fields [L, q], couplings [L, q, L, q] (symmetric, zero diagonal blocks), and fit facts."""
+    """The result of `fit_potts`: fitted fields and couplings, and facts about the fit.
+
+    Attributes:
+        fields: the fields h [L, q].
+        couplings: the couplings J [L, q, L, q], symmetric (J[i, a, j, b] = J[j, b, i, a]) with zero
+            diagonal blocks (i == j); in the gauge the fit ended in, not centred.
+        iterations: the L-BFGS iterations run.
+        seconds: the wall-clock time of the fit.
+        loss: the weighted negative pseudo-log-likelihood plus the L2 penalties at the fitted parameters
+            (re-evaluated after L-BFGS: its `step` returns the value at its first evaluation).
+    """
 
     fields: torch.Tensor
     couplings: torch.Tensor
@@ -29,7 +39,17 @@ class PottsFit:
     loss: float
 
     def contacts(self, *, drop_last_state: bool = True) -> torch.Tensor:
-        """The [L, L] contact map: centre (zero-sum gauge), Frobenius norm, APC; the gap state left out."""
+        """The contact map of the couplings, as GREMLIN / CCMpred score it.
+
+        Each block J[i, :, j, :] is centred (zero-sum gauge), its Frobenius norm taken, then the average
+        product correction (APC) applied; the map is symmetric with a zero diagonal.
+
+        Args:
+            drop_last_state: leave the last state (the gap, for a `FamilyAlignment`) out of the norms.
+
+        Returns:
+            A float tensor [L, L]; higher means more likely in contact.
+        """
         couplings = self.couplings[:, :-1, :, :-1] if drop_last_state else self.couplings
         return jacobian_to_contacts(couplings.contiguous())
 
@@ -44,9 +64,27 @@ def fit_potts(
     max_iterations: int = 200,
     max_seconds: float | None = None,
 ) -> PottsFit:
-    """Pseudo-likelihood fit of an integer alignment [N, L] over `n_states` letters.
+    """Fit a Potts model to an integer alignment by weighted pseudo-likelihood (GREMLIN / CCMpred style).
 
-    l2_couplings defaults to 0.2 * (L - 1) (CCMpred's lambda_pair), applied to each pair once.
+    Minimises, with L-BFGS (strong-Wolfe line search), sum_n w_n * sum_i -log P(x_ni | x_n,-i) plus
+    `l2_fields` * |h|^2 plus `l2_couplings` * sum_{i<j} |J_ij|^2 (each pair once). The couplings are kept
+    symmetric with zero diagonal blocks. Fields and couplings start at zero.
+
+    Args:
+        encoded: the alignment as integers [N, L] in 0..n_states - 1 (e.g. `FamilyAlignment.encode()`).
+        weights: per-row weights [N] (e.g. `FamilyAlignment.weights()`); None weighs every row 1.
+        n_states: the size of the alphabet q, gap included.
+        l2_fields: the L2 strength on the fields (CCMpred's lambda_single).
+        l2_couplings: the L2 strength on the couplings; None uses 0.2 * (L - 1) (CCMpred's lambda_pair).
+        max_iterations: the most L-BFGS iterations.
+        max_seconds: a soft time limit: once it is passed, the next evaluation reports a zero gradient, which
+            stops L-BFGS; None runs until convergence or `max_iterations`.
+
+    Returns:
+        The fitted fields and couplings; `contacts()` gives the contact map.
+
+    Raises:
+        InterpError: if `encoded` is not a non-empty 2-D tensor, or holds letters outside 0..n_states - 1.
     """
     if encoded.dim() != 2 or encoded.numel() == 0:
         raise InterpError(f"fit_potts needs a non-empty [N, L] integer alignment; got shape {tuple(encoded.shape)}")
@@ -88,9 +126,10 @@ def fit_potts(
             fields.grad.zero_()
         return loss
 
-    loss = optimizer.step(closure)
+    optimizer.step(closure)
     state = lbfgs_state(optimizer)
     with torch.no_grad():
+        loss = objective()  # at the fitted parameters (LBFGS.step returns the first evaluation's value)
         coupling = rearrange(couplings(), "(i a) (j b) -> i a j b", a=n_states, b=n_states).clone()
         return PottsFit(
             fields=rearrange(fields.detach().clone(), "(l q) -> l q", q=n_states),

@@ -1,0 +1,47 @@
+"""MkDocs hooks for the documentation site.
+
+- The API reference reads the source statically (griffe), but `interp.adapters`, `interp.callbacks` and
+  `interp.benchmarks` live in their own folders (`adapters/`, ...; pyproject's package-dir), so a tree
+  laid out as installed is linked together under `build/docs-source/` before the build: real folders (griffe
+  does not walk into linked ones) holding links to the source files, no copies.
+- The figures that the benchmark scripts write to `benchmarks/results/` are served as `results/`, so the
+  pages show the committed figures without a second copy in `docs/`.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+from mkdocs.structure.files import File, Files
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCE = ROOT / "build" / "docs-source"  # mkdocs.yml's mkdocstrings `paths`
+SUBPACKAGES = {"adapters": "adapters", "callbacks": "callbacks", "benchmarks": "benchmarks"}  # as in pyproject
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def link_package(source: Path, target: Path) -> None:
+    """Mirror the Python package `source` at `target`: folders made, `.py` files linked."""
+    target.mkdir(parents=True)
+    for entry in source.iterdir():
+        if entry.is_dir() and (entry / "__init__.py").is_file():
+            link_package(entry, target / entry.name)
+        elif entry.suffix in {".py", ".pyi"}:
+            (target / entry.name).symlink_to(entry)
+
+
+def on_config(config: Any) -> Any:
+    if SOURCE.exists():
+        shutil.rmtree(SOURCE)
+    link_package(ROOT / "interp", SOURCE / "interp")
+    for name, folder in SUBPACKAGES.items():
+        link_package(ROOT / folder, SOURCE / "interp" / name)
+    return config
+
+
+def on_files(files: Files, config: Any) -> Files:
+    for figure in sorted(RESULTS.glob("*.png")):
+        files.append(File.generated(config, f"results/{figure.name}", abs_src_path=str(figure)))
+    return files
