@@ -25,7 +25,6 @@ from interp.methods import check_method
 __all__ = ["ExplainerModule", "FastaDataModule"]
 
 
-
 class ExplainerModule(pl.LightningModule):
     """Wrap a model and an explainer for `Trainer.predict`; each record gives {id, prediction, seconds} or
     {id, error}: one bad record (unknown letters, too long) is reported and the rest go on.

@@ -15,7 +15,6 @@ DEFAULT = "default"
 __all__ = ["DEFAULT", "load_model"]
 
 
-
 def load_model(name_or_path: str, *, trust_remote_code: bool = False, device: str | None = None,
                dtype: Any = None) -> tuple[Any, Any]:  # fmt: skip
     """(model in eval mode, tokenizer). Tries a masked-LM head, then a causal-LM head, then the bare encoder

@@ -9,7 +9,6 @@ import torch
 __all__ = ["plot_contact_map", "plot_precision_curve", "plot_tradeoff"]
 
 
-
 def plot_contact_map(prediction: Any, truth: Any = None, *, ax: Any = None, k: int | None = None,
                      min_separation: int = 6) -> Any:  # fmt: skip
     """Draw one prediction; returns the matplotlib Figure. Hits among the top-k are blue, misses red.
