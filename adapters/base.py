@@ -257,6 +257,19 @@ class Adapter:
         embedding = self.input_embedding()
         return EmbeddingSite(module=embedding, weight=embedding.weight, at="output")
 
+    def contact_head(self) -> nn.Linear | None:
+        """The model's own supervised contact head over its attention heads, where it carries one.
+
+        ESM-2's `EsmContactPredictionHead` is a logistic regression over every layer's and head's attention map
+        (symmetrised, APC-corrected; heads in layer-major order), trained by its authors on structures. The
+        attention readout's "esm_head" combiner applies its weights.
+
+        Returns:
+            The regression layer (weight [1, layers * heads], bias [1]), or None for a model without one
+            (the default).
+        """
+        return None
+
     # --- sequences -----------------------------------------------------------------------------
     def token_count(self, sequence: str) -> int:
         """How many tokens the model sees for this sequence, special tokens included.

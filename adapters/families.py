@@ -53,6 +53,14 @@ class EsmAdapter(HFTokenAdapter):
         options.setdefault("name", "esm")
         super().__init__(model, tokenizer, **options)
 
+    def contact_head(self) -> nn.Linear | None:
+        """ESM's `contact_head.regression` (`EsmForMaskedLM.esm.contact_head`, or an `EsmModel`'s own)."""
+        for owner in (getattr(self.model, "esm", None), self.model):
+            regression = getattr(getattr(owner, "contact_head", None), "regression", None)
+            if isinstance(regression, nn.Linear):
+                return regression
+        return None
+
 
 class EsmcAdapter(HFTokenAdapter):
     """ESM C (`EsmcForMaskedLM`, native in transformers 5; character level, "|" breaks chains).

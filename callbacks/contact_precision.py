@@ -8,6 +8,7 @@ states reduce across ranks, so every rank logs the panel-wide mean.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -25,6 +26,24 @@ from interp.truth import true_contacts
 EXPLAINERS = TRAINING_METHODS  # interp.methods: the methods the callback offers
 
 
+BUILTIN_PANEL_SIZE = 8  # the callback's default share of the built-in panel: the first 8 chains by PDB id
+
+
+def named_panel(panel: Sequence[tuple[str, Any]] | str | os.PathLike, size: int | None) -> Sequence[tuple[str, Any]]:
+    """(sequence, ContactMap) pairs of a named panel ("builtin", a folder, a TSV); a list of pairs as it is."""
+    if not isinstance(panel, (str, os.PathLike)):
+        if size is not None:
+            raise InterpError("panel_size goes with a named panel (\"builtin\", a folder or a TSV), not a list of pairs")
+        return panel
+    from interp.panel import builtin_panel, load_panel
+
+    if str(panel) == "builtin":
+        entries = builtin_panel(BUILTIN_PANEL_SIZE if size is None else size)
+    else:
+        entries = load_panel(panel, limit=size)
+    return [(entry.sequence, entry.truth) for entry in entries]
+
+
 class ContactPrecisionMonitor(pl.Callback):
     """Log contact precision by range during training (`contacts/long_P@L`, ...), correct under DDP.
 
@@ -37,7 +56,11 @@ class ContactPrecisionMonitor(pl.Callback):
     Each evaluation is appended to `history`, which `state_dict` keeps for resume.
 
     Args:
-        panel: (sequence, structure file | ContactMap | bool map) pairs.
+        panel: (sequence, structure file | ContactMap | bool map) pairs; or "builtin", the panel of crystal
+            structures shipped with interp (`interp.panel.builtin_panel`: the first `panel_size` chains by PDB id,
+            no files needed); or a folder of PDB/mmCIF files or a TSV file (`interp.panel.load_panel`).
+        panel_size: with a named panel, how many of its proteins to use (default 8 for "builtin", all for a
+            folder or TSV); must be None with a list of pairs.
         tokenizer: the model's tokenizer.
         explainer: "attention" (one forward, the default), "jacobian", "fast-jacobian" (`interp.methods`), or a
             callable (model, tokenizer) -> Explainer.
@@ -48,13 +71,15 @@ class ContactPrecisionMonitor(pl.Callback):
         prefix: the logged names' prefix (distinct prefixes let several monitors run side by side).
 
     Raises:
-        InterpError: an empty panel, a true map that does not cover its sequence, an unknown explainer name.
+        InterpError: an empty panel, a true map that does not cover its sequence, an unknown explainer name, a
+            panel_size with a list of pairs.
     """
 
     def __init__(
         self,
-        panel: Sequence[tuple[str, Any]],
+        panel: Sequence[tuple[str, Any]] | str | os.PathLike,
         *,
+        panel_size: int | None = None,
         tokenizer: Any = None,
         explainer: str | Callable[..., Any] = "attention",
         every_n_steps: int | None = None,
@@ -63,6 +88,7 @@ class ContactPrecisionMonitor(pl.Callback):
         ks: Sequence[str] = DEFAULT_KS,
         prefix: str = "contacts/",
     ) -> None:
+        panel = named_panel(panel, panel_size)
         if not panel:
             raise InterpError("ContactPrecisionMonitor needs a non-empty panel of (sequence, structure) pairs")
         if isinstance(explainer, str) and explainer not in EXPLAINERS:

@@ -203,11 +203,16 @@ BENCHMARKS = {
     "scaling": ("scaling", [], ["--quick"]),
     "precision": ("reduced_precision", [], []),
     "reliability": ("reliability", [], ["--quick"]),
+    "contacts": ("contacts", ["--no-progress"], ["--limit", "14", "--calibration", "4", "--top-k", "4", "--no-progress",
+                                                 "--methods", "fast-jacobian", "attention-mean", "attention-top-k",
+                                                 "attention-logistic", "attention-calibrated"]),
 }  # fmt: skip
+OWN_FOLDER = {"contacts"}  # suites that write several files: under `all`, they get a folder of their own in --out
 
 
-@app.command()
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def benchmark(
+    ctx: typer.Context,
     suite: Annotated[str, typer.Argument(help=f"One of: {', '.join(BENCHMARKS)}, all.")],
     quick: Annotated[bool, typer.Option(help="The short version of each suite (minutes, not hours).")] = False,
     out: Annotated[
@@ -218,7 +223,12 @@ def benchmark(
         ),
     ] = None,
 ) -> None:
-    """Run a benchmark suite; each writes JSON plus a markdown table (date, machine, commit) and prints it."""
+    """Run a benchmark suite; each writes JSON plus a markdown table (date, machine, commit) and prints it.
+
+    Options after the suite's name that are not listed here go to the suite itself, e.g.
+    `interp benchmark contacts --model facebook/esm2_t33_650M_UR50D --device cuda --out esm2` (see
+    `python -m interp.benchmarks.contacts --help`).
+    """
     import importlib
     import time
 
@@ -228,14 +238,18 @@ def benchmark(
     unknown = [n for n in names if n not in BENCHMARKS]
     if unknown:
         raise typer.BadParameter(f"unknown suite {suite!r}; choose from {', '.join(BENCHMARKS)}, all")
-    passed_on = [] if out is None else ["--out", str(out.resolve())]  # every suite takes --out
+    if ctx.args and len(names) > 1:
+        raise typer.BadParameter(f"options {ctx.args} go to one suite; name it instead of 'all'")
     seconds = {}
     for name in names:
         module_name, full, short = BENCHMARKS[name]
         typer.echo(f"== benchmark {name} ({'quick' if quick else 'full'})")
         start, threads = time.perf_counter(), torch.get_num_threads()
         try:
-            importlib.import_module(f"interp.benchmarks.{module_name}").main([*(short if quick else full), *passed_on])
+            folder = None if out is None else out.resolve() / name if len(names) > 1 and name in OWN_FOLDER else out
+            passed_on = [] if folder is None else ["--out", str(folder)]  # every suite takes --out
+            suite_args = [*(short if quick else full), *passed_on, *ctx.args]
+            importlib.import_module(f"interp.benchmarks.{module_name}").main(suite_args)
         finally:  # some suites pin one thread; the next one gets the machine back
             torch.set_num_threads(threads)
         seconds[name] = time.perf_counter() - start

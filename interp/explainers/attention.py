@@ -21,6 +21,7 @@ from interp.contacts import norm_map_to_contacts
 from interp.errors import InterpError
 from interp.explainers.base import Explainer, check_finite_output, eval_mode
 from interp.explainers.combiners import (
+    EsmHeadCombiner,
     HeadSubsetCombiner,
     MeanCombiner,
     combiner_from_dict,
@@ -33,7 +34,7 @@ from interp.metrics import contact_precision
 from interp.prediction import ContactPrediction
 from interp.truth import true_contacts
 
-COMBINERS = ("mean", "top_k", "logistic", "calibrated")
+COMBINERS = ("mean", "top_k", "logistic", "calibrated", "esm_head")
 
 
 def symmetrized_apc(maps: torch.Tensor) -> torch.Tensor:
@@ -61,13 +62,16 @@ class AttentionReadout(Explainer):
         model: a model (with `tokenizer`) or an `Adapter`.
         tokenizer: the model's tokenizer.
         adapter: an explicit adapter (instead of detection).
-        combiner: "mean" works at once; "top_k" and "logistic" need `fit`, "calibrated" needs `calibrate`.
+        combiner: "mean" works at once; "top_k" and "logistic" need `fit`, "calibrated" needs `calibrate`;
+            "esm_head" applies the model's own trained contact head (ESM-2), equal to transformers'
+            `predict_contacts` off the diagonal, and works under SDPA too.
         memory_limit: bytes the readout may use (None: free memory); longer inputs are refused before the forward.
         show_progress: accepted for symmetry with the Jacobians (one forward needs no bar).
         **window_options: `long_sequences` and `window_overlap`, passed to `Explainer`.
 
     Raises:
-        InterpError: the model has no attention layers (HyenaDNA, Caduceus, Evo), or an unknown combiner;
+        InterpError: the model has no attention layers (HyenaDNA, Caduceus, Evo), an unknown combiner, or
+            "esm_head" for a model without a contact head;
             in `attribute`, a combiner that is not fitted yet.
     """
 
@@ -95,6 +99,14 @@ class AttentionReadout(Explainer):
         if combiner not in COMBINERS:
             raise InterpError(f"combiner={combiner!r}; choose one of {COMBINERS}")
         self.combiner: Any = MeanCombiner() if combiner == "mean" else None
+        if combiner == "esm_head":
+            head = self.adapter.contact_head()
+            if head is None:
+                raise InterpError(
+                    f"{self.adapter.name}: combiner='esm_head' needs a model that carries its own contact head "
+                    "(EsmForMaskedLM's esm.contact_head); fit a 'logistic' combiner on labelled proteins instead"
+                )
+            self.combiner = EsmHeadCombiner.from_linear(head)
         self.combiner_kind = combiner
 
     # --- per-head maps -------------------------------------------------------------------------
@@ -165,14 +177,14 @@ class AttentionReadout(Explainer):
         return [true_contacts(seq, truth, name=f"#{n + 1}") for n, (seq, truth) in enumerate(zip(sequences, truths, strict=True))]
 
     def _rank_heads(
-        self, sequences: Sequence[str], labels: list[tuple[torch.Tensor, Any]], min_separation: int
+        self, sequences: Sequence[str], labels: list[tuple[torch.Tensor, Any]], min_separation: int, rank_by: str = "L"
     ) -> torch.Tensor:
-        """Mean P@L of every head over the sequences, pairs with j - i >= min_separation."""
+        """Mean P@`rank_by` of every head over the sequences, pairs with j - i >= min_separation."""
         scores = None
         for seq, (contacts, resolved) in zip(sequences, labels, strict=True):
             maps = self.head_maps(seq)
             per_head = torch.tensor(
-                [contact_precision(m, contacts, resolved=resolved, k="L", min_separation=min_separation) for m in maps]
+                [contact_precision(m, contacts, resolved=resolved, k=rank_by, min_separation=min_separation) for m in maps]
             ).nan_to_num(0.0)
             scores = per_head if scores is None else scores + per_head
         assert scores is not None
@@ -187,6 +199,7 @@ class AttentionReadout(Explainer):
         combiner: str | None = None,
         min_separation: int = 6,
         l1: float = 1e-3,
+        rank_by: str = "L",
     ) -> AttentionReadout:
         """Fit "top_k" (the k heads with the best mean P@L) or "logistic" on labelled proteins.
 
@@ -201,6 +214,8 @@ class AttentionReadout(Explainer):
                 these, else "top_k".
             min_separation: only pairs with j - i >= min_separation are scored or used as training pairs.
             l1: the L1 penalty of the logistic regression (unused by "top_k").
+            rank_by: the k of the precision that ranks heads for "top_k" ("L", "L/2", "L/5" or a number);
+                with `min_separation=24`, `rank_by="L/2"` is the attention paper's rule (long-range P@L/2).
 
         Returns:
             This explainer, with the fitted combiner (so `AttentionReadout(...).fit(...)` chains).
@@ -216,7 +231,7 @@ class AttentionReadout(Explainer):
             raise InterpError("fit() needs at least one labelled sequence")
         labels = self._truth_maps(sequences, truths)
         if kind == "top_k":
-            scores = self._rank_heads(sequences, labels, min_separation)
+            scores = self._rank_heads(sequences, labels, min_separation, rank_by)
             order = torch.argsort(scores, descending=True, stable=True)[:k]
             self.combiner = HeadSubsetCombiner(
                 heads=order.tolist(), n_heads_total=len(scores), kind="top_k", scores=scores[order].tolist()

@@ -2,7 +2,8 @@
 
 "mean" averages every head; "top_k" and "calibrated" average a chosen subset of heads (chosen on labelled
 proteins, or by agreement with the categorical Jacobian); "logistic" is an L1-penalised logistic
-regression over heads (ESM's contact-head recipe). Each serialises to a small JSON-able dict.
+regression over heads (ESM's contact-head recipe); "esm_head" applies the weights of a model's own
+trained contact head (ESM-2's `contact_head`) to every pair. Each serialises to a small JSON-able dict.
 """
 
 from __future__ import annotations
@@ -83,6 +84,34 @@ class LogisticCombiner:
         }  # fmt: skip
 
 
+@dataclass
+class EsmHeadCombiner:
+    """sigmoid(w . head maps + b) on every pair, with the weights of a model's own contact head (ESM-2's).
+
+    ESM's `EsmContactPredictionHead` reads the same features as the attention readout's head maps (each
+    head's attention between residues, M + M^T, then APC; heads layer-major), unstandardised, on every pair.
+    """
+
+    weights: list[float]
+    bias: float
+    kind: str = "esm_head"
+
+    @classmethod
+    def from_linear(cls, regression: torch.nn.Linear) -> EsmHeadCombiner:
+        """The combiner of a contact head's regression layer (`nn.Linear(layers * heads, 1)`)."""
+        bias = 0.0 if regression.bias is None else float(regression.bias.detach().reshape(-1)[0])
+        return cls(weights=regression.weight.detach().reshape(-1).double().tolist(), bias=bias)
+
+    def combine(self, head_maps: torch.Tensor) -> torch.Tensor:
+        if head_maps.shape[0] != len(self.weights):
+            raise InterpError(f"the contact head reads {len(self.weights)} heads; this model has {head_maps.shape[0]}")
+        weights = torch.tensor(self.weights, dtype=head_maps.dtype, device=head_maps.device)
+        return torch.sigmoid(torch.einsum("hij,h->ij", head_maps, weights) + self.bias)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "weights": self.weights, "bias": self.bias}
+
+
 def fit_logistic(
     features: torch.Tensor, labels: torch.Tensor, *, l1: float = 1e-3, steps: int = 500, min_separation: int = 6
 ) -> LogisticCombiner:
@@ -109,7 +138,7 @@ def fit_logistic(
     )  # fmt: skip
 
 
-def combiner_from_dict(data: dict[str, Any]) -> MeanCombiner | HeadSubsetCombiner | LogisticCombiner:
+def combiner_from_dict(data: dict[str, Any]) -> MeanCombiner | HeadSubsetCombiner | LogisticCombiner | EsmHeadCombiner:
     """Rebuild a combiner from `to_dict()` output."""
     kind = data.get("kind")
     if kind == "mean":
@@ -125,4 +154,6 @@ def combiner_from_dict(data: dict[str, Any]) -> MeanCombiner | HeadSubsetCombine
             mean=[float(m) for m in data["mean"]], std=[float(s) for s in data["std"]],
             min_separation=int(data.get("min_separation", 6)),
         )  # fmt: skip
+    if kind == "esm_head":
+        return EsmHeadCombiner(weights=[float(w) for w in data["weights"]], bias=float(data["bias"]))
     raise InterpError(f"unknown combiner kind {kind!r}")

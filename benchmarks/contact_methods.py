@@ -1,0 +1,161 @@
+"""The explainers `interp benchmark contacts` compares, and how each is prepared on the calibration proteins.
+
+Every method is one explainer whose `attribute(sequence)` gives a contact map. Three of them are fitted first, on
+the calibration proteins only (which are then left out of every method's scores):
+- `attention-top-k`: the k heads ranked best on labelled proteins (default rule: the attention paper's, long-range
+  P@L/2, pairs with j - i >= 24);
+- `attention-logistic`: an L1-penalised logistic regression over all heads (ESM's contact-head recipe);
+- `attention-calibrated`: the k heads that agree best with the categorical Jacobian (no structures used).
+`esm-head` applies the model's own trained contact head (ESM-2's `esm.contact_head`), where it has one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from interp.errors import InterpError
+
+BENCHMARK_METHODS: dict[str, str] = {
+    "jacobian": "categorical Jacobian: every residue mutated to every letter (19L + 1 forwards)",
+    "fast-jacobian": "categorical Jacobian with the mask token (L + 1 forwards)",
+    "gradient": "gradient Jacobian by autograd",
+    "attention-mean": "attention readout, every head averaged (one forward)",
+    "attention-top-k": "attention readout, the k heads ranked best on the calibration proteins",
+    "attention-logistic": "attention readout, logistic regression over heads fitted on the calibration proteins",
+    "attention-calibrated": "attention readout, the k heads that agree best with the Jacobian (no structures)",
+    "esm-head": "attention readout through the model's own contact head (ESM-2)",
+}
+CALIBRATED = ("attention-top-k", "attention-logistic", "attention-calibrated")
+
+
+@dataclass(frozen=True)
+class HeadRule:
+    """How `attention-top-k` ranks heads: mean P@`k` over pairs with j - i >= `min_separation`.
+
+    Attributes:
+        k: "L", "L/2", "L/5" or a number of pairs.
+        min_separation: the smallest sequence separation scored.
+    """
+
+    k: str = "L/2"
+    min_separation: int = 24
+
+    @classmethod
+    def parse(cls, text: str) -> HeadRule:
+        """Read "L/2@24" (P@L/2 at separation >= 24)."""
+        k, _, separation = text.partition("@")
+        if not k or not separation.isdigit():
+            raise InterpError(f"head rule {text!r}: write it as K@SEPARATION, e.g. L/2@24")
+        return cls(k=k, min_separation=int(separation))
+
+
+def check_methods(names: Sequence[str]) -> list[str]:
+    """The methods asked for, in the table's order; unknown names are an InterpError listing the known ones."""
+    unknown = [name for name in names if name not in BENCHMARK_METHODS]
+    if unknown:
+        raise InterpError(f"unknown method(s) {unknown}; choose from {list(BENCHMARK_METHODS)}")
+    return [name for name in BENCHMARK_METHODS if name in names]
+
+
+def build_explainer(method: str, model: Any, tokenizer: Any, *, options: dict[str, Any]) -> Any:
+    """An unfitted explainer for one method.
+
+    `options`: `memory_limit` (bytes, every explainer) and `batch_size` (the categorical Jacobians); None values
+    leave an explainer's own default.
+    """
+    from interp.explainers import AttentionReadout, CategoricalJacobian, GradientJacobian
+
+    given = {key: value for key, value in options.items() if value is not None}
+    common = {key: value for key, value in given.items() if key == "memory_limit"}
+    if method == "jacobian":
+        return CategoricalJacobian(model, tokenizer, **given)
+    if method == "fast-jacobian":
+        return CategoricalJacobian(model, tokenizer, fast=True, **given)
+    if method == "gradient":
+        return GradientJacobian(model, tokenizer, **common)
+    combiner = {"attention-mean": "mean", "attention-top-k": "top_k", "attention-logistic": "logistic",
+                "attention-calibrated": "calibrated", "esm-head": "esm_head"}[method]  # fmt: skip
+    return AttentionReadout(model, tokenizer, combiner=combiner, **common)
+
+
+@dataclass(frozen=True)
+class CroppedTruth:
+    """True contacts of a protein's first residues (what `true_contacts` reads: `.contacts` and `.resolved`)."""
+
+    contacts: Any
+    resolved: Any
+
+
+def fitting_data(calibration: Sequence[Any], adapter: Any) -> tuple[list[str], list[Any], list[str]]:
+    """(sequences, truths, names of the cropped proteins) for fitting heads.
+
+    Head maps come from one forward, so a calibration protein longer than the model takes is cropped to its first
+    `adapter.max_length` residues (its true map cropped alike); windows would average heads across forwards.
+    """
+    limit = adapter.max_length
+    sequences, truths, cropped = [], [], []
+    for entry in calibration:
+        if limit is None or len(entry.sequence) <= limit:
+            sequences.append(entry.sequence)
+            truths.append(entry.truth)
+            continue
+        sequences.append(entry.sequence[:limit])
+        truths.append(CroppedTruth(entry.truth.contacts[:limit, :limit], entry.truth.resolved[:limit]))
+        cropped.append(entry.name)
+    return sequences, truths, cropped
+
+
+def prepare(
+    method: str,
+    explainer: Any,
+    calibration: Sequence[Any],
+    *,
+    top_k: int,
+    rule: HeadRule,
+    saved: Path,
+) -> Any:
+    """Fit a calibrated method on the calibration panel entries, or reload what an earlier run fitted.
+
+    Args:
+        method: the method name.
+        explainer: its explainer from `build_explainer`.
+        calibration: panel entries (`.sequence`, `.truth`) used for fitting and never scored.
+        top_k: how many heads the top-k and calibrated readouts keep.
+        rule: how top-k ranks heads.
+        saved: the JSON file the fitted combiner is written to (and read back from on resume).
+
+    Returns:
+        The explainer, ready for `attribute`. Calibration proteins longer than the model takes are fitted on
+        their first residues (`fitting_data`).
+
+    Raises:
+        InterpError: a calibrated method with no calibration proteins.
+    """
+    if method not in CALIBRATED:
+        return explainer
+    if saved.is_file():
+        return explainer.load(saved)
+    if not calibration:
+        raise InterpError(f"{method} is fitted on calibration proteins: give --calibration N with N >= 1")
+    sequences, truths, _ = fitting_data(calibration, explainer.adapter)
+    if method == "attention-top-k":
+        explainer.fit(sequences, truths, k=top_k, combiner="top_k", rank_by=rule.k, min_separation=rule.min_separation)
+    elif method == "attention-logistic":
+        explainer.fit(sequences, truths, combiner="logistic")
+    else:
+        explainer.calibrate(sequences, k=top_k)
+    saved.parent.mkdir(parents=True, exist_ok=True)
+    explainer.save(saved)
+    return explainer
+
+
+def describe_fit(saved: Path) -> dict[str, Any]:
+    """What a fitted combiner file holds, for the summary (heads chosen, or the number of weights)."""
+    data = json.loads(saved.read_text())
+    if "heads" in data:
+        return {"kind": data["kind"], "heads": data["heads"]}
+    return {"kind": data["kind"], "weights": len(data.get("weights", []))}

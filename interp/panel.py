@@ -1,0 +1,535 @@
+"""A panel of proteins with known structures: the built-in one shipped in the package, a folder of structures, or a TSV.
+
+The built-in panel (`interp/panel_data/builtin_panel.npz`) holds one chain from each of the crystal structures
+in the project's data (`../shared/data/structures`, 148 non-redundant PDB entries) that has a chain passing the
+chain rule below. Atomic coordinates from the Protein Data Bank are public domain (the wwPDB releases the
+archive under CC0 1.0); the file's metadata says so too, with the source, the chain rule, the threshold, the
+atom, the build date and the counts. `build_panel` (or `python benchmarks/build_panel.py`) rebuilds it.
+
+Chain rule (one entry per structure file): the first protein chain in file order that (a) has 30 to 1000
+residues, (b) holds only the 20 standard amino acids after modified residues take their parent's letter
+(MSE -> M; no "X"), and (c) is contiguous: no consecutive-residue C-alpha distance above 4.2 Angstrom (a
+peptide bond keeps them about 3.8 apart). A chain break means missing residues whose letters are unknown, so a
+model would read a chimeric sequence; a skip in the numbering alone (antibody-style, 217 -> 219 at a 3.8
+Angstrom step) loses no residue and is kept. Files with no such chain are left out (the
+metadata lists each with its reason).
+
+The truth of each entry is exactly what `interp.structure.contact_map(path, chain=chain)` returns (C-beta,
+C-alpha for glycine, a virtual C-beta where missing, contacts below 8 Angstrom). The file stores the contacts
+exactly (bit-packed upper triangles) and the distances as float16, so the stored 8 Angstrom contacts are
+exact while contacts re-thresholded at another cutoff carry float16 rounding (about 0.004 Angstrom at 8
+Angstrom: a pair that close to the cutoff may land on either side).
+
+Example:
+    >>> from interp.panel import builtin_panel
+    >>> panel = builtin_panel(3)
+    >>> len(panel), panel[0].name < panel[1].name
+    (3, True)
+"""
+
+from __future__ import annotations
+
+import collections.abc
+import csv
+import datetime
+import json
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast, overload
+
+import numpy as np
+import torch
+
+from interp.errors import InterpError, InvalidSequenceError, StructureError
+from interp.io import atomic_write
+from interp.structure import ContactMap, _polymer_mask, _read_atoms, contact_map
+
+BUILTIN_PANEL_PATH = Path(__file__).resolve().parent / "panel_data" / "builtin_panel.npz"
+
+STANDARD_AMINO_ACIDS = frozenset("ACDEFGHIKLMNPQRSTVWY")
+MIN_LENGTH = 30
+MAX_LENGTH = 1000
+MAX_CA_GAP = 4.2  # Angstrom between consecutive C-alphas; a peptide bond keeps them about 3.8 apart
+THRESHOLD = 8.0
+ATOM = "CB"
+STRUCTURE_SUFFIXES = (".pdb", ".pdb.gz", ".cif", ".cif.gz", ".mmcif")
+FORMAT_VERSION = 1
+CHAIN_RULE = (
+    "one chain per structure file: the first protein chain in file order with (a) 30 to 1000 residues, "
+    "(b) only the 20 standard amino acids after parent mapping (no X), (c) no consecutive-residue CA-CA "
+    "distance above 4.2 Angstrom (missing residues); a numbering skip at a peptide-bond distance is kept"
+)
+PROVENANCE = (
+    "Atomic coordinates from the Protein Data Bank (wwPDB, https://www.wwpdb.org); PDB data are public "
+    "domain, released under CC0 1.0. Each entry is one chain of one crystal structure; its contacts and "
+    "distances are what interp.structure.contact_map computes from the coordinates."
+)
+
+
+@dataclass(frozen=True)
+class PanelEntry:
+    """One protein of a panel: its sequence and its true contact map.
+
+    Attributes:
+        name: "<pdb id>_<chain>" (the structure file's stem and the chain id, "-" for a blank one), e.g.
+            "1a3a_A"; a TSV panel may name its rows.
+        sequence: the chain's residues in file order, one letter each, the 20 standard amino acids only (for a
+            TSV panel, the row's sequence).
+        truth: the true contacts, distances and resolved mask in the sequence's index space.
+    """
+
+    name: str
+    sequence: str
+    truth: ContactMap
+
+
+class Panel(collections.abc.Sequence[PanelEntry]):
+    """An ordered list of `PanelEntry` (sorted by name), with the inputs that could not be read.
+
+    Indexing with an int gives an entry, with a slice a `Panel` (same failures and source); `len()` and
+    iteration work as on a list.
+
+    Args:
+        entries: the entries, in panel order.
+        failures: (file or record name, error message) for each input that could not be read.
+        source: where the panel came from: "builtin", a folder path or a TSV path.
+
+    Attributes:
+        entries: the entries, in panel order.
+        failures: (file or record name, error message) for each input that could not be read.
+        source: where the panel came from: "builtin", a folder path or a TSV path.
+    """
+
+    def __init__(
+        self, entries: list[PanelEntry], failures: list[tuple[str, str]] | None = None, source: str = ""
+    ) -> None:
+        self.entries: list[PanelEntry] = list(entries)
+        self.failures: list[tuple[str, str]] = list(failures or [])
+        self.source: str = str(source)
+
+    @overload
+    def __getitem__(self, index: int) -> PanelEntry: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Panel: ...
+
+    def __getitem__(self, index: int | slice) -> PanelEntry | Panel:
+        if isinstance(index, slice):
+            return Panel(self.entries[index], self.failures, self.source)
+        return self.entries[index]
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __repr__(self) -> str:
+        names = ", ".join(e.name for e in self.entries[:3]) + (", ..." if len(self.entries) > 3 else "")
+        return f"Panel({len(self.entries)} entries [{names}], {len(self.failures)} failures, source={self.source!r})"
+
+
+# ----------------------------------------------------------------------------------------------- chain rule
+
+
+def _stem(path: Path) -> str:
+    """The file name without ".gz" and the format suffix ("1a3a.pdb.gz" -> "1a3a")."""
+    name = path.name
+    if name.lower().endswith(".gz"):
+        name = name[:-3]
+    return name.rsplit(".", 1)[0] if "." in name else name
+
+
+def _structure_files(folder: Path) -> list[Path]:
+    files = [p for p in folder.iterdir() if p.is_file() and p.name.lower().endswith(STRUCTURE_SUFFIXES)]
+    return sorted(files, key=lambda p: (_stem(p) + "_", p.name))
+
+
+def _split_residue_id(residue_id: str) -> tuple[int, str]:
+    digits = residue_id.rstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+    return int(digits), residue_id[len(digits) :]
+
+
+def _chain_problem(path: Path, chain: str) -> str | None:
+    """Why the chain fails the chain rule ("length: ...", "non-standard: ...", ...), or None if it passes."""
+    ca = contact_map(path, chain=chain, atom="CA")
+    length = len(ca.sequence)
+    if not MIN_LENGTH <= length <= MAX_LENGTH:
+        return f"length: {length} residues (outside {MIN_LENGTH}-{MAX_LENGTH})"
+    odd = [(n, letter) for n, letter in enumerate(ca.sequence, start=1) if letter not in STANDARD_AMINO_ACIDS]
+    if odd:
+        return f"non-standard: {len(odd)} residue(s) outside the 20 amino acids, first {odd[0][1]!r} at chain position {odd[0][0]}"
+    if None in ca.residue_ids:
+        return f"missing CA: residue {ca.residue_ids.index(None) + 1} has no C-alpha"
+    steps = torch.diagonal(ca.distances, offset=1).numpy()
+    if (steps > MAX_CA_GAP).any():  # missing residues: consecutive C-alphas farther apart than a peptide bond allows
+        n = int(np.argmax(steps > MAX_CA_GAP))
+        numbers = [_split_residue_id(str(r)) for r in ca.residue_ids[n : n + 2]]
+        skipped = numbers[1][0] > numbers[0][0] + 1
+        return (
+            f"{'numbering gap' if skipped else 'chain break'}: CA-CA {float(steps[n]):.2f} A between residues "
+            f"{ca.residue_ids[n]} and {ca.residue_ids[n + 1]} (> {MAX_CA_GAP})"
+        )
+    return None  # a skip in the numbering alone (antibody-style 217 -> 219 at a 3.8 A step) loses no residue
+
+
+class _NoQualifyingChainError(StructureError):
+    """No chain of a file passes the chain rule; `reasons` holds (chain, category, detail) per protein chain."""
+
+    def __init__(self, message: str, reasons: list[tuple[str, str, str]]) -> None:
+        super().__init__(message)
+        self.reasons = reasons
+
+
+def _choose_chain(path: Path) -> str:
+    """The chain the chain rule picks ("-" for a blank id).
+
+    Raises:
+        StructureError: the file cannot be read or no chain qualifies (the message gives each chain's reason).
+    """
+    atoms = _read_atoms(path)
+    reasons: list[tuple[str, str, str]] = []
+    for chain_id in dict.fromkeys(str(c) for c in atoms.chain_id):
+        mask, kind = _polymer_mask(atoms[atoms.chain_id == chain_id])
+        if not mask.any() or kind != "protein":
+            continue
+        label = chain_id.strip() or "-"
+        try:
+            problem = _chain_problem(path, label)
+        except InterpError as error:
+            problem = f"unreadable: {error}"
+        if problem is None:
+            return label
+        category, _, detail = problem.partition(": ")
+        reasons.append((label, category, detail))
+    if not reasons:
+        raise _NoQualifyingChainError(f"{path.name}: no protein chain", [("", "no protein chain", "")])
+    text = "; ".join(f"chain {label}: {category}: {detail}" for label, category, detail in reasons)
+    raise _NoQualifyingChainError(f"{path.name}: no chain qualifies ({text})", reasons)
+
+
+def _read_folder(folder: Path, limit: int | None, threshold: float) -> tuple[list[PanelEntry], list[tuple[str, str]]]:
+    entries: list[PanelEntry] = []
+    failures: list[tuple[str, str]] = []
+    for path in _structure_files(folder):
+        if limit is not None and len(entries) >= limit:
+            break
+        try:
+            chain = _choose_chain(path)
+            truth = contact_map(path, chain=chain, threshold=threshold)
+        except InterpError as error:
+            failures.append((path.name, str(error)))
+            continue
+        entries.append(PanelEntry(f"{_stem(path)}_{truth.chain}", truth.sequence, truth))
+    return entries, failures
+
+
+def _read_tsv(path: Path, threshold: float) -> tuple[list[PanelEntry], list[tuple[str, str]]]:
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle, delimiter="\t")
+            rows = list(reader)
+            columns = {str(c).strip() for c in reader.fieldnames or []}
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise InterpError(f"{path}: cannot read the panel TSV ({error})") from None
+    missing = {"sequence", "structure", "chain"} - columns
+    if missing or not rows:
+        raise InterpError(
+            f"{path}: a panel TSV needs a header with the columns sequence, structure and chain"
+            + (f"; missing {sorted(missing)}" if missing else "; the file has no rows")
+        )
+    entries: list[PanelEntry] = []
+    failures: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for number, row in enumerate(rows, start=2):  # line numbers: the header is line 1
+        sequence = (row.get("sequence") or "").strip()
+        structure = (row.get("structure") or "").strip()
+        chain = (row.get("chain") or "").strip()
+        given = (row.get("name") or "").strip()
+        name = given or f"{_stem(Path(structure))}_{chain or '-'}"  # until the chain is known
+        try:
+            if not structure:
+                raise StructureError(f"{path}: line {number} ({name}): no structure path")
+            odd = next((n for n, c in enumerate(sequence, start=1) if c not in STANDARD_AMINO_ACIDS), None)
+            if sequence and odd is not None:
+                raise InvalidSequenceError(
+                    f"{path}: line {number} ({name}): letter {sequence[odd - 1]!r} at position {odd} is not one "
+                    "of the 20 amino acids"
+                )
+            truth = contact_map(path.parent / structure, chain=chain or None, sequence=sequence, threshold=threshold)
+            name = given or f"{_stem(Path(structure))}_{truth.chain}"
+            if name in seen:
+                raise InterpError(f"{path}: line {number}: the name {name!r} is already used by an earlier row")
+        except InterpError as error:
+            failures.append((name, str(error)))
+            continue
+        seen.add(name)
+        entries.append(PanelEntry(name, sequence, truth))
+    return entries, failures
+
+
+# -------------------------------------------------------------------------------------------- the .npz file
+
+
+def _upper(length: int) -> tuple[np.ndarray, np.ndarray]:
+    rows, cols = np.triu_indices(length, 1)
+    return rows, cols
+
+
+def _encode(entries: list[tuple[PanelEntry, str]]) -> dict[str, np.ndarray]:
+    """Concatenated arrays with offsets for (entry, source file name) pairs."""
+    lengths = np.array([len(e.sequence) for e, _ in entries], dtype=np.int64)
+    pairs = lengths * (lengths - 1) // 2
+    packed = [np.packbits(e.truth.contacts.numpy()[_upper(len(e.sequence))]) for e, _ in entries]
+    numbers, codes = [], []
+    for entry, _ in entries:
+        for residue_id, resolved in zip(entry.truth.residue_ids, entry.truth.resolved.tolist(), strict=True):
+            number, code = _split_residue_id(residue_id) if resolved and residue_id is not None else (0, "")
+            numbers.append(number)
+            codes.append(code)
+    return {
+        "names": np.array([e.name for e, _ in entries], dtype=str),
+        "chains": np.array([e.truth.chain for e, _ in entries], dtype=str),
+        "files": np.array([f for _, f in entries], dtype=str),
+        "residue_offsets": np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
+        "pair_offsets": np.concatenate([[0], np.cumsum(pairs)]).astype(np.int64),
+        "contact_offsets": np.concatenate([[0], np.cumsum([len(p) for p in packed])]).astype(np.int64),
+        "sequences": np.frombuffer("".join(e.sequence for e, _ in entries).encode("ascii"), dtype=np.uint8),
+        "resolved": np.concatenate([e.truth.resolved.numpy() for e, _ in entries]).astype(bool),
+        "residue_numbers": np.array(numbers, dtype=np.int32),
+        "insertion_codes": np.array(codes, dtype="<U1"),
+        "contacts": np.concatenate(packed).astype(np.uint8),
+        "distances": np.concatenate([e.truth.distances.numpy()[_upper(len(e.sequence))] for e, _ in entries]).astype(
+            np.float16
+        ),
+    }
+
+
+def _decode(data: dict[str, np.ndarray], index: int, metadata: dict[str, Any], threshold: float) -> PanelEntry:
+    r0, r1 = (int(v) for v in data["residue_offsets"][index : index + 2])
+    p0, p1 = (int(v) for v in data["pair_offsets"][index : index + 2])
+    c0, c1 = (int(v) for v in data["contact_offsets"][index : index + 2])
+    length = r1 - r0
+    sequence = data["sequences"][r0:r1].tobytes().decode("ascii")
+    resolved = data["resolved"][r0:r1].astype(bool)
+    upper = _upper(length)
+    distances = np.full((length, length), np.nan, dtype=np.float32)
+    distances[upper] = data["distances"][p0:p1].astype(np.float32)
+    distances[upper[1], upper[0]] = distances[upper]
+    np.fill_diagonal(distances, np.where(resolved, 0.0, np.nan))
+    if threshold == metadata["threshold"]:
+        contacts = np.zeros((length, length), dtype=bool)
+        contacts[upper] = np.unpackbits(data["contacts"][c0:c1], count=p1 - p0).astype(bool)
+        contacts |= contacts.T
+    else:
+        contacts = np.nan_to_num(distances, nan=np.inf) < threshold
+        np.fill_diagonal(contacts, False)
+    numbers = data["residue_numbers"][r0:r1].tolist()
+    codes = data["insertion_codes"][r0:r1].tolist()
+    residue_ids = tuple(f"{n}{c}" if ok else None for n, c, ok in zip(numbers, codes, resolved.tolist(), strict=True))
+    truth = ContactMap(
+        sequence=sequence,
+        contacts=torch.from_numpy(contacts),
+        distances=torch.from_numpy(distances),
+        resolved=torch.from_numpy(resolved),
+        residue_ids=residue_ids,
+        chain=str(data["chains"][index]),
+        kind="protein",
+        atom=str(metadata["atom"]),
+        threshold=float(threshold),
+    )
+    return PanelEntry(str(data["names"][index]), sequence, truth)
+
+
+def _read_builtin(path: Path, limit: int | None, threshold: float) -> list[PanelEntry]:
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            data = {key: npz[key] for key in npz.files}
+        metadata = json.loads(str(data["metadata"]))
+        count = len(data["names"])
+    except (OSError, ValueError, KeyError, EOFError) as error:
+        raise InterpError(f"{path}: not a panel file interp can read ({type(error).__name__}: {error})") from None
+    order = sorted(range(count), key=lambda n: str(data["names"][n]))
+    return [_decode(data, n, metadata, threshold) for n in order[: count if limit is None else limit]]
+
+
+def _check_options(limit: int | None, threshold: float) -> None:
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise InterpError(f"limit must be a positive whole number of entries or None; got {limit!r}")
+    if not (isinstance(threshold, (int, float)) and math.isfinite(threshold) and threshold > 0):
+        raise InterpError(f"threshold must be a positive number of Angstrom; got {threshold!r}")
+
+
+def load_panel(source: str | os.PathLike = "builtin", *, limit: int | None = None, threshold: float = 8.0) -> Panel:
+    """Load a panel of proteins with known structures, sorted by name.
+
+    - "builtin": the panel shipped in the package (`BUILTIN_PANEL_PATH`); see the module docstring for how it
+      was built. A `threshold` other than 8.0 re-thresholds the stored float16 distances (about 0.004
+      Angstrom of rounding at 8 Angstrom); the stored 8 Angstrom contacts are exact.
+    - a folder: every `*.pdb`, `*.pdb.gz`, `*.cif`, `*.cif.gz`, `*.mmcif` in it, read in name order; from
+      each file the chain the chain rule picks (the module docstring), through `contact_map`.
+    - a `.tsv` file with a header holding the columns `sequence`, `structure` and `chain` (empty: the
+      structure's first polymer chain; "-": a blank chain id, as in `contact_map`) and optionally `name`
+      (else the structure's stem and the chain, "1a3a_A");
+      structure paths are relative to the TSV's folder; each row is `contact_map(structure, chain=chain,
+      sequence=sequence)`, so the truth is in the row's sequence's index space.
+
+    A file or row that cannot be read (any `InterpError`: a corrupt structure, no qualifying chain, a
+    sequence that does not match) goes into `Panel.failures` with its name and the error text; the rest
+    load.
+
+    Args:
+        source: "builtin", a folder of structure files, or a `.tsv` file.
+        limit: keep only the first `limit` entries in name order (a folder stops reading once it has them);
+            None keeps all.
+        threshold: the contact cutoff in Angstrom (a distance strictly below it is a contact).
+
+    Returns:
+        The panel: entries sorted by name, the failures, and the source.
+
+    Raises:
+        InterpError: an unknown source (not "builtin", not a folder, not a `.tsv` file), a TSV without the
+            needed columns, an unreadable shipped file, a bad `limit` or `threshold`, or no entry loaded.
+
+    Example:
+        >>> panel = load_panel("builtin", limit=2)
+        >>> [len(entry.sequence) == len(entry.truth) for entry in panel]
+        [True, True]
+    """
+    _check_options(limit, threshold)
+    failures: list[tuple[str, str]] = []
+    if isinstance(source, str) and source == "builtin":
+        entries = _read_builtin(BUILTIN_PANEL_PATH, limit, float(threshold))
+        label = "builtin"
+    else:
+        path = Path(source)
+        label = str(path)
+        if path.is_dir():
+            entries, failures = _read_folder(path, limit, float(threshold))
+        elif path.is_file() and path.suffix.lower() == ".tsv":
+            entries, failures = _read_tsv(path, float(threshold))
+        else:
+            raise InterpError(
+                f"unknown panel source {str(source)!r}: expected 'builtin', a folder of structure files or a .tsv file"
+            )
+    entries = sorted(entries, key=lambda e: e.name)[:limit]
+    if not entries:
+        detail = f"; {len(failures)} failed, first: {failures[0][0]}: {failures[0][1]}" if failures else ""
+        raise InterpError(f"panel source {label!r} yielded no entries{detail}")
+    return Panel(entries, failures, label)
+
+
+def builtin_panel(size: int | None = None, *, threshold: float = 8.0) -> Panel:
+    """The first `size` entries of the built-in panel in its fixed order (sorted by name).
+
+    This is the fixed, deterministic subset the training callback evaluates on: the same `size` always gives
+    the same proteins in the same order.
+
+    Args:
+        size: how many entries (at most the panel's length); None for all.
+        threshold: the contact cutoff in Angstrom; other than 8.0 re-thresholds the stored float16 distances.
+
+    Returns:
+        The panel (source "builtin").
+
+    Raises:
+        InterpError: `size` is not a positive whole number, a bad `threshold`, or the shipped file is unreadable.
+
+    Example:
+        >>> [entry.name for entry in builtin_panel(2)] == [entry.name for entry in builtin_panel()[:2]]
+        True
+    """
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
+        raise InterpError(f"size must be a positive whole number of entries or None; got {size!r}")
+    return load_panel("builtin", limit=size, threshold=threshold)
+
+
+def _display_path(folder: Path) -> str:
+    """The folder relative to the checkout (../shared/data/structures) where it lies beside it, else as given."""
+    checkout = Path(__file__).resolve().parents[1]
+    try:
+        return os.path.relpath(folder.resolve(), checkout)
+    except ValueError:  # another drive
+        return str(folder)
+
+
+def build_panel(structures: str | os.PathLike, out: str | os.PathLike) -> dict[str, Any]:
+    """Rebuild the panel file from a folder of structures: one chain per file by the chain rule.
+
+    Each chosen chain's truth is `contact_map(path, chain=chain)` with its defaults (C-beta, 8 Angstrom).
+    The file is a compressed `.npz` of plain arrays (no pickles) with a `metadata` JSON string (source,
+    provenance, chain rule, threshold, atom, build date, counts, the files left out and why), written
+    atomically.
+
+    Args:
+        structures: the folder of structure files (`*.pdb`, `*.pdb.gz`, `*.cif`, `*.cif.gz`, `*.mmcif`).
+        out: the `.npz` file to write (`BUILTIN_PANEL_PATH` for the shipped one).
+
+    Returns:
+        A report: "path", "files", "entries", "residues", "left_out" ([file, reason] pairs), "reasons"
+            (files left out, counted by the category of their first protein chain's reason: "length",
+            "non-standard", "missing CA", "numbering gap", "chain break", "no protein chain", "unreadable"), "size_bytes" and "seconds".
+
+    Raises:
+        InterpError: `structures` is not a folder, or no file has a qualifying chain.
+    """
+    start = time.perf_counter()
+    folder = Path(structures)
+    if not folder.is_dir():
+        raise InterpError(f"{folder}: not a folder of structure files")
+    files = _structure_files(folder)
+    chosen: list[tuple[PanelEntry, str]] = []
+    left_out: list[tuple[str, str]] = []
+    reasons: dict[str, int] = {}  # files left out, by the category of their first protein chain's reason
+    for path in files:
+        try:
+            chain = _choose_chain(path)
+            truth = contact_map(path, chain=chain)
+        except InterpError as error:
+            left_out.append((path.name, str(error).removeprefix(f"{path.name}: ")))
+            category = error.reasons[0][1] if isinstance(error, _NoQualifyingChainError) else "unreadable"
+            reasons[category] = reasons.get(category, 0) + 1
+            continue
+        chosen.append((PanelEntry(f"{_stem(path)}_{truth.chain}", truth.sequence, truth), path.name))
+    if not chosen:
+        raise InterpError(f"{folder}: no structure file has a chain that passes the chain rule")
+    chosen.sort(key=lambda pair: pair[0].name)
+    arrays = _encode(chosen)
+    metadata = {
+        "format_version": FORMAT_VERSION,
+        "source": f"{len(files)} crystal structures, {_display_path(folder)}, public domain (PDB)",
+        "provenance": PROVENANCE,
+        "chain_rule": CHAIN_RULE,
+        "threshold": THRESHOLD,
+        "atom": ATOM,
+        "contacts": "C-beta (C-alpha for glycine, virtual C-beta where missing) closer than 8 Angstrom, "
+        "by interp.structure.contact_map; stored exactly as bit-packed upper triangles",
+        "distances": "float16 upper triangles (re-thresholding carries about 0.004 Angstrom rounding at 8 A)",
+        "build_date": datetime.date.today().isoformat(),
+        "counts": {
+            "files": len(files),
+            "entries": len(chosen),
+            "left_out": len(left_out),
+            "residues": int(arrays["residue_offsets"][-1]),
+            "contacts": int(sum(int(e.truth.contacts.sum()) // 2 for e, _ in chosen)),
+        },
+        "left_out": [list(pair) for pair in left_out],
+        "left_out_by_reason": reasons,
+    }
+    arrays["metadata"] = np.array(json.dumps(metadata, sort_keys=True))
+    with atomic_write(out, "wb") as handle:
+        np.savez_compressed(handle, **cast(dict[str, Any], arrays))
+    Path(out).chmod(0o644)  # package data: readable by all (the temporary file was private)
+    return {
+        "path": str(out),
+        "files": len(files),
+        "entries": len(chosen),
+        "residues": int(arrays["residue_offsets"][-1]),
+        "left_out": [list(pair) for pair in left_out],
+        "reasons": reasons,
+        "size_bytes": Path(out).stat().st_size,
+        "seconds": time.perf_counter() - start,
+    }
+
+
+__all__ = ["BUILTIN_PANEL_PATH", "Panel", "PanelEntry", "build_panel", "builtin_panel", "load_panel"]
