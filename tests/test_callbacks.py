@@ -218,3 +218,21 @@ def test_the_old_callback_name_still_works_with_a_deprecation_warning():
     with pytest.warns(DeprecationWarning, match="ContactPrecisionMonitor"):
         old = interp.callbacks.ContactPrecision
     assert old is ContactPrecisionMonitor and interp.ContactPrecision is not ContactPrecisionMonitor
+
+
+def test_the_builtin_panel_needs_no_structure_files():
+    """`panel="builtin"` takes the first `panel_size` chains of the shipped panel (8 by default), each scored
+    against its own true map; a list of pairs with a size is refused."""
+    from interp.panel import builtin_panel
+
+    model, tokenizer = esm_model("tiny")
+    callback = ContactPrecisionMonitor("builtin", panel_size=3, tokenizer=tokenizer)
+    expected = builtin_panel(3)
+    assert [sequence for sequence, _ in callback.panel] == [entry.sequence for entry in expected]
+    for (_, (contacts, resolved)), entry in zip(callback.panel, expected, strict=True):
+        assert torch.equal(contacts, entry.truth.contacts) and torch.equal(resolved, entry.truth.resolved)
+    scores = callback.score(model)
+    assert set(scores) >= {"long_P@L", "short_P@L/5"} and all(0.0 <= v <= 1.0 for v in scores.values() if v == v)
+    assert len(ContactPrecisionMonitor("builtin", tokenizer=tokenizer).panel) == 8
+    with pytest.raises(InterpError, match="panel_size"):
+        ContactPrecisionMonitor([("MKTAYIAKQR", torch.zeros(10, 10, dtype=torch.bool))], panel_size=1)
