@@ -77,11 +77,23 @@ def register_adapter_for_class(class_name: str, factory: AdapterFactory) -> None
 
 
 def unwrap_model(model: nn.Module) -> nn.Module:
-    """The module to adapt: `Evo(...)` objects hand over their `.model` (a StripedHyena)."""
-    inner = getattr(model, "model", None)
-    if not isinstance(model, nn.Module) and isinstance(inner, nn.Module):
-        return inner
-    return model
+    """The module to adapt, out of the wrappers training setups put around it.
+
+    `torch.compile(model)` hands over the module it compiled (explained eagerly: nothing recompiles, whatever
+    the input shapes); a `peft` model (LoRA and friends) its base model, adapters injected and active (its
+    forward is the adapted model's); `Evo(...)` objects their `.model` (a StripedHyena). Wrappers nest (a
+    compiled LoRA model) and are peeled in any order.
+    """
+    from interp.compat import compiled_original, peft_base_model
+
+    while True:
+        inner = compiled_original(model) or peft_base_model(model)
+        if inner is None:
+            held = getattr(model, "model", None)
+            inner = held if not isinstance(model, nn.Module) and isinstance(held, nn.Module) else None
+        if inner is None or inner is model:
+            return model
+        model = inner
 
 
 def registered_adapters() -> list[tuple[str, str]]:

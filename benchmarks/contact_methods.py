@@ -109,12 +109,20 @@ def fitting_data(calibration: Sequence[Any], adapter: Any) -> tuple[list[str], l
     return sequences, truths, cropped
 
 
+def heads_to_keep(adapter: Any, top_k: int | None) -> int:
+    """`top_k`, or by default 16 heads, at most a quarter of the model's (a small model's 8 heads give 2)."""
+    if top_k is not None:
+        return top_k
+    shape = adapter.shape
+    return max(1, min(16, shape.layers * shape.heads // 4))
+
+
 def prepare(
     method: str,
     explainer: Any,
     calibration: Sequence[Any],
     *,
-    top_k: int,
+    top_k: int | None,
     rule: HeadRule,
     saved: Path,
 ) -> Any:
@@ -124,7 +132,7 @@ def prepare(
         method: the method name.
         explainer: its explainer from `build_explainer`.
         calibration: panel entries (`.sequence`, `.truth`) used for fitting and never scored.
-        top_k: how many heads the top-k and calibrated readouts keep.
+        top_k: how many heads the top-k and calibrated readouts keep (None: `heads_to_keep`'s default).
         rule: how top-k ranks heads.
         saved: the JSON file the fitted combiner is written to (and read back from on resume).
 
@@ -142,6 +150,7 @@ def prepare(
     if not calibration:
         raise InterpError(f"{method} is fitted on calibration proteins: give --calibration N with N >= 1")
     sequences, truths, _ = fitting_data(calibration, explainer.adapter)
+    top_k = heads_to_keep(explainer.adapter, top_k)
     if method == "attention-top-k":
         explainer.fit(sequences, truths, k=top_k, combiner="top_k", rank_by=rule.k, min_separation=rule.min_separation)
     elif method == "attention-logistic":

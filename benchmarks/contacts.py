@@ -61,7 +61,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--limit", type=int, default=None, help="use the first N proteins of the panel")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: the model's own)")
     parser.add_argument("--dtype", default=None, choices=["float32", "bfloat16", "float16"], help="weights' dtype")
-    parser.add_argument("--top-k", type=int, default=16, help="heads kept by attention-top-k and -calibrated")
+    parser.add_argument("--top-k", type=int, default=None,
+                        help="heads kept by attention-top-k and -calibrated (default 16, at most a quarter of the heads)")
     parser.add_argument("--head-rule", default="L/2@24", help="how attention-top-k ranks heads: K@MIN_SEPARATION")
     parser.add_argument("--batch-size", type=int, default=None, help="mutants per forward for the Jacobians")
     parser.add_argument("--memory-limit", type=float, default=None,

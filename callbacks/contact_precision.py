@@ -26,6 +26,14 @@ from interp.truth import true_contacts
 EXPLAINERS = TRAINING_METHODS  # interp.methods: the methods the callback offers
 
 
+SHARDING_STRATEGIES = ("FSDPStrategy", "ModelParallelStrategy", "DeepSpeedStrategy")
+
+
+def shards_weights(strategy: Any) -> bool:
+    """Whether a Lightning strategy shards the model's weights across ranks (each forward is then collective)."""
+    return any(cls.__name__ in SHARDING_STRATEGIES for cls in type(strategy).__mro__)
+
+
 BUILTIN_PANEL_SIZE = 8  # the callback's default share of the built-in panel: the first 8 chains by PDB id
 
 
@@ -177,7 +185,7 @@ class ContactPrecisionMonitor(pl.Callback):
         """
         start = time.perf_counter()
         metric = ContactPrecision(ranges=self.ranges, ks=self.ks).to(pl_module.device)
-        share = self.panel[trainer.global_rank :: trainer.world_size]
+        share = self.share(trainer)
         predictions = self._update(metric, self._language_model(pl_module), share)
         values = {name: float(value) for name, value in metric.compute().items()}  # synced across ranks
         self.seconds += time.perf_counter() - start
@@ -192,10 +200,33 @@ class ContactPrecisionMonitor(pl.Callback):
             listener(trainer, predictions)
         return values
 
+    def share(self, trainer: pl.Trainer) -> Sequence[tuple[str, Any]]:
+        """The panel entries this rank explains.
+
+        With replicated weights (one process, DDP) the panel is split across ranks (entries rank, rank +
+        world_size, ...). With sharded weights (FSDP, FSDP2 through `ModelParallelStrategy`, DeepSpeed) every
+        forward is a collective in which all ranks must take part, so every rank explains the whole panel, in the
+        same order: the same forwards on every rank, whatever the proteins' lengths (the panel's cost is then not
+        divided across ranks; the logged means are the same).
+
+        Args:
+            trainer: the running Trainer.
+
+        Returns:
+            The (sequence, true contacts) entries to explain on this rank.
+        """
+        if trainer.world_size > 1 and shards_weights(trainer.strategy):
+            return self.panel
+        return self.panel[trainer.global_rank :: trainer.world_size]
+
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, *args: Any) -> None:
-        """Evaluate when `every_n_steps` is set and the global step is a new multiple of it."""
+        """Evaluate when `every_n_steps` is set and an optimizer step has just reached a new multiple of it.
+
+        With gradient accumulation this hook runs once per micro-batch while the global step counts optimizer
+        steps: the evaluation runs once, right after the optimizer step, never at step 0 mid-accumulation.
+        """
         step = trainer.global_step
-        if self.every_n_steps is not None and step % self.every_n_steps == 0 and step != self.last_step:
+        if self.every_n_steps is not None and step > 0 and step % self.every_n_steps == 0 and step != self.last_step:
             self.evaluate(trainer, pl_module)
 
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:

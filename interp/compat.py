@@ -78,3 +78,31 @@ def quiet_vmap_fallback() -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=VMAP_FALLBACK_WARNING)
         yield
+
+
+def compiled_original(model: Any) -> nn.Module | None:
+    """The module a `torch.compile`d model wraps, or None for anything else.
+
+    Relies on `torch.compile(module)` returning a `torch._dynamo.eval_frame.OptimizedModule` that keeps the
+    original module (sharing its parameters) as `_orig_mod`. Explaining through the original runs it eagerly: no
+    compilation for any input shape (a Jacobian's batches, a panel of proteins of different lengths).
+    """
+    from torch._dynamo.eval_frame import OptimizedModule
+
+    if isinstance(model, OptimizedModule):
+        original = model._orig_mod
+        return original if isinstance(original, nn.Module) else None
+    return None
+
+
+def peft_base_model(model: Any) -> nn.Module | None:
+    """The transformer inside a `peft` wrapper (`PeftModel`), adapters injected and active; None for anything else.
+
+    Relies on peft's public `PeftModel.get_base_model()` returning the original model class with its LoRA (or
+    other adapter) layers in place, so a forward through it is the adapted model's forward. Matched without
+    importing peft: a module with `peft_config` and `get_base_model`.
+    """
+    if isinstance(model, nn.Module) and hasattr(model, "peft_config") and callable(getattr(model, "get_base_model", None)):
+        base = model.get_base_model()
+        return base if isinstance(base, nn.Module) else None
+    return None

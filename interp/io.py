@@ -52,12 +52,27 @@ def _base_suffix(path: PathLike) -> str:
     return suffixes[-1] if suffixes else ""
 
 
+def current_umask() -> int:
+    """The process's file-creation mask (read without changing it where Linux reports it)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: set and restore at once
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_write(path: PathLike, mode: str = "w") -> Iterator[IO]:
     """Open a temporary file beside `path` and move it over `path` only when the block succeeds.
 
     Missing parent folders are created; if the block raises, the temporary file is removed and `path` is
-    left as it was.
+    left as it was. The file gets the permissions a plain `open` would give it (0666 less the umask: shared
+    result folders stay readable by the group), not the private 0600 of the temporary file.
 
     Args:
         path: the file to write.
@@ -70,6 +85,7 @@ def atomic_write(path: PathLike, mode: str = "w") -> Iterator[IO]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~current_umask())  # mkstemp makes it private (0600); a written file gets the umask's
         with os.fdopen(fd, mode) as handle:
             yield handle
         os.replace(tmp, path)

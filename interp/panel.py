@@ -519,7 +519,6 @@ def build_panel(structures: str | os.PathLike, out: str | os.PathLike) -> dict[s
     arrays["metadata"] = np.array(json.dumps(metadata, sort_keys=True))
     with atomic_write(out, "wb") as handle:
         np.savez_compressed(handle, **cast(dict[str, Any], arrays))
-    Path(out).chmod(0o644)  # package data: readable by all (the temporary file was private)
     return {
         "path": str(out),
         "files": len(files),
