@@ -1,9 +1,13 @@
-"""Overhead of the ContactPrecisionMonitor callback on a training run: the same ESM-2-8M-shaped masked LM trained
-for the same steps with and without the callback, side by side in one process.
+"""Overhead of the ContactPrecisionMonitor callback on a training run: the same ESM-2-shaped masked LM (35M shape by
+default: 12 layers, 480 wide) trained for the same steps without the callback, with the attention callback and with
+the categorical-Jacobian callback, side by side in one process.
 
-    python benchmarks/callback_overhead.py            # validation (and the callback) every 100 steps
-    python benchmarks/callback_overhead.py --quick    # fewer steps
-The panel is the 11 protein families' structures from ../shared/data (or $INTERP_DATA).
+    python benchmarks/callback_overhead.py            # ESM-2-35M shape, validation (and the callback) every 100 steps
+    python benchmarks/callback_overhead.py --shape 150M --device cuda   # on a GPU
+    python benchmarks/callback_overhead.py --quick    # 8M shape, fewer steps
+The panel: the first `--panel-size` chains of the built-in structure panel (`interp.panel`) of at most
+`--max-length` residues. Besides the measured overhead at `--every`, the result gives each callback's seconds per
+evaluation and the overhead it would have at other schedules (evaluation seconds / (n x seconds per step)).
 """
 
 from __future__ import annotations
@@ -21,17 +25,17 @@ from interp.benchmarks.common import (
     random_protein,
     write_results,
 )
-from interp.benchmarks.family_training import data_dir, family_rows, load
 from interp.callbacks import ContactPrecisionMonitor
+from interp.panel import builtin_panel
 from interp.stand_ins import esm_model
 
 
 class MLM(pl.LightningModule):
-    """Plain 15% masked-LM training of an ESM-2-8M-shaped model on random sequences of one length."""
+    """Plain 15% masked-LM training of an ESM-2-shaped model on random sequences of one length."""
 
-    def __init__(self, length: int, batch_size: int) -> None:
+    def __init__(self, length: int, batch_size: int, shape: str = "35M") -> None:
         super().__init__()
-        self.model, self.tokenizer = esm_model("8M", seed=0)
+        self.model, self.tokenizer = esm_model(shape, seed=0)
         self.model.train()
         self.length, self.batch_size = length, batch_size
 
@@ -61,11 +65,11 @@ class MLM(pl.LightningModule):
 
 def run(panel, args, explainer: str | None) -> dict:
     torch.manual_seed(0)
-    module = MLM(args.length, args.batch_size)
+    module = MLM(args.length, args.batch_size, args.shape)
     monitors = [] if explainer is None else [ContactPrecisionMonitor(panel, tokenizer=module.tokenizer, explainer=explainer)]
     callbacks: list[pl.Callback] = list(monitors)
     trainer = pl.Trainer(max_steps=args.steps, val_check_interval=args.every, limit_val_batches=1,
-                         num_sanity_val_steps=0, accelerator="cpu", logger=False, enable_checkpointing=False,
+                         num_sanity_val_steps=0, accelerator=args.accelerator, devices=1, logger=False, enable_checkpointing=False,
                          enable_progress_bar=False, enable_model_summary=False, callbacks=callbacks)  # fmt: skip
     start = time.perf_counter()
     trainer.fit(module)
@@ -77,41 +81,50 @@ def run(panel, args, explainer: str | None) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=600)
+    parser.add_argument("--shape", default="35M", help="an ESM-2 shape of interp.stand_ins.ESM_SHAPES")
+    parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--every", type=int, default=100, help="validation (and callback) every n steps")
-    parser.add_argument("--length", type=int, default=256)
+    parser.add_argument("--length", type=int, default=128, help="training sequence length")
     parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--panel-size", type=int, default=3)
+    parser.add_argument("--max-length", type=int, default=100, help="longest panel chain")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--explainers", nargs="+", default=["attention"])
+    parser.add_argument("--explainers", nargs="+", default=["attention", "jacobian"])
     add_out_argument(parser)
     args = parser.parse_args(argv)
     out = args.out
     if args.quick:
-        args.steps, args.every, args.length = 40, 20, 128
-    root = data_dir()
-    panel = []
-    for row in family_rows(root):
-        if row["kind"] == "protein":
-            family, truth = load(root, row)
-            panel.append((family.query, truth))
+        args.shape, args.steps, args.every, args.length, args.panel_size = "8M", 40, 20, 64, 2
+    args.accelerator = "gpu" if args.device == "cuda" else "cpu"
+    chains = [e for e in builtin_panel() if len(e.sequence) <= args.max_length][: args.panel_size]
+    panel = [(entry.sequence, entry.truth) for entry in chains]
     baseline = run(panel, args, None)
+    step_seconds = baseline["seconds"] / args.steps
     rows = [baseline]
     for explainer in args.explainers:
         result = run(panel, args, explainer)
         result["overhead"] = result["seconds"] / baseline["seconds"] - 1
         result["callback_share"] = result["callback_seconds"] / result["seconds"]
+        per_evaluation = result["callback_seconds"] / max(result["evaluations"], 1)
+        result["seconds_per_evaluation"] = per_evaluation
+        for every in (100, 500, 1000):
+            result[f"share_every_{every}"] = per_evaluation / (per_evaluation + every * step_seconds)
         rows.append(result)
         print(result, flush=True)
+    gpu = torch.cuda.get_device_name(0) if args.device == "cuda" else "CPU"
     text = (
-        f"ESM-2-8M shape, batch {args.batch_size} x L {args.length}, {args.steps} steps, validation and the callback "
-        f"every {args.every} steps, panel of {len(panel)} proteins (L {min(len(s) for s, _ in panel)}-"
-        f"{max(len(s) for s, _ in panel)}).\n\n"
+        f"ESM-2-{args.shape} shape ({gpu}), batch {args.batch_size} x L {args.length}, {args.steps} steps "
+        f"({step_seconds:.3f} s per step without the callback), validation and the callback every {args.every} "
+        f"steps, panel of {len(panel)} built-in chains ({', '.join(f'{e.name} L={len(e.sequence)}' for e in chains)}). "
+        "share_every_n: the callback's share of a run that evaluates every n steps.\n\n"
         + markdown_table(
-            rows, ["explainer", "seconds", "callback_seconds", "evaluations", "overhead", "callback_share"]
+            rows, ["explainer", "seconds", "callback_seconds", "evaluations", "seconds_per_evaluation", "overhead",
+                   "callback_share", "share_every_100", "share_every_500", "share_every_1000"]
         )
-    )
-    path = write_results("callback_overhead_quick" if args.quick else "callback_overhead", {"machine": machine(), "settings": vars(args), "results": rows}, text,
-                         out)  # fmt: skip
+    )  # fmt: skip
+    name = "callback_overhead_quick" if args.quick else f"callback_overhead_{args.shape}" + ("_gpu" if args.device == "cuda" else "")
+    path = write_results(name, {"machine": machine(), "settings": vars(args), "results": rows}, text, out)
     print(path.read_text())
 
 

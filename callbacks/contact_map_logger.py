@@ -106,10 +106,14 @@ def _safe(name: str) -> str:
 
 
 def _figure_array(figure: Any) -> Any:
-    figure.canvas.draw()
+    """The figure as an RGB array [H, W, 3], drawn on its own Agg canvas (interp's figures are made without pyplot,
+    so they start with a bare canvas that cannot render; the user's matplotlib backend is left alone)."""
     import numpy as np
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    return np.asarray(figure.canvas.buffer_rgba())[..., :3].copy()
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
 
 
 def _save_png(folder: Path, name: str, step: int, figure: Any) -> None:

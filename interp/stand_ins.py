@@ -23,9 +23,12 @@ PROTBERT_VOCAB = "[PAD] [UNK] [CLS] [SEP] [MASK] L A G V E S I K R D T P N Q F Y
 ESM_SHAPES: dict[str, dict[str, int]] = {
     "tiny": {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 128},
     "8M": {"hidden_size": 320, "num_hidden_layers": 6, "num_attention_heads": 20, "intermediate_size": 1280},
+    "35M": {"hidden_size": 480, "num_hidden_layers": 12, "num_attention_heads": 20, "intermediate_size": 1920},
+    "150M": {"hidden_size": 640, "num_hidden_layers": 30, "num_attention_heads": 20, "intermediate_size": 2560},
     "650M": {"hidden_size": 1280, "num_hidden_layers": 33, "num_attention_heads": 20, "intermediate_size": 5120},
 }
-"""The `EsmConfig` sizes of `esm_model`'s named shapes: "tiny" (2 layers, 64 wide), "8M" and "650M" (ESM-2's)."""
+"""The `EsmConfig` sizes of `esm_model`'s named shapes: "tiny" (2 layers, 64 wide); "8M", "35M", "150M" and "650M"
+(ESM-2's sizes)."""
 
 
 def _vocab_file(tokens: list[str], name: str) -> str:
@@ -56,7 +59,8 @@ def esm_model(shape: str = "tiny", *, seed: int = 0, attn_implementation: str = 
 
     Args:
         shape: a key of `ESM_SHAPES`: "tiny" (2 layers, 64 wide, for tests), "8M" (ESM-2 8M's shape, the
-            timing standard) or "650M" (ESM-2 650M's shape; about 2.6 GB of float32 weights).
+            timing standard), "35M", "150M" or "650M" (ESM-2's shapes; 650M holds about 2.6 GB of float32
+            weights).
         seed: the seed set on torch's global RNG before the weights are drawn.
         attn_implementation: the attention kernel, "sdpa" or "eager".
         **overrides: `EsmConfig` fields that replace the shape's (e.g. `num_hidden_layers=1`).
