@@ -42,6 +42,6 @@ def on_config(config: Any) -> Any:
 
 
 def on_files(files: Files, config: Any) -> Files:
-    for figure in sorted(RESULTS.glob("*.png")):
-        files.append(File.generated(config, f"results/{figure.name}", abs_src_path=str(figure)))
+    for figure in sorted(RESULTS.rglob("*.png")):
+        files.append(File.generated(config, f"results/{figure.relative_to(RESULTS).as_posix()}", abs_src_path=str(figure)))
     return files

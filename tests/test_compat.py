@@ -81,3 +81,26 @@ def test_the_vmap_fallback_warning_text_is_what_torch_says():
         with compat.quiet_vmap_fallback():
             torch.func.vmap(grad)(torch.stack([query, query]))
     assert not any(compat.VMAP_FALLBACK_WARNING in str(w.message) for w in quiet)
+
+
+def test_torch_compile_keeps_the_original_module_as_orig_mod():
+    from interp.compat import compiled_original
+
+    model = torch.nn.Linear(3, 2)
+    compiled = torch.compile(model)
+    assert compiled_original(compiled) is model  # OptimizedModule._orig_mod, sharing the parameters
+    assert compiled.weight is model.weight
+    assert compiled_original(model) is None
+
+
+def test_peft_hands_over_its_base_model_with_the_adapters_injected():
+    peft = pytest.importorskip("peft")
+    from interp.compat import peft_base_model
+    from interp.stand_ins import esm_model
+
+    model, _ = esm_model("tiny")
+    wrapped = peft.get_peft_model(model, peft.LoraConfig(r=2, target_modules=["query"]))
+    base = peft_base_model(wrapped)
+    assert base is model and type(base).__name__ == "EsmForMaskedLM"
+    assert any("lora_A" in name for name, _ in base.named_modules())  # the LoRA layers sit inside it
+    assert peft_base_model(model) is None

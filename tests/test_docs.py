@@ -20,7 +20,7 @@ CLAIMS = {  # printed text the pages promise in their comments
     "docs/structures.md": ["183 104", "\n38\n", "0.9047", "tensor(0.7788)"],
     "docs/explainers.md": ["torch.Size([53, 53]) torch.float32"],
     "docs/families.md": ["torch.Size([8, 8])"],
-    "docs/lightning.md": ["['sp|P1|one', 'sp|P2|two']", "contacts/long_P@L", "4 True"],
+    "docs/lightning.md": ["['sp|P1|one', 'sp|P2|two']", "contacts/long_P@L", "4 True", "2 True"],
     "docs/training.md": ["torch.Size([10, 10])", "200 30 6"],
 }
 
