@@ -102,7 +102,8 @@ def peft_base_model(model: Any) -> nn.Module | None:
     other adapter) layers in place, so a forward through it is the adapted model's forward. Matched without
     importing peft: a module with `peft_config` and `get_base_model`.
     """
-    if isinstance(model, nn.Module) and hasattr(model, "peft_config") and callable(getattr(model, "get_base_model", None)):
-        base = model.get_base_model()
+    get_base_model = getattr(model, "get_base_model", None)
+    if isinstance(model, nn.Module) and hasattr(model, "peft_config") and callable(get_base_model):
+        base = get_base_model()
         return base if isinstance(base, nn.Module) else None
     return None
