@@ -48,3 +48,16 @@ def test_page_examples_run(page, tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out
     for claim in CLAIMS.get(page, []):
         assert claim in out, f"{page} claims {claim!r}; its examples printed:\n{out}"
+
+
+def test_the_design_page_lists_every_module():
+    """docs/design.md's "Modules, one job each" names every source module of the package, and only those."""
+    text = (REPO / "docs" / "design.md").read_text()
+    listed = set(re.findall(r"^((?:interp|adapters|callbacks|benchmarks)/\S+\.py)\s", text, flags=re.M))
+    modules = {
+        str(path.relative_to(REPO))
+        for folder in ("interp", "adapters", "callbacks", "benchmarks")
+        for path in (REPO / folder).rglob("*.py")
+        if path.name != "__init__.py" or (path.parent.name == "interp" and path.parent.parent == REPO)
+    }
+    assert listed == modules, {"not listed": sorted(modules - listed), "gone": sorted(listed - modules)}
