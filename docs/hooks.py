@@ -32,12 +32,22 @@ def link_package(source: Path, target: Path) -> None:
             (target / entry.name).symlink_to(entry)
 
 
-def on_config(config: Any) -> Any:
+def link_source_tree() -> None:
+    """(Re)build `build/docs-source/interp` from the checkout's folders."""
     if SOURCE.exists():
         shutil.rmtree(SOURCE)
     link_package(ROOT / "interp", SOURCE / "interp")
     for name, folder in SUBPACKAGES.items():
         link_package(ROOT / folder, SOURCE / "interp" / name)
+
+
+# At import, while MkDocs loads its configuration: mkdocstrings settles its search paths before any `on_config`
+# of a hook runs, and leaves out a path that does not exist yet (a fresh clone has no build/ folder).
+link_source_tree()
+
+
+def on_config(config: Any) -> Any:
+    link_source_tree()  # `mkdocs serve` reloads: pick up modules added since
     return config
 
 
