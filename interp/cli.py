@@ -246,8 +246,10 @@ def benchmark(
         typer.echo(f"== benchmark {name} ({'quick' if quick else 'full'})")
         start, threads = time.perf_counter(), torch.get_num_threads()
         try:
-            folder = None if out is None else out.resolve() / name if len(names) > 1 and name in OWN_FOLDER else out
-            passed_on = [] if folder is None else ["--out", str(folder)]  # every suite takes --out
+            passed_on = []  # every suite takes --out; under `all`, a suite that writes a folder gets its own
+            if out is not None:
+                folder = out.resolve() / name if len(names) > 1 and name in OWN_FOLDER else out
+                passed_on = ["--out", str(folder)]
             suite_args = [*(short if quick else full), *passed_on, *ctx.args]
             importlib.import_module(f"interp.benchmarks.{module_name}").main(suite_args)
         finally:  # some suites pin one thread; the next one gets the machine back

@@ -53,8 +53,9 @@ def parent_documents(owner: type, name: str) -> bool:
     return False
 
 
-def problems_of_function(qualname: str, function: Callable, *, needs_args: bool = True) -> Iterator[str]:
-    doc = inspect.getdoc(function) or ""
+def problems_of_function(qualname: str, function: Callable, *, doc: str | None = None) -> Iterator[str]:
+    """Gaps in a function's docstring (or in `doc`, read in its place)."""
+    doc = (inspect.getdoc(function) or "") if doc is None else doc
     if not doc:
         yield f"{qualname}: no docstring"
         return
@@ -68,7 +69,7 @@ def problems_of_function(qualname: str, function: Callable, *, needs_args: bool 
         for name, parameter in signature.parameters.items()
         if name not in SKIPPED_PARAMETERS and parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD)
     ]
-    if needs_args and parameters:
+    if parameters:
         args = found.get("Args", found.get("Arguments"))
         if args is None:
             yield f"{qualname}: no Args section"
@@ -101,12 +102,8 @@ def problems_of_class(qualname: str, cls: type) -> Iterator[str]:
                 if absent:
                     yield f"{qualname}: Attributes does not name {absent}"
         else:
-            merged = inspect.cleandoc(doc) + "\n" + init_doc
-            init.__doc__ = merged  # checked as one text: Args may sit on the class or on __init__
-            try:
-                yield from problems_of_function(qualname, init)
-            finally:
-                init.__doc__ = init_doc or None
+            merged = inspect.cleandoc(doc) + "\n" + init_doc  # Args may sit on the class or on __init__
+            yield from problems_of_function(qualname, init, doc=merged)
     for name, member in vars(cls).items():
         if name.startswith("_"):
             continue

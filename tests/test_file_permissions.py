@@ -10,6 +10,7 @@ import stat
 import lightning.pytorch as pl
 import pytest
 import torch
+from test_callbacks import TinyMLM
 from typer.testing import CliRunner
 
 from interp.callbacks import ContactMapLogger, ContactPrecisionMonitor, ContactWriter
@@ -47,24 +48,12 @@ def test_everything_written_follows_the_umask(tmp_path, shared_umask):
 
     from lightning.pytorch.loggers import CSVLogger
 
-    class MLM(pl.LightningModule):
-        def __init__(self) -> None:
-            super().__init__()
-            self.model = model
-
-        def training_step(self, batch, _):
-            return self.model(input_ids=batch[0], labels=batch[0]).loss
-
-        def configure_optimizers(self):
-            return torch.optim.SGD(self.parameters(), lr=0.0)
-
     panel = [("MKTAYIAKQRQISFVKSHFSRQLEERLGLI", torch.rand(30, 30) < 0.1)]
-    data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.randint(4, 24, (4, 20))), batch_size=2)
     images = pl.Trainer(max_steps=1, accelerator="cpu", logger=CSVLogger(tmp_path / "logs"), enable_progress_bar=False,
                         enable_checkpointing=False, enable_model_summary=False,
                         callbacks=[ContactPrecisionMonitor(panel, tokenizer=tokenizer, every_n_steps=1),
                                    ContactMapLogger(every_n_evaluations=1)])  # fmt: skip
-    images.fit(MLM(), data)
+    images.fit(TinyMLM())
 
     from interp.benchmarks.contacts import main as contact_benchmark
 

@@ -6,33 +6,20 @@ from __future__ import annotations
 import lightning.pytorch as pl
 import pytest
 import torch
+from test_callbacks import TinyMLM
 
 from interp.callbacks import ContactMapLogger, ContactPrecisionMonitor
-from interp.stand_ins import esm_model
 
 PANEL = [("MKTAYIAKQRQISFVKSHFSRQLEERLGLI", torch.rand(30, 30, generator=torch.Generator().manual_seed(0)) < 0.1)]
 
 
-class MLM(pl.LightningModule):
-    def __init__(self) -> None:
-        super().__init__()
-        self.model, self.tokenizer = esm_model("tiny", seed=0)
-
-    def training_step(self, batch: list[torch.Tensor], _: int) -> torch.Tensor:
-        return self.model(input_ids=batch[0], labels=batch[0]).loss
-
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        return torch.optim.SGD(self.parameters(), lr=1e-3)
-
-
 def fit(logger) -> None:
-    module = MLM()
-    data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.randint(4, 24, (4, 20))), batch_size=2)
+    module = TinyMLM()
     callbacks = [ContactPrecisionMonitor(PANEL, tokenizer=module.tokenizer, every_n_steps=1),
                  ContactMapLogger(every_n_evaluations=1)]  # fmt: skip
     trainer = pl.Trainer(max_steps=2, accelerator="cpu", logger=logger, enable_progress_bar=False,
                          enable_checkpointing=False, enable_model_summary=False, callbacks=callbacks)  # fmt: skip
-    trainer.fit(module, data)
+    trainer.fit(module)
 
 
 def test_wandb_offline_run_holds_the_contact_maps(tmp_path, monkeypatch):
