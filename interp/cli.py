@@ -234,6 +234,8 @@ def benchmark(
 
     import torch
 
+    from interp.errors import InterpError
+
     names = list(BENCHMARKS) if suite == "all" else [suite]
     unknown = [n for n in names if n not in BENCHMARKS]
     if unknown:
@@ -252,6 +254,9 @@ def benchmark(
                 passed_on = ["--out", str(folder)]
             suite_args = [*(short if quick else full), *passed_on, *ctx.args]
             importlib.import_module(f"interp.benchmarks.{module_name}").main(suite_args)
+        except InterpError as exc:  # bad options or input for the suite: its message, no traceback
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
         finally:  # some suites pin one thread; the next one gets the machine back
             torch.set_num_threads(threads)
         seconds[name] = time.perf_counter() - start

@@ -133,3 +133,5 @@ def test_the_command_passes_its_options_to_the_suite(tmp_path):
     assert result.exit_code == 0, result.output
     assert "attention-mean" in (tmp_path / "summary.md").read_text()
     assert torch.isfinite(torch.tensor(float(csv_rows(tmp_path)[0]["seconds"])))
+    refused = CliRunner().invoke(app, ["benchmark", "contacts", "--out", str(tmp_path / "no"), "--methods", "nope"])
+    assert refused.exit_code == 2 and "unknown method(s) ['nope']" in refused.output  # a typed error, no traceback
