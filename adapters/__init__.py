@@ -26,10 +26,12 @@ from interp.adapters.families import (
     ProtT5EncoderAdapter,
     RnaAdapter,
 )
+from interp.adapters.generic import PerResidueAdapter, model_head, tokenizer_alphabet
 from interp.adapters.glm2 import GLM2Adapter
 from interp.adapters.huggingface import HFTokenAdapter, tokenizes_per_letter
 from interp.adapters.kmer import NucleotideTransformerAdapter
 from interp.adapters.registry import (
+    ANY_MODEL_TYPE,
     get_adapter,
     register_adapter,
     register_adapter_for_class,
@@ -37,6 +39,7 @@ from interp.adapters.registry import (
 )
 
 __all__ = [
+    "ANY_MODEL_TYPE",
     "DNA_ALPHABET",
     "PROTEIN_ALPHABET",
     "RNA_ALPHABET",
@@ -54,6 +57,7 @@ __all__ = [
     "GLM2Adapter",
     "HFTokenAdapter",
     "NucleotideTransformerAdapter",
+    "PerResidueAdapter",
     "ProtBertAdapter",
     "ProtT5EncoderAdapter",
     "RnaAdapter",
@@ -61,9 +65,11 @@ __all__ = [
     "capture_module_weights",
     "capture_sdpa_weights",
     "get_adapter",
+    "model_head",
     "register_adapter",
     "register_adapter_for_class",
     "registered_adapters",
     "sdpa_weights",
+    "tokenizer_alphabet",
     "tokenizes_per_letter",
 ]

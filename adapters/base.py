@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from interp.adapters.attention_capture import capture_sdpa_weights
-from interp.errors import EmptySequenceError, InterpError, InvalidSequenceError, SequenceTooLongError
+from interp.errors import EmptySequenceError, InterpError, InvalidSequenceError, ModelCallError, SequenceTooLongError
 
 PROTEIN_ALPHABET = "ACDEFGHIKLMNPQRSTVWY"
 RNA_ALPHABET = "ACGU"
@@ -499,8 +499,41 @@ class Adapter:
         Raises:
             InterpError: attentions were asked of a model without attention layers (`attention_refusal`), or no
                 attention layer ran during the forward.
+            ModelCallError: the model's own forward failed on these ids (its error chained; for parameters in
+                mixed dtypes the message says what to change).
         """
         input_ids = input_ids.to(self.device)
+        try:
+            return self._forward(input_ids, output_attentions=output_attentions, output_hidden_states=output_hidden_states)
+        except InterpError:
+            raise
+        except torch.cuda.OutOfMemoryError:  # torch.OutOfMemoryError on any device
+            raise
+        except Exception as error:  # the model's own code failed: say so, typed, with what to change where known
+            raise ModelCallError(self._describe_call_failure(input_ids, error)) from error
+
+    def _describe_call_failure(self, input_ids: torch.Tensor, error: Exception) -> str:
+        """What failed, on which input, and (for parameters in mixed dtypes) what to change."""
+        message = (
+            f"{self.name}: the model's own forward failed on token ids of shape {tuple(input_ids.shape)} "
+            f"({type(error).__name__}: {error})"
+        )
+        dtypes: dict[torch.dtype, str] = {}
+        for name, parameter in self.model.named_parameters():
+            dtypes.setdefault(parameter.dtype, name)
+        if "dtype" in str(error) and len(dtypes) > 1:
+            where = ", ".join(f"{dtype} (e.g. {name})" for dtype, name in dtypes.items())
+            message += (
+                f". Its parameters are in mixed dtypes: {where}, and its own forward fails the same way on them. "
+                "Cast the model to one dtype first (model.to(torch.float32), or model.to(torch.bfloat16)); "
+                f"{self._dtype_hint()}"
+            )
+        return message
+
+    def _dtype_hint(self) -> str:
+        return "the explainers then run it in that dtype."
+
+    def _forward(self, input_ids: torch.Tensor, *, output_attentions: bool, output_hidden_states: bool) -> ForwardOutput:
         if not output_attentions or self.attention_source == "outputs":
             return self._run(input_ids, output_attentions=output_attentions, output_hidden_states=output_hidden_states)
         if self.attention_source == "none":
@@ -549,11 +582,10 @@ class Adapter:
             return ForwardOutput(logits=out)
         if isinstance(out, tuple):
             return ForwardOutput(logits=out[0])
-        return ForwardOutput(
-            logits=getattr(out, "logits", None),
-            attentions=getattr(out, "attentions", None),
-            hidden_states=getattr(out, "hidden_states", None),
-        )
+        # an encoder-decoder model (BART-style masked LMs) returns its encoder's self-attention over the input
+        attentions = getattr(out, "attentions", None) or getattr(out, "encoder_attentions", None)
+        hidden_states = getattr(out, "hidden_states", None) or getattr(out, "encoder_hidden_states", None)
+        return ForwardOutput(logits=getattr(out, "logits", None), attentions=attentions, hidden_states=hidden_states)
 
     def with_model(self, model: nn.Module) -> Adapter:
         """The same adapter running another module with the same parameters (e.g. `torch.compile(model)`).

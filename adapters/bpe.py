@@ -23,7 +23,7 @@ from interp.adapters.huggingface import (
     as_transformers_tokenizer,
     merges_letters,
 )
-from interp.adapters.registry import PRIORITY, register_adapter
+from interp.adapters.registry import ANY_MODEL_TYPE, PRIORITY, register_adapter
 from interp.compat import register_recordable_outputs
 from interp.errors import InterpError
 
@@ -48,8 +48,8 @@ def vocabulary_alphabet(tokenizer: Any) -> str:
 class TokenResolutionAdapter(HuggingFaceForward, Adapter):
     """ProtGPT2 (causal) and DNABERT-2 (masked): residues mapped to the BPE tokens that hold them.
 
-    Chosen by `get_adapter` for model types "gpt2", "bert" and "" (DNABERT-2's remote config) when the fast
-    tokenizer reads a real sequence as multi-letter tokens. Each residue takes the row and column of its token
+    Chosen by `get_adapter` for a model of any type that no family claims when its fast tokenizer reads a
+    real sequence as multi-letter tokens. Each residue takes the row and column of its token
     (from the tokenizer's offset mapping), so maps stay [L, L] over residues. Only the attention readout is
     defined: Jacobians are refused (`mutation_refusal`) and there is no LM head readout per residue.
     DNABERT-2's attention weights, which its forward never returns, are recomputed by hooks (ALiBi included).
@@ -129,5 +129,5 @@ class TokenResolutionAdapter(HuggingFaceForward, Adapter):
         raise InterpError(f"{self.name}: complexes are not defined for a BPE model")
 
 
-for _model_type in ("gpt2", "bert", ""):  # "": DNABERT-2's remote BertConfig names no model type
-    register_adapter(_model_type, TokenResolutionAdapter, accepts=is_bpe, name=f"{_model_type}-bpe", priority=PRIORITY["bpe"])
+# any model type (ProtGPT2's "gpt2", DNABERT-2's "bert" or its remote config's ""): a BPE tokenizer decides
+register_adapter(ANY_MODEL_TYPE, TokenResolutionAdapter, accepts=is_bpe, name="bpe", priority=PRIORITY["bpe"])

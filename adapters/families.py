@@ -258,7 +258,7 @@ class DnaAdapter(HFTokenAdapter):
         options.setdefault("name", model_type)
         options.setdefault("alphabet", DNA_ALPHABET)
         options.setdefault("letter_aliases", {"U": "T"})
-        options.setdefault("causal", model_type in CAUSAL_DNA_TYPES)
+        options.setdefault("causal", True if model_type in CAUSAL_DNA_TYPES else None)  # else: the class says
         if model_type in ATTENTION_FREE_DNA:
             self.attention_source = "none"
             self.attention_refusal = ATTENTION_FREE_DNA[model_type]
@@ -327,6 +327,12 @@ class ByteLevelDnaAdapter(Adapter):
             limit = getattr(config, "max_seqlen", None)
             max_length = int(limit) - int(prepend_bos) if isinstance(limit, int) else None
         super().__init__(model, prefix_ids=[EVO_START_TOKEN] if prepend_bos else [], max_length=max_length)
+
+    def _dtype_hint(self) -> str:
+        return (
+            "for Evo, what evo's own load_checkpoint does after loading weights: "
+            "model.to_bfloat16_except_poles_residues() (StripedHyena builds its MLPs in bf16 beside fp32 Hyena blocks)."
+        )
 
     def token_ids_for(self, letter: str) -> int:
         """The letter's byte, `ord(letter)`."""

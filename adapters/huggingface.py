@@ -164,7 +164,9 @@ class HFTokenAdapter(HuggingFaceForward, Adapter):
         tokenizer: its tokenizer; a raw `tokenizers.Tokenizer` is wrapped.
         alphabet: the residue letters, in the order of every letter axis.
         name: a label for messages; None: the config's `model_type`.
-        causal: True for a causal LM (residue i is read off the token before it).
+        causal: True for a causal LM (residue i is read off the token before it); None: from the model's class
+            (`interp.adapters.model_head`: a `BertLMHeadModel` is causal, a `BertForMaskedLM` masked), masked
+            where the class says neither.
         has_lm_head: whether the model returns per-token logits.
         max_length: the most residues one forward takes; None: the smaller of the tokenizer's and the
             config's limits, less the special tokens (no limit when neither says).
@@ -185,7 +187,7 @@ class HFTokenAdapter(HuggingFaceForward, Adapter):
         *,
         alphabet: str = PROTEIN_ALPHABET,
         name: str | None = None,
-        causal: bool = False,
+        causal: bool | None = None,
         has_lm_head: bool = True,
         max_length: int | None = None,
         prefix_ids: list[int] | None = None,
@@ -195,6 +197,8 @@ class HFTokenAdapter(HuggingFaceForward, Adapter):
         if tokenizer is None:
             raise InterpError(f"{type(model).__name__}: pass the model's tokenizer (AutoTokenizer.from_pretrained)")
         tokenizer = as_transformers_tokenizer(tokenizer)
+        if causal is None:
+            causal = _reads_left_to_right(model)
         self.alphabet = alphabet
         self.causal = causal
         self.has_lm_head = has_lm_head
@@ -233,6 +237,17 @@ class HFTokenAdapter(HuggingFaceForward, Adapter):
         if token_id is None:
             raise InterpError(f"{self.name}: no token for {letter!r}")
         return token_id
+
+def _reads_left_to_right(model: nn.Module) -> bool:
+    """Whether the model's class is a causal LM (`interp.adapters.generic.model_head`); False where it says
+    nothing (a custom class)."""
+    from interp.adapters.generic import CAUSAL, model_head
+
+    try:
+        return model_head(model) == CAUSAL
+    except InterpError:
+        return False
+
 
 def _position_offset(model: nn.Module) -> int:
     """Learned positions that count from padding_idx + 1 (ESM, RoBERTa) lose that many slots; multimolecule's

@@ -29,7 +29,11 @@ _REGISTRY: list[_Entry] = []
 USER_PRIORITY = 100
 # built-in priorities, tried from highest: the stricter tokenizer check first, so the result never depends
 # on which module registered first (a protein vocabulary holds A, C, G, T too and would pass the DNA check)
-PRIORITY = {"kmer": 60, "glm2": 50, "protein": 40, "rna": 30, "dna": 20, "bpe": 10, "model_type": 0}
+# the generic adapters (any model type, chosen by what the model and tokenizer can do) come after every family
+PRIORITY = {"kmer": 60, "glm2": 50, "protein": 40, "rna": 30, "dna": 20, "model_type": 0,
+            "per_residue": -10, "bpe": -20}  # fmt: skip
+ANY_MODEL_TYPE = "*"
+"""The `model_type` of a registration that serves every model with a config (the generic adapters)."""
 
 
 def register_adapter(
@@ -45,7 +49,7 @@ def register_adapter(
     `get_adapter` then tries it, with the built-in entries, in order of priority.
 
     Args:
-        model_type: the `config.model_type` it serves.
+        model_type: the `config.model_type` it serves; `ANY_MODEL_TYPE` ("*") for every model with a config.
         factory: builds the adapter from (model, tokenizer, **options).
         accepts: tokenizer -> bool; picks between factories that share a model type (ESM-2 and the Nucleotide
             Transformer are both "esm"), e.g. `tokenizes_per_letter(alphabet)`. None accepts any tokenizer, or
@@ -152,20 +156,18 @@ def get_adapter(model: nn.Module | Adapter, tokenizer: Any = None, **options: An
             f"{type(model).__name__} has no config.model_type; wrap it with "
             "interp.adapters.CustomAdapter(module, alphabet=...) to say how it tokenizes"
         )
-    tried = []
     for entry in _REGISTRY:
-        if entry.model_type != model_type:
+        if entry.model_type not in (model_type, ANY_MODEL_TYPE):
             continue
-        tried.append(entry.name)
         if entry.accepts is None or (tokenizer is not None and entry.accepts(tokenizer)):
             return entry.factory(model, tokenizer, **options)
-    known = sorted({entry.model_type for entry in _REGISTRY})
-    if tried:
+    if tokenizer is None:
         raise InterpError(
-            f"no adapter for model_type {model_type!r} accepts tokenizer {type(tokenizer).__name__} "
-            f"(tried {tried}); pass the model's tokenizer, or register_adapter(...) one"
+            f"{type(model).__name__}: pass the model's tokenizer (AutoTokenizer.from_pretrained): it says which "
+            "tokens are residues"
         )
+    from interp.adapters.generic import describe_tokenizer
+
     raise InterpError(
-        f"no adapter registered for model_type {model_type!r}; known: {known}. "
-        "Use interp.adapters.register_adapter(...) or CustomAdapter(module, alphabet=...)"
+        describe_tokenizer(model, tokenizer) + " (or register_adapter(...) a factory for this model type)"
     )

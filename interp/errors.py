@@ -51,6 +51,11 @@ class NonFiniteOutputError(InterpError):
     """The model returned NaN or infinite values (the message names the record and the mutated residue)."""
 
 
+class ModelCallError(InterpError, RuntimeError):
+    """The model's own forward failed on the token ids the adapter wrote (the model's error is chained, and the
+    message says what to change where it is known, e.g. parameters in mixed dtypes)."""
+
+
 class InsufficientMemoryError(InterpError, MemoryError):
     """A computation would need more memory than is free; refused before it starts (the message says what fits)."""
 
@@ -69,4 +74,5 @@ __all__ = [
     "ContactMapError",
     "NonFiniteOutputError",
     "InsufficientMemoryError",
+    "ModelCallError",
 ]

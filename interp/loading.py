@@ -18,7 +18,8 @@ __all__ = ["DEFAULT", "load_model"]
 def load_model(name_or_path: str, *, trust_remote_code: bool = False, device: str | None = None,
                dtype: Any = None) -> tuple[Any, Any]:  # fmt: skip
     """(model in eval mode, tokenizer). Tries a masked-LM head, then a causal-LM head, then the bare encoder
-    (ProtT5-style); "default" is the embedded 1a3a model (offline).
+    (ProtT5-style), causal first where the checkpoint's saved `architectures` name a causal LM; "default" is
+    the embedded 1a3a model (offline).
 
     Weights come from safetensors, or from .bin files through `torch.load(weights_only=True)`; a repository's
     own code runs only with `trust_remote_code=True`. RNA models register through `multimolecule` when it is
@@ -60,7 +61,7 @@ def load_model(name_or_path: str, *, trust_remote_code: bool = False, device: st
     except OSError as error:
         raise InterpError(f"{name_or_path}: not a local model folder and not reachable on the Hub ({error})") from None
     errors = []
-    for auto in (AutoModelForMaskedLM, AutoModelForCausalLM, AutoModel):
+    for auto in _auto_classes_in_order(config, AutoModelForMaskedLM, AutoModelForCausalLM, AutoModel):
         try:
             model = auto.from_pretrained(name_or_path, config=config, trust_remote_code=trust_remote_code)
             break
@@ -75,6 +76,15 @@ def load_model(name_or_path: str, *, trust_remote_code: bool = False, device: st
         raise InterpError(f"{name_or_path}: no loadable model class ({'; '.join(errors)})")
     tokenizer = AutoTokenizer.from_pretrained(name_or_path, trust_remote_code=trust_remote_code)
     return _place(model.eval(), device, dtype), tokenizer
+
+
+def _auto_classes_in_order(config: Any, masked: Any, causal: Any, bare: Any) -> tuple[Any, ...]:
+    """Masked LM, causal LM, bare model; causal first where the saved architecture is a causal LM (a
+    `RobertaForCausalLM` checkpoint would otherwise load into `RobertaForMaskedLM` and be read both ways)."""
+    saved = " ".join(getattr(config, "architectures", None) or [])
+    if any(marker in saved for marker in ("ForCausalLM", "LMHeadModel")) and "ForMaskedLM" not in saved:
+        return causal, masked, bare
+    return masked, causal, bare
 
 
 def _place(model: Any, device: str | None, dtype: Any) -> Any:

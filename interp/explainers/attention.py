@@ -142,6 +142,14 @@ class AttentionReadout(Explainer):
                 f"{adapter.name}: the model returned no attention weights (an attention implementation without "
                 "weights, or a model with no attention): use a Jacobian explainer"
             )
+        n_tokens = len(encoded.input_ids)
+        for layer, weights in enumerate(attentions, start=1):
+            if tuple(weights.shape[-2:]) != (n_tokens, n_tokens):
+                raise InterpError(
+                    f"{adapter.name}: layer {layer}'s attention weights are {tuple(weights.shape[-2:])}, not a map "
+                    f"over the input's {n_tokens} tokens (a model that pools, pads or chunks its tokens, or returns "
+                    "other tensors as attentions): there is no per-residue attention map; use a Jacobian explainer"
+                )
         stacked = torch.stack([a[0] for a in attentions])  # [layers, heads, T, T]
         check_finite_output(stacked, "attention weights", lambda row: f"layer {row + 1}")
         positions = encoded.residue_positions

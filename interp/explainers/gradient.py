@@ -182,12 +182,12 @@ def _replace_at(site: EmbeddingSite, embedded: torch.Tensor) -> RemovableHandle:
     if site.at == "output":
 
         def replace_output(module: nn.Module, args: Any, output: torch.Tensor) -> torch.Tensor:
-            return embedded
+            return embedded.clone()  # not the leaf itself: models scale their embeddings in place (CTRL, GIT)
 
         return site.module.register_forward_hook(replace_output)
 
     def replace_input(module: nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...]:
-        return (embedded, *args[1:])
+        return (embedded.clone(), *args[1:])
 
     return site.module.register_forward_pre_hook(replace_input)
 
@@ -209,7 +209,15 @@ def _embedded_input(site: EmbeddingSite, ids: torch.Tensor, adapter: Adapter) ->
             "reach its embedded input (an embedding called through another method, e.g. Evo's embed()); "
             "the adapter's embedding_site() must name a module the forward calls"
         )
-    return captured[0]
+    embedded = captured[0]
+    if not isinstance(embedded, torch.Tensor) or tuple(embedded.shape[:2]) != tuple(ids.shape):
+        shape = tuple(embedded.shape) if isinstance(embedded, torch.Tensor) else type(embedded).__name__
+        raise InterpError(
+            f"{adapter.name}: the embedded input at {type(site.module).__name__} is laid out as {shape}, not [batch, "
+            f"tokens, hidden] for token ids of shape {tuple(ids.shape)} (a time-major model, e.g. XLNet), so its "
+            "gradient cannot be read per residue; use CategoricalJacobian"
+        )
+    return embedded
 
 
 def _functorch_refusal(error: RuntimeError) -> bool:
