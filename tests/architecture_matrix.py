@@ -42,6 +42,7 @@ TINY: dict[str, Any] = {
     "linear_num_key_heads": 2, "linear_num_value_heads": 2, "linear_key_head_dim": 8, "linear_value_head_dim": 8,
     "mamba_n_heads": 4, "mamba_d_head": 16, "mamba_num_heads": 4, "mamba_head_dim": 16, "ssm_state_size": 8,
     "mamba_d_state": 8, "mamba_n_groups": 1, "n_groups": 1, "mamba_d_conv": 4, "conv_kernel": 4, "d_state": 8,
+    "num_experts_per_token": 2, "model_max_length": 64,
 }  # fmt: skip
 MAX_PARAMETERS = 3_000_000  # a config whose other defaults keep it bigger than this is skipped, never built
 
@@ -99,11 +100,40 @@ def _settings_for(config_class: Any) -> dict[str, Any]:
     for sub_name, sub_class in (getattr(config_class, "sub_configs", None) or {}).items():
         with contextlib.suppress(NotBuildable, TypeError):
             settings[sub_name] = _settings_for(_config_class_of(sub_class, default, sub_name))
-    kinds = list(getattr(default, "layer_types", None) or [])
-    if "layer_types" in known and kinds:  # per-layer kinds: two, keeping a full-attention layer where there is one
-        second = next((kind for kind in kinds if "full" in str(kind)), kinds[1 if len(kinds) > 1 else 0])
-        settings["layer_types"] = [kinds[0], second]
+    for key, kinds in vars(default).items():  # per-layer kinds (layer_types, mlp_layer_types): two of them,
+        if key.endswith("layer_types") and isinstance(kinds, list) and kinds:  # a full-attention one kept
+            second = next((kind for kind in kinds if "full" in str(kind)), kinds[1 if len(kinds) > 1 else 0])
+            settings[key] = [kinds[0], second]
     return settings
+
+
+MEMORY_CAP = 4 * 2**30
+
+
+@contextlib.contextmanager
+def memory_cap(extra: int = MEMORY_CAP):
+    """Within the block the process may map at most `extra` more bytes (RLIMIT_AS): an architecture whose
+    defaults the harness does not shrink fails to allocate instead of exhausting the machine."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    with open("/proc/self/statm") as handle:
+        mapped = int(handle.read().split()[0]) * resource.getpagesize()
+    cap = mapped + extra if hard == resource.RLIM_INFINITY else min(mapped + extra, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
+def out_of_memory(error: BaseException) -> bool:
+    """Whether an error (or the one it was raised from) is an allocation failure under `memory_cap`."""
+    while error is not None:
+        if isinstance(error, MemoryError) or "can't allocate memory" in str(error):
+            return True
+        error = error.__cause__  # type: ignore[assignment]
+    return False
 
 
 def _config_class_of(sub_class: Any, default: Any, name: str) -> Any:

@@ -88,12 +88,32 @@ def _runs(explainer_class, adapter) -> tuple[str, str]:
 
 @pytest.mark.parametrize(("head", "model_type"), CASES, ids=[f"{h}-{t}" for h, t in CASES])
 def test_architecture(head: str, model_type: str) -> None:
-    try:
-        built = am.build(model_type, head)
-    except am.NotBuildable as reason:
-        for explainer in EXPLAINERS:
-            _record(head, model_type, "", explainer, "skipped", str(reason))
-        pytest.skip(f"{model_type}: {reason}")
+    with am.memory_cap():
+        try:
+            built = am.build(model_type, head)
+        except am.NotBuildable as reason:
+            _skip(head, model_type, "", str(reason))
+        except Exception as error:
+            if not am.out_of_memory(error):
+                raise
+            _skip(head, model_type, "", f"needs more than {am.MEMORY_CAP >> 30} GiB at the harness's tiny sizes")
+        outcomes = _explain(built)
+    if any(am.out_of_memory(Exception(detail)) for _, detail in outcomes.values()):
+        _skip(head, model_type, built.class_name, f"needs more than {am.MEMORY_CAP >> 30} GiB at the harness's sizes")
+    for explainer, (outcome, detail) in outcomes.items():
+        _record(head, model_type, built.class_name, explainer, outcome, detail)
+    defects = {explainer: value for explainer, value in outcomes.items() if value[0] in DEFECTS}
+    assert not defects, f"{built.class_name}: {defects}"
+
+
+def _skip(head: str, model_type: str, class_name: str, reason: str) -> None:
+    for explainer in EXPLAINERS:
+        _record(head, model_type, class_name, explainer, "skipped", reason)
+    pytest.skip(f"{model_type}: {reason}")
+
+
+def _explain(built: am.Built) -> dict[str, tuple[str, str]]:
+    """Each explainer's (outcome, detail) on one built architecture."""
     outcomes: dict[str, tuple[str, str]] = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -117,7 +137,4 @@ def test_architecture(head: str, model_type: str) -> None:
                     outcomes[explainer] = ("refused", str(error))
                 except Exception as error:
                     outcomes[explainer] = ("untyped", f"{type(error).__name__}: {error}")
-    for explainer, (outcome, detail) in outcomes.items():
-        _record(head, model_type, built.class_name, explainer, outcome, detail)
-    defects = {explainer: value for explainer, value in outcomes.items() if value[0] in DEFECTS}
-    assert not defects, f"{built.class_name}: {defects}"
+    return outcomes
