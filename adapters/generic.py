@@ -177,6 +177,8 @@ class PerResidueAdapter(HFTokenAdapter):
         self._check_vocabulary(model)
         if causal is None and self.has_lm_head:
             self.causal = self._measured_causal()
+        # a causal DNA model fills the other triangle from the reverse complement, as the named DNA families do
+        self.reverse_complement = self.causal and self.alphabet == DNA_ALPHABET
 
     def _measured_causal(self) -> bool:
         """Whether the model reads left to right, measured: one forward of two probe sequences that differ only

@@ -214,7 +214,8 @@ def _embedded_input(site: EmbeddingSite, ids: torch.Tensor, adapter: Adapter) ->
         shape = tuple(embedded.shape) if isinstance(embedded, torch.Tensor) else type(embedded).__name__
         raise InterpError(
             f"{adapter.name}: the embedded input at {type(site.module).__name__} is laid out as {shape}, not [batch, "
-            f"tokens, hidden] for token ids of shape {tuple(ids.shape)} (a time-major model, e.g. XLNet), so its "
+            f"tokens, hidden] for token ids of shape {tuple(ids.shape)} (a model that pads or extends its input, e.g. "
+            "Longformer, CPM-Ant, or one that is time-major, e.g. XLNet), so its "
             "gradient cannot be read per residue; use CategoricalJacobian"
         )
     return embedded
