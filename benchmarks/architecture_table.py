@@ -40,9 +40,11 @@ def _short(detail: str) -> str:
 
 
 def _cell(outcome: str, detail: str) -> str:
-    return "ok" if outcome == "ok" else f"**{outcome}**: {_short(detail)}" if outcome in ("untyped", "silent") else (
-        f"{outcome}: {_short(detail)}"
-    )
+    if outcome == "ok":
+        return "ok"
+    if outcome in ("untyped", "silent"):  # defects stand out
+        return f"**{outcome}**: {_short(detail)}"
+    return f"{outcome}: {_short(detail)}"
 
 
 def table(records: list[dict[str, str]]) -> tuple[str, Counter[str]]:
@@ -60,7 +62,7 @@ def table(records: list[dict[str, str]]) -> tuple[str, Counter[str]]:
         "|---|---|---|---|---|---|",
     ]
     for key in sorted(cells):
-        row = [key[0], f"`{key[1]}`", f"`{classes[key]}`" if classes[key] else "–"]
+        row = [key[0], f"`{key[1]}`", f"`{classes[key]}`" if classes[key] else "-"]
         by_explainer = cells[key]
         skipped_everywhere = all(r["outcome"] == "skipped" for e in EXPLAINERS for r in by_explainer[e].values())
         for index, explainer in enumerate(EXPLAINERS):
@@ -68,7 +70,7 @@ def table(records: list[dict[str, str]]) -> tuple[str, Counter[str]]:
             for version, record in sorted(by_explainer[explainer].items()):
                 texts[_cell(record["outcome"], record["detail"])].append(version)
             if skipped_everywhere and index:
-                row.append("–")
+                row.append("-")
                 continue
             if len(texts) == 1:
                 row.append(next(iter(texts)))

@@ -51,10 +51,9 @@ def architectures(head: str) -> list[str]:
     """The model types of transformers' masked-LM ("masked") or causal-LM ("causal") auto mapping."""
     from transformers.models.auto import modeling_auto
 
-    mapping = modeling_auto.MODEL_FOR_MASKED_LM_MAPPING_NAMES if head == "masked" else (
-        modeling_auto.MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
-    )
-    return sorted(mapping)
+    if head == "masked":
+        return sorted(modeling_auto.MODEL_FOR_MASKED_LM_MAPPING_NAMES)
+    return sorted(modeling_auto.MODEL_FOR_CAUSAL_LM_MAPPING_NAMES)
 
 
 @cache
@@ -84,7 +83,7 @@ def load_tokenizer(head: str) -> Any:
     return AutoTokenizer.from_pretrained(tokenizer_folder(head))
 
 
-class NotBuildable(Exception):
+class NotBuildableError(Exception):
     """The tiny model cannot be built or run on this machine (the reason is the message)."""
 
 
@@ -93,12 +92,12 @@ def _settings_for(config_class: Any) -> dict[str, Any]:
     try:
         default = config_class()
     except Exception as error:
-        raise NotBuildable(f"its config cannot be built with defaults ({type(error).__name__}: {error})") from None
+        raise NotBuildableError(f"its config cannot be built with defaults ({type(error).__name__}: {error})") from None
     known = set(vars(default)) | set(inspect.signature(config_class.__init__).parameters)
     known |= set(getattr(config_class, "attribute_map", {}))
     settings = {key: value for key, value in TINY.items() if key in known}
     for sub_name, sub_class in (getattr(config_class, "sub_configs", None) or {}).items():
-        with contextlib.suppress(NotBuildable, TypeError):
+        with contextlib.suppress(NotBuildableError, TypeError):
             settings[sub_name] = _settings_for(_config_class_of(sub_class, default, sub_name))
     for key, kinds in vars(default).items():  # per-layer kinds (layer_types, mlp_layer_types): two of them,
         if key.endswith("layer_types") and isinstance(kinds, list) and kinds:  # a full-attention one kept
@@ -141,7 +140,7 @@ def _config_class_of(sub_class: Any, default: Any, name: str) -> Any:
         return sub_class
     held = getattr(default, name, None)
     if held is None:
-        raise NotBuildable(f"sub-config {name} is not a class")
+        raise NotBuildableError(f"sub-config {name} is not a class")
     return type(held)
 
 
@@ -160,7 +159,7 @@ def build(model_type: str, head: str, seed: int = 0) -> Built:
     """A tiny random-weight model of `model_type` with the mapping's `head`, and the per-letter tokenizer.
 
     Raises:
-        NotBuildable: the config or model cannot be built here (missing package, CUDA-only kernels, a config
+        NotBuildableError: the config or model cannot be built here (missing package, CUDA-only kernels, a config
             whose defaults do not construct), or the model's own forward fails on plain `input_ids`.
     """
     from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForMaskedLM
@@ -169,7 +168,7 @@ def build(model_type: str, head: str, seed: int = 0) -> Built:
     try:
         config_class = type(AutoConfig.for_model(model_type))
     except Exception as error:
-        raise NotBuildable(f"no config ({type(error).__name__}: {error})") from None
+        raise NotBuildableError(f"no config ({type(error).__name__}: {error})") from None
     settings = _settings_for(config_class)
     try:
         config_class(**settings)
@@ -187,12 +186,14 @@ def build(model_type: str, head: str, seed: int = 0) -> Built:
             with torch.device("meta"):  # sized before any memory is spent on it
                 size = sum(p.numel() for p in auto.from_config(config).parameters())
             if size > MAX_PARAMETERS:
-                raise NotBuildable(f"its config keeps {size / 1e6:.0f}M parameters at the harness's tiny sizes")
+                raise NotBuildableError(f"its config keeps {size / 1e6:.0f}M parameters at the harness's tiny sizes")
             model = auto.from_config(config).eval()
-    except NotBuildable:
+    except NotBuildableError:
         raise
     except Exception as error:
-        raise NotBuildable(f"the tiny model cannot be built ({type(error).__name__}: {_first_line(error)})") from None
+        raise NotBuildableError(
+            f"the tiny model cannot be built ({type(error).__name__}: {_first_line(error)})"
+        ) from None
     tokenizer = load_tokenizer(head)
     ids = torch.tensor([tokenizer(SEQUENCE)["input_ids"]])
     try:
@@ -200,9 +201,11 @@ def build(model_type: str, head: str, seed: int = 0) -> Built:
             warnings.simplefilter("ignore")
             out = model(input_ids=ids)
     except Exception as error:
-        raise NotBuildable(f"its own forward fails on input_ids ({type(error).__name__}: {_first_line(error)})") from None
+        raise NotBuildableError(
+            f"its own forward fails on input_ids ({type(error).__name__}: {_first_line(error)})"
+        ) from None
     if getattr(out, "logits", None) is None or out.logits.shape[:2] != ids.shape:
-        raise NotBuildable("its forward returns no per-token logits")
+        raise NotBuildableError("its forward returns no per-token logits")
     return Built(model_type, head, model, tokenizer, type(model).__name__)
 
 

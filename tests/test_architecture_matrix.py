@@ -91,7 +91,7 @@ def test_architecture(head: str, model_type: str) -> None:
     with am.memory_cap():
         try:
             built = am.build(model_type, head)
-        except am.NotBuildable as reason:
+        except am.NotBuildableError as reason:
             _skip(head, model_type, "", str(reason))
         except Exception as error:
             if not am.out_of_memory(error):

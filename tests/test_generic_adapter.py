@@ -70,7 +70,7 @@ def test_models_it_cannot_read_are_refused_with_the_reason():
     words = transformers.PreTrainedTokenizerFast(
         tokenizer_object=_word_tokenizer(["<unk>", "hello", "world", "A", "C"]), unk_token="<unk>"
     )
-    with pytest.raises(InterpError, match="no single token for the .* letters"):
+    with pytest.raises(InterpError, match=r"no single token for the .* letters"):
         get_adapter(model, words)
     with pytest.raises(InterpError, match="pass the model's tokenizer"):
         get_adapter(model)
@@ -112,7 +112,7 @@ def test_a_failing_forward_is_a_typed_error_that_says_what_to_change():
     the model's own forward fails, and interp says so, typed, naming the dtypes."""
     model, tokenizer = _roberta()
     model.lm_head.dense.to(torch.bfloat16)
-    with pytest.raises(ModelCallError, match="mixed dtypes: torch.float32 .* torch.bfloat16") as caught:
+    with pytest.raises(ModelCallError, match=r"mixed dtypes: torch.float32 .* torch.bfloat16") as caught:
         CategoricalJacobian(model, tokenizer).attribute("MKTAYIAK")
     assert isinstance(caught.value.__cause__, RuntimeError)
 

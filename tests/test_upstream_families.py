@@ -37,7 +37,7 @@ from interp.adapters import (
     TokenResolutionAdapter,
     get_adapter,
 )
-from interp.errors import InterpError
+from interp.errors import InterpError, ModelCallError
 from interp.explainers import AttentionReadout, CategoricalJacobian, GradientJacobian
 
 EXPLAINERS = ("categorical", "gradient", "attention")
@@ -423,3 +423,17 @@ def test_the_adapter_reads_the_shape_of_models_without_standard_config_names(nam
     shape = get_adapter(f.model, f.tokenizer).shape
     embedding = EMBEDDINGS[name][1]
     assert shape.hidden == f.model.get_submodule(embedding).weight.shape[1] and shape.layers == 2
+
+
+@pytest.mark.parametrize("explainer", ["categorical", "gradient"])
+def test_evo_in_mixed_dtypes_is_refused_with_what_to_change(explainer: str) -> None:
+    """`StripedHyena(config)` before `to_bfloat16_except_poles_residues()` holds bf16 MLPs beside fp32 Hyena blocks:
+    its own forward fails on them. Auto-detected or explicit, the explainers say so with a typed error naming the
+    dtypes and the call that fixes it (not a bare RuntimeError)."""
+    mixed = uf.evo_package(convert=False)
+    with pytest.raises(RuntimeError, match="same dtype"):  # the model's own forward, with no interp involved
+        mixed.model(torch.tensor([mixed.own_ids(mixed.sequence)]))
+    explainer_class = {"categorical": CategoricalJacobian, "gradient": GradientJacobian}[explainer]
+    for adapter in (get_adapter(mixed.model, mixed.tokenizer), ByteLevelDnaAdapter(mixed.model, mixed.tokenizer)):
+        with pytest.raises(ModelCallError, match=r"mixed dtypes.*to_bfloat16_except_poles_residues\(\)"):
+            explainer_class(adapter).attribute(mixed.sequence)

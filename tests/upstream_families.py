@@ -176,9 +176,10 @@ def evo_hf() -> Family:
     return Family("evo (Hugging Face)", model, tokenizer, "GGATCCGATTAGCTA", evo_scoring_ids, "ACGT", causal=True)
 
 
-def evo_package() -> Family:
+def evo_package(convert: bool = True) -> Family:
     """`Evo(...).model` as the `evo` package builds it: a bare StripedHyena from its YAML config, in bf16
-    except poles and residues (what `load_checkpoint` does after loading weights)."""
+    except poles and residues (what `load_checkpoint` does after loading weights); convert=False leaves it as
+    `StripedHyena(config)` builds it, bf16 MLPs beside fp32 Hyena blocks (on which its own forward fails)."""
     _evo_paths()
     import yaml
 
@@ -188,7 +189,8 @@ def evo_package() -> Family:
     dotdict = importlib.import_module("stripedhyena.utils").dotdict
     _seeded(5)
     model = striped_hyena(dotdict(settings)).eval()
-    model.to_bfloat16_except_poles_residues()
+    if convert:
+        model.to_bfloat16_except_poles_residues()
     tokenizer = importlib.import_module("evo.tokenizer").CharLevelTokenizer(512)
     return Family("evo (evo package)", model, tokenizer, "GGATCCGATTAGCTA", evo_scoring_ids, "ACGT", causal=True)
 
