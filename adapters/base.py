@@ -583,8 +583,12 @@ class Adapter:
         if isinstance(out, tuple):
             return ForwardOutput(logits=out[0])
         # an encoder-decoder model (BART-style masked LMs) returns its encoder's self-attention over the input
-        attentions = getattr(out, "attentions", None) or getattr(out, "encoder_attentions", None)
-        hidden_states = getattr(out, "hidden_states", None) or getattr(out, "encoder_hidden_states", None)
+        attentions = getattr(out, "attentions", None)
+        if attentions is None:
+            attentions = getattr(out, "encoder_attentions", None)
+        hidden_states = getattr(out, "hidden_states", None)
+        if hidden_states is None:
+            hidden_states = getattr(out, "encoder_hidden_states", None)
         return ForwardOutput(logits=getattr(out, "logits", None), attentions=attentions, hidden_states=hidden_states)
 
     def with_model(self, model: nn.Module) -> Adapter:

@@ -1,4 +1,5 @@
-"""Which adapter fits a model: a registry keyed by `config.model_type`, checked against the tokenizer."""
+"""Which adapter fits a model: the named families by `config.model_type` (checked against the tokenizer), then
+the generic adapters registered for any model type (`ANY_MODEL_TYPE`), chosen by what the tokenizer does."""
 
 from __future__ import annotations
 
@@ -114,9 +115,11 @@ def get_adapter(model: nn.Module | Adapter, tokenizer: Any = None, **options: An
     """The adapter for this model and tokenizer.
 
     Args:
-        model: a Hugging Face model (matched by `config.model_type`, then by how its tokenizer tokenises a real
-            sequence), a model without a config matched by class (`StripedHyena`, `ESMC`), an object holding one
-            in `.model` (`evo.Evo`), or an `Adapter` (returned as it is).
+        model: a Hugging Face model (the named families by `config.model_type` and how the tokenizer tokenises a
+            real sequence; any other model type by what it can do: `PerResidueAdapter` for a per-letter
+            tokenizer, the token-resolution adapter for a BPE one), a model without a config matched by class
+            (`StripedHyena`, `ESMC`), an object holding one in `.model` (`evo.Evo`), or an `Adapter` (returned
+            as it is).
         tokenizer: the model's tokenizer; a raw `tokenizers.Tokenizer` is wrapped.
         **options: passed to the adapter's constructor (e.g. `prepend_bos=False` for Evo).
 
@@ -124,7 +127,9 @@ def get_adapter(model: nn.Module | Adapter, tokenizer: Any = None, **options: An
         The adapter of the highest priority whose tokenizer check accepts the tokenizer.
 
     Raises:
-        InterpError: no adapter is registered for the model, or none accepts its tokenizer.
+        InterpError: no tokenizer was given where one is needed, the model has no config, or its tokenizer reads
+            no alphabet one letter at a time and is not BPE (the message says what it lacks), or the chosen
+            adapter cannot read the model (e.g. a classification head).
 
     Example:
         >>> from interp.adapters import get_adapter

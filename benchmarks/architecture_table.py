@@ -35,8 +35,11 @@ def load(paths: list[Path]) -> list[dict[str, str]]:
 def _short(detail: str) -> str:
     """A refusal or skip reason without the adapter's name, first sentence, at most 140 characters."""
     text = detail.split(": ", 1)[1] if ": " in detail and detail.split(": ", 1)[0].count(" ") == 0 else detail
-    text = text.split("; use ")[0].replace("|", "\\|").replace("\n", " ")
-    return text if len(text) <= 140 else text[:137] + "..."
+    text = text.split("; use ")[0].replace("\n", " ")
+    text = text if len(text) <= 140 else text[:137] + "..."
+    for special in "|[]<>*_`":  # markdown (and mkdocs' cross-references) must see plain text
+        text = text.replace(special, "\\" + special)
+    return text
 
 
 def _cell(outcome: str, detail: str) -> str:

@@ -148,8 +148,8 @@ def test_the_command_line_explains_and_benchmarks_a_local_folder_with_no_registr
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "maps" / "probe.categorical_jacobian.npz").exists()
     bench = _run_cli("benchmark", "contacts", "--model", folder, "--panel", "builtin", "--limit", "2",
-                     "--calibration", "1", "--methods", "jacobian", "attention-mean", "--out", str(tmp_path / "bench"))  # fmt: skip
+                     "--calibration", "1", "--methods", "fast-jacobian", "attention-mean", "--out", str(tmp_path / "bench"))  # fmt: skip
     assert bench.returncode == 0, bench.stderr + bench.stdout
     assert "not available" not in bench.stdout
     summary = (tmp_path / "bench" / "summary.md").read_text()
-    assert "jacobian" in summary and "attention-mean" in summary
+    assert "fast-jacobian" in summary and "attention-mean" in summary
