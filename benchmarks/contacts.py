@@ -273,6 +273,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     }
     write_outputs(out, records, payload)
     print((out / "summary.md").read_text())
+    if not scored:  # an empty table is no result: say why, and exit non-zero (the command line exits 2)
+        reasons = [f"{method}: not available: {why}" for method, why in unavailable.items()]
+        reasons += [f"{f['protein']} ({f['method']}): {f['error']}" for f in failures]
+        raise InterpError("no protein was scored by any method; " + ("; ".join(reasons) or "no method ran"))
     return payload
 
 

@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from interp import AttentionReadout, contact_precision
 from interp.benchmarks.contacts import main
 from interp.cli import app
+from interp.errors import InterpError
 from interp.loading import load_model
 from interp.metrics import RANGES
 from interp.panel import load_panel
@@ -135,3 +136,16 @@ def test_the_command_passes_its_options_to_the_suite(tmp_path):
     assert torch.isfinite(torch.tensor(float(csv_rows(tmp_path)[0]["seconds"])))
     refused = CliRunner().invoke(app, ["benchmark", "contacts", "--out", str(tmp_path / "no"), "--methods", "nope"])
     assert refused.exit_code == 2 and "unknown method(s) ['nope']" in refused.output  # a typed error, no traceback
+
+
+def test_a_run_that_scores_nothing_says_why_and_fails(tmp_path):
+    """No method can run on this model (a BERT has no contact head): an error with the reason, not an empty table."""
+    model, tokenizer = protbert_model()
+    model.save_pretrained(tmp_path / "my-model")
+    tokenizer.save_pretrained(tmp_path / "my-model")
+    args = ["--model", str(tmp_path / "my-model"), "--panel", "builtin", "--out", str(tmp_path / "out"), "--limit",
+            "2", "--calibration", "1", "--methods", "esm-head", "--no-progress"]  # fmt: skip
+    with pytest.raises(InterpError, match=r"no protein was scored by any method; esm-head: not available: .*contact head"):
+        main(args)
+    result = CliRunner().invoke(app, ["benchmark", "contacts", *args[:-1]])
+    assert result.exit_code == 2 and "no protein was scored" in result.output
