@@ -39,6 +39,8 @@ _LAZY = {  # explainers pull in captum and transformers: imported on first use, 
     "Explainer": "interp.explainers",
     "GradientJacobian": "interp.explainers",
     "RepresentationJacobian": "interp.explainers",
+    "load_model": "interp.loading",
+    "load_panel": "interp.panel",
 }
 
 
@@ -82,6 +84,8 @@ __all__ = [
     "frobenius_norm",
     "jacobian_to_contacts",
     "load_contacts",
+    "load_model",
+    "load_panel",
     "precision_table",
     "read_alignment",
     "read_fasta",

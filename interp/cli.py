@@ -97,7 +97,7 @@ def _make_explainer(method: str, model, tokenizer, *, batch_size: int | None = N
 def contacts(
     fasta: Annotated[Path, typer.Option(help="FASTA file with one or more sequences.")],
     out: Annotated[Path, typer.Option(help="Output folder (created).")],
-    model: Annotated[str, typer.Option(help="Hub name, local folder, or 'default' (the embedded model).")] = "default",
+    model: Annotated[str, typer.Option(help="Hub name, local folder, 'default' (the embedded model), or a pretrained antibody model: antiberty, sapiens-heavy, sapiens-light.")] = "default",
     method: Annotated[str, typer.Option(help="jacobian, fast-jacobian, attention or gradient.")] = "jacobian",
     structure: Annotated[Path | None, typer.Option(help="Structure to score against (PDB/mmCIF).")] = None,
     chain: Annotated[str | None, typer.Option(help="Chain of the structure.")] = None,

@@ -1,10 +1,12 @@
-"""Load a model and tokenizer by Hub name or local folder (or "default", the embedded model), safely:
+"""Load a model and tokenizer by Hub name, local folder, "default" (the embedded model) or the name of a pretrained
+model whose weights ship in a PyPI package ("antiberty", "sapiens-heavy", "sapiens-light"), safely:
 no remote code unless the caller turns it on, weights from safetensors (or `torch.load(weights_only=True)`,
 which transformers uses for .bin files)."""
 
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 from pickle import UnpicklingError  # the exception class only: nothing here unpickles
 from typing import Any
 
@@ -19,7 +21,8 @@ def load_model(name_or_path: str, *, trust_remote_code: bool = False, device: st
                dtype: Any = None) -> tuple[Any, Any]:  # fmt: skip
     """(model in eval mode, tokenizer). Tries a masked-LM head, then a causal-LM head, then the bare encoder
     (ProtT5-style), causal first where the checkpoint's saved `architectures` name a causal LM; "default" is
-    the embedded 1a3a model (offline).
+    the embedded 1a3a model, and "antiberty", "sapiens-heavy" and "sapiens-light" are the antibody language
+    models whose weights ship in PyPI packages (`interp.pretrained`), all offline.
 
     Weights come from safetensors, or from .bin files through `torch.load(weights_only=True)`; a repository's
     own code runs only with `trust_remote_code=True`. RNA models register through `multimolecule` when it is
@@ -27,7 +30,7 @@ def load_model(name_or_path: str, *, trust_remote_code: bool = False, device: st
 
     Args:
         name_or_path: a Hugging Face Hub name ("facebook/esm2_t6_8M_UR50D"), a local model folder, or
-            "default" for the embedded model.
+            "default" for the embedded model, or a name in `interp.pretrained.PRETRAINED_MODELS`.
         trust_remote_code: allow the model's repository to run its own code (read it first).
         device: where to move the model ("cpu", "cuda", "cuda:1"); None leaves it where it loads.
         dtype: a torch dtype to cast the model to (e.g. torch.bfloat16); None keeps the stored one.
@@ -36,7 +39,7 @@ def load_model(name_or_path: str, *, trust_remote_code: bool = False, device: st
         The Hugging Face model in eval mode and its tokenizer, as a tuple (model, tokenizer).
 
     Raises:
-        InterpError: if the model needs remote code and `trust_remote_code` is False, its config cannot be
+        InterpError: if a pretrained model's package is missing (the message gives the install command), the model needs remote code and `trust_remote_code` is False, its config cannot be
             read, it is neither a local folder nor reachable on the Hub, its weights file holds Python objects
             besides tensors, or no model class loads it.
     """
@@ -44,6 +47,11 @@ def load_model(name_or_path: str, *, trust_remote_code: bool = False, device: st
         from interp.embedded_model import default_model
 
         model, tokenizer = default_model()
+        return _place(model, device, dtype), tokenizer
+    from interp.pretrained import PRETRAINED_MODELS, load_pretrained
+
+    if name_or_path in PRETRAINED_MODELS and not Path(name_or_path).exists():
+        model, tokenizer = load_pretrained(name_or_path)
         return _place(model, device, dtype), tokenizer
     from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer
 

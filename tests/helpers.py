@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import csv
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +18,13 @@ DATA = find_data_dir(REPO.parent / "shared" / "data")  # $INTERP_DATA first
 requires_data = pytest.mark.skipif(
     DATA is None, reason="real data not found: set INTERP_DATA or put shared/data beside the repository"
 )
+
+
+def run_cli(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    """The installed `interp` command (or `python -m interp.cli`) in a subprocess, output captured."""
+    exe = shutil.which("interp")
+    command = [exe, *args] if exe else [sys.executable, "-m", "interp.cli", *args]
+    return subprocess.run(command, capture_output=True, text=True, check=False, timeout=timeout)
 
 
 def families() -> list[dict[str, str]]:

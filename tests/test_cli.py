@@ -2,20 +2,10 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
-
 import pytest
-from helpers import requires_data
+from helpers import requires_data, run_cli
 
 from interp.io import load_contacts
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    exe = shutil.which("interp")
-    command = [exe, *args] if exe else [sys.executable, "-m", "interp.cli", *args]
-    return subprocess.run(command, capture_output=True, text=True, check=False, timeout=300)
 
 
 @requires_data

@@ -7,14 +7,10 @@ architectures no family names (RoBERTa as Sapiens is, DeBERTa-v2, Llama).
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
-
 import architecture_matrix as am
 import pytest
 import torch
-from helpers import requires_data
+from helpers import requires_data, run_cli
 
 from interp.adapters import PerResidueAdapter, get_adapter, model_head
 from interp.adapters.base import DNA_ALPHABET
@@ -123,12 +119,6 @@ def _save(model, tokenizer, folder):
     return str(folder)
 
 
-def _run_cli(*args: str) -> subprocess.CompletedProcess:
-    exe = shutil.which("interp")
-    command = [exe, *args] if exe else [sys.executable, "-m", "interp.cli", *args]
-    return subprocess.run(command, capture_output=True, text=True, check=False, timeout=600)
-
-
 @requires_data
 @pytest.mark.parametrize("architecture", ["roberta", "deberta-v2", "llama"])
 def test_the_command_line_explains_and_benchmarks_a_local_folder_with_no_registration(architecture, tmp_path):
@@ -143,11 +133,11 @@ def test_the_command_line_explains_and_benchmarks_a_local_folder_with_no_registr
                              max_position_embeddings=512)  # fmt: skip
     folder = _save(model, tokenizer, tmp_path / "model")
     (tmp_path / "in.fa").write_text(">probe\nMKTAYIAKQRQISFVKSHFSRQ\n")
-    result = _run_cli("contacts", "--fasta", str(tmp_path / "in.fa"), "--out", str(tmp_path / "maps"), "--model",
+    result = run_cli("contacts", "--fasta", str(tmp_path / "in.fa"), "--out", str(tmp_path / "maps"), "--model",
                       folder, "--method", "jacobian")  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "maps" / "probe.categorical_jacobian.npz").exists()
-    bench = _run_cli("benchmark", "contacts", "--model", folder, "--panel", "builtin", "--limit", "2",
+    bench = run_cli("benchmark", "contacts", "--model", folder, "--panel", "builtin", "--limit", "2",
                      "--calibration", "1", "--methods", "fast-jacobian", "attention-mean", "--out", str(tmp_path / "bench"))  # fmt: skip
     assert bench.returncode == 0, bench.stderr + bench.stdout
     assert "not available" not in bench.stdout
