@@ -7,13 +7,17 @@ The first `--calibration N` proteins of the panel (default 10, as the attention 
 weights (`attention-top-k`, `attention-logistic`, `attention-calibrated`) and are left out of every method's scores,
 so all methods are compared on the same held-out proteins. Written to `--out`:
 - `per_protein.csv`: protein, length, method, range, k, precision, seconds (one row per range and k);
-- `summary.json` and `summary.md`: per method the mean precision for every range and k over the held-out proteins,
-  seconds per protein, peak memory (CUDA's peak on a GPU; on a CPU the process's high-water mark so far), the
-  calibration split, the methods that were not available on this model and why, and any protein that failed;
+- `summary.json` and `summary.md`: per method the mean precision for every range and k over the held-out proteins
+  that every method scored (a protein some method has no result for is dropped from the comparison, and named), the
+  chance precision of a random pick on the same proteins per range, seconds per protein, peak memory (CUDA's peak on
+  a GPU; on a CPU the process's high-water mark so far), the calibration split, the methods that were not available
+  on this model and why, and any protein that failed;
 - `precision_vs_cost.png`: long-range P@L against seconds per protein.
 A killed run started again with the same `--out` resumes: every finished (protein, method) is kept in
 `progress.jsonl` (a line written and synced once its result is complete) and never computed or written twice; the
-fitted combiners are kept in `combiners/` and reused. A protein that fails is reported by name and the rest go on.
+fitted combiners are kept in `combiners/` and reused. Only this run's held-out proteins (after `--limit`) and methods
+enter the outputs: results kept from a larger run stay in `progress.jsonl` for later. A protein that fails is reported
+by name and the rest go on.
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ from interp.benchmarks.contact_methods import (
 )
 from interp.errors import InterpError
 from interp.io import atomic_write
-from interp.metrics import DEFAULT_KS, RANGES, contact_precision
+from interp.metrics import DEFAULT_KS, RANGES, chance_precision, contact_precision
 
 CSV_COLUMNS = ["protein", "length", "method", "range", "k", "precision", "seconds"]
 
@@ -83,6 +87,18 @@ def precision_rows(protein: str, length: int, method: str, seconds: float, conta
             rows.append({"protein": protein, "length": length, "method": method, "range": range_name, "k": k,
                          "precision": value, "seconds": seconds})  # fmt: skip
     return rows
+
+
+def chance_by_range(truth: Any) -> dict[str, float]:
+    """The chance precision of one protein in each range (`interp.metrics.chance_precision`).
+
+    Args:
+        truth: the panel entry's truth (`.contacts` and `.resolved`).
+
+    Returns:
+        A dict from range name ("short", "medium", "long") to true contacts / candidate pairs (NaN: no candidate).
+    """
+    return {name: chance_precision(truth, min_separation=low, max_separation=high) for name, (low, high) in RANGES.items()}
 
 
 def read_progress(path: Path) -> dict[tuple[str, str], dict[str, Any]]:
@@ -136,27 +152,58 @@ def check_run(out: Path, run: dict[str, Any]) -> None:
             json.dump(run, handle, indent=1)
 
 
-def summarise(records: Iterable[dict[str, Any]], methods: list[str]) -> list[dict[str, Any]]:
-    """Per method: mean precision per range and k over the proteins scored (NaN where a protein has no candidate
-    pair in a range is left out of that mean), seconds per protein, peak memory."""
-    by_method: dict[str, list[dict[str, Any]]] = {method: [] for method in methods}
+def nanmean(values: Iterable[float]) -> float:
+    """The mean of the values that are not NaN; NaN if none is."""
+    kept = [value for value in values if not math.isnan(value)]
+    return sum(kept) / len(kept) if kept else math.nan
+
+
+def summarise(records: Iterable[dict[str, Any]], methods: list[str], chance: dict[str, dict[str, float]]) -> list[dict[str, Any]]:
+    """Per method, over the proteins every summarised method has scored: mean precision per range and k, the chance.
+
+    Methods are compared on the same proteins: every mean is over the proteins scored by each method in `methods`
+    that scored at least one (a method with none is left out of the summary and of that rule); a protein one of
+    them lacks (it failed, or a resumed run has not reached it) is dropped from every mean and named in the rows of
+    the methods that scored it.
+
+    Args:
+        records: finished (protein, method) results, as `progress.jsonl` holds them (a record without "rows" is
+            ignored).
+        methods: the methods to summarise, in the summary's order.
+        chance: per protein, its chance precision per range (`chance_by_range`); every scored protein needs one.
+
+    Returns:
+        One row per method that scored any protein: "proteins" (the shared proteins the means are over),
+            "dropped" and "dropped_proteins" (its own proteins left out), "{range}_P@{k}" (mean precision; a protein
+            with no candidate pair in a range, NaN, is left out of that mean), "{range}_chance" (the mean chance
+            precision over the same proteins, with the same NaN rule), "seconds_per_protein" and "peak_memory_gb".
+    """
+    by_method: dict[str, dict[str, dict[str, Any]]] = {method: {} for method in methods}
     for record in records:
         if "rows" in record and record["method"] in by_method:
-            by_method[record["method"]].append(record)
+            by_method[record["method"]].setdefault(record["protein"], record)
+    scored = {method: done for method, done in by_method.items() if done}
+    shared = sorted(set.intersection(*(set(done) for done in scored.values()))) if scored else []
     summary = []
-    for method, done in by_method.items():
-        if not done:
-            continue
-        entry: dict[str, Any] = {"method": method, "proteins": len(done)}
+    for method, done in scored.items():
+        kept = [done[name] for name in shared]
+        dropped = sorted(set(done) - set(shared))
+        entry: dict[str, Any] = {"method": method, "proteins": len(kept), "dropped": len(dropped),
+                                 "dropped_proteins": dropped}  # fmt: skip
         for range_name in RANGES:
             for k in DEFAULT_KS:
-                values = [row["precision"] for record in done for row in record["rows"]
-                          if row["range"] == range_name and row["k"] == k and not math.isnan(row["precision"])]  # fmt: skip
-                entry[f"{range_name}_P@{k}"] = sum(values) / len(values) if values else math.nan
-        entry["seconds_per_protein"] = sum(record["seconds"] for record in done) / len(done)
-        entry["peak_memory_gb"] = max(record["peak_memory_gb"] for record in done)
+                entry[f"{range_name}_P@{k}"] = nanmean(row["precision"] for record in kept for row in record["rows"]
+                                                    if row["range"] == range_name and row["k"] == k)  # fmt: skip
+            entry[f"{range_name}_chance"] = nanmean(chance[record["protein"]][range_name] for record in kept)
+        entry["seconds_per_protein"] = nanmean(record["seconds"] for record in kept)
+        entry["peak_memory_gb"] = max((record["peak_memory_gb"] for record in kept), default=math.nan)
         summary.append(entry)
     return summary
+
+
+def times_chance(precision: float, chance: float) -> str:
+    """A precision as a multiple of chance, for the markdown table: "3.5x" ("" where either is NaN or chance 0)."""
+    return f"{precision / chance:.1f}x" if chance > 0 and not math.isnan(precision) else ""
 
 
 def write_outputs(out: Path, records: dict[tuple[str, str], dict[str, Any]], payload: dict[str, Any]) -> None:
@@ -170,17 +217,27 @@ def write_outputs(out: Path, records: dict[tuple[str, str], dict[str, Any]], pay
             writer.writerows(record.get("rows", []))
     with atomic_write(out / "summary.json") as handle:
         json.dump(payload, handle, indent=1, default=str)
-    columns = ["method", "proteins", *[f"{r}_P@{k}" for r in ("long", "medium", "short") for k in DEFAULT_KS],
-               "seconds_per_protein", "peak_memory_gb"]  # fmt: skip
+    columns = ["method", "proteins", "dropped"]
+    for r in ("long", "medium", "short"):
+        columns += [*[f"{r}_P@{k}" for k in DEFAULT_KS], f"{r}_chance"]
+        if r == "long":
+            columns.append("long_P@L vs chance")
+    columns += ["seconds_per_protein", "peak_memory_gb"]
+    rows = [{**row, "long_P@L vs chance": times_chance(row["long_P@L"], row["long_chance"])} for row in payload["summary"]]
     lines = [
         f"# Contact precision on {payload['panel']} ({payload['model']})",
         "",
         *[f"- {key}: {value}" for key, value in payload["machine"].items()],
         f"- calibration proteins (fitting only, never scored): {', '.join(payload['calibration']) or 'none'}",
-        f"- scored proteins: {payload['scored_proteins']}",
+        f"- scored proteins: {payload['scored_proteins']} (held-out proteins of this run scored by at least one method)",
+        f"- compared on: {payload['shared_proteins']} proteins scored by every method below (every mean is over these)",
+        "- chance: true contacts / candidate pairs in that range, the precision of a random pick, on the same proteins",
         "",
-        markdown_table(payload["summary"], columns),
+        markdown_table(rows, columns),
     ]
+    dropped = [f"- {row['method']}: {', '.join(row['dropped_proteins'])}" for row in payload["summary"] if row["dropped"]]
+    if dropped:
+        lines += ["", "Dropped from the comparison (another method has no result for them):", *dropped]
     if payload["unavailable"]:
         lines += ["", "Not available on this model:", *[f"- {m}: {why}" for m, why in payload["unavailable"].items()]]
     if payload["failures"]:
@@ -254,7 +311,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                                              entry.truth)}  # fmt: skip
             append_progress(progress_path, record)
             records[(entry.name, method)] = record
+    current = {entry.name for entry in held_out}  # a resumed run with a smaller --limit leaves the rest out
+    records = {key: record for key, record in records.items() if key[0] in current and key[1] in methods}
     scored = sorted({name for name, _ in records})
+    chance = {entry.name: chance_by_range(entry.truth) for entry in held_out if entry.name in scored}
+    summary = summarise(records.values(), methods, chance)
     payload = {
         "machine": machine(),
         "model": args.model,
@@ -263,9 +324,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "dtype": args.dtype or str(next(model.parameters()).dtype).removeprefix("torch."),
         "calibration": [entry.name for entry in calibration],
         "scored_proteins": len(scored),
+        "shared_proteins": summary[0]["proteins"] if summary else 0,
         "head_rule": f"mean P@{rule.k}, pairs j - i >= {rule.min_separation}",
         "fitted": fitted,
-        "summary": summarise(records.values(), methods),
+        "summary": summary,
         "unavailable": unavailable,
         "failures": failures,
         "panel_failures": [{"source": name, "error": error} for name, error in panel.failures],

@@ -204,6 +204,53 @@ def precision_table(
     return table
 
 
+def chance_precision(
+    truth: Any, *, resolved: Any = None, min_separation: int = 24, max_separation: int | None = None
+) -> float:
+    """The precision a random ranking expects: the fraction of true contacts among the candidate pairs.
+
+    Candidates are those of `contact_precision` for a map that predicts every pair: i < j with
+    min <= j - i <= max and both residues resolved. Any k of a random pick has this expected precision (when
+    there are at least k candidates), so a P@k near it means the map ranks pairs no better than chance.
+
+    Args:
+        truth: the true contacts: a bool [L, L] map, or anything with `.contacts` (and optionally `.resolved`),
+            such as a `ContactMap`.
+        resolved: a bool [L] mask of the residues the structure resolves; None takes `truth.resolved` if it
+            has one, else every residue.
+        min_separation: the smallest sequence separation j - i counted (default 24: long range).
+        max_separation: the largest separation j - i counted (inclusive); None sets no upper limit.
+
+    Returns:
+        true contacts / candidate pairs, in [0, 1]; NaN when no candidate pair exists.
+
+    Raises:
+        ContactMapError: if `truth` is not square [L, L] or `resolved` is not [L].
+
+    Example:
+        >>> import torch
+        >>> from interp.metrics import chance_precision
+        >>> truth = torch.zeros(30, 30, dtype=torch.bool)
+        >>> truth[0, 29] = truth[29, 0] = True
+        >>> chance_precision(truth, min_separation=24)  # 1 contact among the 21 pairs with j - i >= 24
+        0.047619047619047616
+    """
+    truth_t, resolved_t = unpack_truth(truth, resolved)
+    if truth_t.dim() != 2 or truth_t.shape[0] != truth_t.shape[1]:
+        raise ContactMapError(f"true map must be square [L, L]; got {tuple(truth_t.shape)}")
+    size = truth_t.shape[0]
+    if resolved_t is None:
+        resolved_t = torch.ones(size, dtype=torch.bool)
+    if tuple(resolved_t.shape) != (size,):
+        raise ContactMapError(f"resolved mask has shape {tuple(resolved_t.shape)}; expected ({size},)")
+    i, j = torch.triu_indices(size, size, offset=max(int(min_separation), 1))
+    keep = resolved_t[i] & resolved_t[j]
+    if max_separation is not None:
+        keep &= (j - i) <= max_separation
+    candidates = int(keep.sum())
+    return int(truth_t[i[keep], j[keep]].sum()) / candidates if candidates else math.nan
+
+
 class ContactPrecision(Metric):
     """Mean per-protein contact precision for each (range, k); sum and count states reduce across DDP ranks.
 
@@ -301,5 +348,6 @@ __all__ = [
     "resolve_range",
     "contact_precision",
     "precision_table",
+    "chance_precision",
     "ContactPrecision",
 ]

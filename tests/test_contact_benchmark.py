@@ -149,3 +149,101 @@ def test_a_run_that_scores_nothing_says_why_and_fails(tmp_path):
         main(args)
     result = CliRunner().invoke(app, ["benchmark", "contacts", *args[:-1]])
     assert result.exit_code == 2 and "no protein was scored" in result.output
+
+
+def naive_chance(entry, low, high):
+    """True contacts among the pairs i < j with low <= j - i <= high, both resolved, written out as a loop."""
+    contacts, resolved = entry.truth.contacts.tolist(), entry.truth.resolved.tolist()
+    size = len(resolved)
+    pairs = [(i, j) for i in range(size) for j in range(i + 1, size)
+             if low <= j - i and (high is None or j - i <= high) and resolved[i] and resolved[j]]  # fmt: skip
+    return sum(bool(contacts[i][j]) for i, j in pairs) / len(pairs) if pairs else math.nan
+
+
+def test_the_chance_column_is_the_rate_of_true_contacts_among_candidate_pairs(tmp_path):
+    payload = main([*QUICK, "--out", str(tmp_path), "--limit", "4", "--calibration", "1", "--methods", "attention-mean"])
+    held_out = load_panel("builtin", limit=4)[1:]
+    row = payload["summary"][0]
+    for range_name, (low, high) in RANGES.items():
+        expected = sum(naive_chance(entry, low, high) for entry in held_out) / len(held_out)
+        assert row[f"{range_name}_chance"] == pytest.approx(expected, abs=1e-12)
+        assert 0 < expected < 0.5
+    assert json.loads((tmp_path / "summary.json").read_text())["summary"][0]["long_chance"] == row["long_chance"]
+    markdown = (tmp_path / "summary.md").read_text()
+    header = next(line for line in markdown.splitlines() if line.startswith("| method"))
+    cells = next(line for line in markdown.splitlines() if line.startswith("| attention-mean"))
+    table = dict(zip(header.strip("|").split(" | "), cells.strip("|").split(" | "), strict=True))
+    assert float(table["long_chance"].strip()) == pytest.approx(row["long_chance"], rel=1e-2)
+    assert table["long_P@L vs chance"].strip() == f"{row['long_P@L'] / row['long_chance']:.1f}x"
+
+
+def test_methods_are_compared_on_the_proteins_they_share_and_the_dropped_ones_are_named(tmp_path):
+    """A resumed run in which one method's result for one protein is missing and fails again: every mean is over
+    the proteins both methods scored; the other method's result for it stays in per_protein.csv, named as dropped."""
+    args = [*QUICK, "--out", str(tmp_path), "--limit", "4", "--calibration", "1", "--methods", "attention-mean", "esm-head"]
+    main(args)
+    held_out = [entry.name for entry in load_panel("builtin", limit=4)[1:]]
+    missing = held_out[1]
+    progress = tmp_path / "progress.jsonl"
+    lines = progress.read_text().splitlines()
+    kept = [line for line in lines if json.loads(line)["protein"] != missing or json.loads(line)["method"] != "esm-head"]
+    assert len(kept) == len(lines) - 1 == 5
+    progress.write_text("\n".join(kept) + "\n")
+    payload = main([*args, "--memory-limit", "1e-9"])  # only (missing, esm-head) is computed, and refused
+    assert [(f["protein"], f["method"]) for f in payload["failures"]] == [(missing, "esm-head")]
+    assert payload["scored_proteins"] == 3 and payload["shared_proteins"] == 2
+    summary = {row["method"]: row for row in payload["summary"]}
+    assert summary["attention-mean"]["proteins"] == summary["esm-head"]["proteins"] == 2
+    assert summary["attention-mean"]["dropped_proteins"] == [missing] and summary["attention-mean"]["dropped"] == 1
+    assert summary["esm-head"]["dropped_proteins"] == [] and summary["esm-head"]["dropped"] == 0
+    rows = csv_rows(tmp_path)
+    assert {r["protein"] for r in rows if r["method"] == "attention-mean"} == set(held_out)  # the CSV stays complete
+    for method, row in summary.items():
+        shared = [float(r["precision"]) for r in rows if r["method"] == method and r["protein"] != missing
+                  and r["range"] == "long" and r["k"] == "L"]  # fmt: skip
+        assert len(shared) == 2 and row["long_P@L"] == pytest.approx(sum(shared) / 2)
+    held = load_panel("builtin", limit=4)[1:]
+    assert summary["attention-mean"]["long_chance"] == pytest.approx(
+        sum(naive_chance(e, 24, None) for e in held if e.name != missing) / 2, abs=1e-12)
+    saved = json.loads((tmp_path / "summary.json").read_text())
+    assert saved["shared_proteins"] == 2 and saved["summary"][0]["dropped_proteins"] == [missing]
+    markdown = (tmp_path / "summary.md").read_text()
+    assert "compared on: 2 proteins" in markdown and f"- attention-mean: {missing}" in markdown
+
+
+def test_a_resumed_run_with_a_smaller_limit_summarises_only_its_own_proteins(tmp_path):
+    args = [*QUICK, "--out", str(tmp_path), "--calibration", "1", "--methods", "attention-mean"]
+    main([*args, "--limit", "5"])
+    payload = main([*args, "--limit", "3"])  # nothing left to compute; two of the four results are outside this run
+    held_out = [entry.name for entry in load_panel("builtin", limit=3)[1:]]
+    assert len((tmp_path / "progress.jsonl").read_text().splitlines()) == 4  # kept for a later, larger run
+    rows = csv_rows(tmp_path)
+    assert {row["protein"] for row in rows} == set(held_out) and len(rows) == 2 * 9
+    assert payload["scored_proteins"] == payload["shared_proteins"] == 2
+    row = payload["summary"][0]
+    assert row["proteins"] == 2 and row["dropped"] == 0
+    long_l = [float(r["precision"]) for r in rows if r["range"] == "long" and r["k"] == "L"]
+    assert row["long_P@L"] == pytest.approx(sum(long_l) / 2)
+    assert "- scored proteins: 2 " in (tmp_path / "summary.md").read_text()
+
+
+def test_summarise_skips_undefined_values_and_keeps_to_the_shared_proteins():
+    """No model: hand-written records, one protein without long-range pairs (NaN precision and chance), one that
+    only method a scored."""
+    from interp.benchmarks.contacts import summarise
+
+    def record(protein, method, long_precision, seconds):
+        rows = [{"protein": protein, "method": method, "range": r, "k": k, "precision": long_precision if r == "long" else 0.5}
+                for r in RANGES for k in ("L", "L/2", "L/5")]  # fmt: skip
+        return {"protein": protein, "method": method, "seconds": seconds, "peak_memory_gb": seconds, "rows": rows}
+
+    records = [record("p1", "a", 0.3, 1.0), record("p2", "a", math.nan, 3.0), record("p3", "a", 0.9, 100.0),
+               record("p1", "b", 0.1, 2.0), record("p2", "b", math.nan, 2.0)]  # fmt: skip
+    chance = {"p1": {"short": 0.1, "medium": 0.05, "long": 0.02}, "p2": {"short": 0.2, "medium": 0.1, "long": math.nan},
+              "p3": {"short": 0.9, "medium": 0.9, "long": 0.9}}  # fmt: skip
+    a, b = summarise(records, ["a", "b", "c"], chance)  # c scored nothing: no row, no effect on what is shared
+    assert (a["method"], a["proteins"], a["dropped_proteins"], b["proteins"], b["dropped"]) == ("a", 2, ["p3"], 2, 0)
+    assert a["long_P@L"] == pytest.approx(0.3) and b["long_P@L"] == pytest.approx(0.1)
+    assert a["long_chance"] == b["long_chance"] == pytest.approx(0.02)
+    assert a["short_chance"] == pytest.approx(0.15) and a["medium_P@L/5"] == pytest.approx(0.5)
+    assert a["seconds_per_protein"] == pytest.approx(2.0) and a["peak_memory_gb"] == 3.0

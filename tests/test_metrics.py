@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from interp.errors import ContactMapError
 from interp.io import read_rr
-from interp.metrics import ContactPrecision, contact_precision, precision_table, resolve_k
+from interp.metrics import ContactPrecision, chance_precision, contact_precision, precision_table, resolve_k
 from interp.structure import contact_map
 
 
@@ -83,6 +83,45 @@ def test_matches_naive_loop(length, seed, k, sep, levels):
     got = contact_precision(pred, truth, resolved=resolved, k=k, min_separation=sep[0], max_separation=sep[1])
     want = naive_precision(pred.tolist(), truth.tolist(), resolved.tolist(), k, sep[0], sep[1])
     assert (math.isnan(got) and math.isnan(want)) or got == pytest.approx(want)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    length=st.integers(1, 40),
+    seed=st.integers(0, 2**31 - 1),
+    sep=st.sampled_from([(6, 11), (12, 23), (24, None), (1, None)]),
+)
+def test_chance_is_true_contacts_among_candidate_pairs_as_a_naive_loop_counts_them(length, seed, sep):
+    rng = np.random.default_rng(seed)
+    truth = rng.random((length, length)) < 0.3  # not symmetric: only i < j may be read
+    resolved = rng.random(length) < 0.85
+    pairs = [(i, j) for i in range(length) for j in range(i + 1, length)
+             if j - i >= sep[0] and (sep[1] is None or j - i <= sep[1]) and resolved[i] and resolved[j]]  # fmt: skip
+    got = chance_precision(truth, resolved=resolved, min_separation=sep[0], max_separation=sep[1])
+    if not pairs:
+        assert math.isnan(got)
+        return
+    assert got == pytest.approx(sum(bool(truth[i, j]) for i, j in pairs) / len(pairs), abs=1e-12)
+    # a map that ranks nothing above anything else, scored on every candidate, finds exactly that fraction
+    every = contact_precision(np.zeros((length, length)), truth, resolved=resolved, k=len(pairs),
+                              min_separation=sep[0], max_separation=sep[1])  # fmt: skip
+    assert got == pytest.approx(every, abs=1e-12)
+
+
+def test_chance_reads_resolved_from_a_contact_map_and_refuses_bad_shapes():
+    truth = torch.zeros(30, 30, dtype=torch.bool)
+    truth[0, 29] = truth[29, 0] = True
+    assert chance_precision(truth) == pytest.approx(1 / 21)  # pairs with j - i >= 24 in L = 30: 6+5+4+3+2+1
+
+    class Map:
+        contacts = truth
+        resolved = torch.arange(30) != 29
+
+    assert chance_precision(Map()) == 0.0  # residue 29 unresolved: 15 candidates, none a contact
+    with pytest.raises(ContactMapError):
+        chance_precision(torch.zeros(30, 29, dtype=torch.bool))
+    with pytest.raises(ContactMapError):
+        chance_precision(truth, resolved=torch.ones(29, dtype=torch.bool))
 
 
 def test_ties_break_by_pair_order():
