@@ -16,10 +16,13 @@ import torch
 from helpers import assert_maps_close, run_cli
 
 import interp
+from interp.benchmarks.pretrained_recovery import masked_recovery
 from interp.errors import InterpError
 from interp.pretrained import PRETRAINED_MODELS, load_pretrained
 
-RECOVERY_THRESHOLD = {"antiberty": 0.60, "sapiens-heavy": 0.60, "sapiens-light": 0.60}  # measured: see below
+# masked-residue recovery measured over the whole antibody panel (benchmarks/pretrained_recovery.py): the lowest chain
+# 0.578 for AntiBERTy, 0.550 for Sapiens-heavy (a camelid nanobody), 0.636 for Sapiens-light; chance is 0.05
+RECOVERY_THRESHOLD = 0.5
 
 
 def _installed(package: str, version: str) -> bool:
@@ -168,26 +171,12 @@ def test_logits_equal_a_forward_written_from_the_checkpoint_tensors(name, kind):
         assert torch.allclose(ours, want, atol=1e-5, rtol=0), (ours - want).abs().max()
 
 
-def masked_recovery(model, tokenizer, name: str, chain: str) -> float:
-    """Fraction of residues whose letter is the model's top letter with that one residue masked (L forwards)."""
-    ids = _ids(name, tokenizer, [chain])[0]
-    letters = sorted(set("ACDEFGHIKLMNPQRSTVWY"))
-    letter_ids = torch.tensor(tokenizer.convert_tokens_to_ids(letters))
-    masked = ids.repeat(len(chain), 1)
-    positions = torch.arange(len(chain)) + 1
-    masked[torch.arange(len(chain)), positions] = tokenizer.mask_token_id
-    with torch.no_grad():
-        logits = model(input_ids=masked).logits[torch.arange(len(chain)), positions][:, letter_ids]
-    best = [letters[i] for i in logits.argmax(-1).tolist()]
-    return float(np.mean([b == a for a, b in zip(chain, best, strict=True)]))
-
-
 @pytest.mark.parametrize(("name", "kind"), MODELS)
 def test_masked_residue_recovery_on_real_chains(name, kind):
     """Sanity figure: each model names the masked residue of a real chain far above chance (1/20)."""
     model, tokenizer = interp.load_model(name)
-    scores = [masked_recovery(model, tokenizer, name, chain) for chain in _chains(kind, 3)]
-    assert min(scores) > RECOVERY_THRESHOLD[name], scores
+    scores = [masked_recovery(model, tokenizer, chain) for chain in _chains(kind, 3)]
+    assert min(scores) > RECOVERY_THRESHOLD, scores
 
 
 @requires_sapiens
@@ -233,9 +222,9 @@ def test_command_line_explains_a_real_chain_by_model_name(name, kind, tmp_path):
     fasta = tmp_path / "chain.fa"
     fasta.write_text(f">chain\n{chain}\n")
     result = run_cli("contacts", "--fasta", str(fasta), "--out", str(tmp_path / "maps"), "--model", name,
-                     "--method", "attention", "--no-progress")  # fmt: skip
+                     "--method", "attention")  # fmt: skip
     assert result.returncode == 0, result.stderr
-    data = np.load(tmp_path / "maps" / "chain.attention.npz")
+    data = np.load(tmp_path / "maps" / "chain.attention_mean.npz")
     assert data["contacts"].shape == (len(chain), len(chain))
 
 
