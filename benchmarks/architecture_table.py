@@ -19,6 +19,8 @@ import json
 from collections import Counter, defaultdict
 from pathlib import Path
 
+from interp.benchmarks.common import replace_between_markers
+
 EXPLAINERS = ("categorical", "gradient", "attention")
 OUTCOMES = ("ok", "refused", "skipped", "untyped", "silent")
 START, END = "<!-- architecture-matrix:start -->", "<!-- architecture-matrix:end -->"
@@ -94,16 +96,6 @@ def summary(records: list[dict[str, str]], counts: Counter[str]) -> str:
     )
 
 
-def write_docs(page: Path, text: str) -> None:
-    """Replace the text between the markers of `page`."""
-    content = page.read_text()
-    if START not in content or END not in content:
-        raise SystemExit(f"{page}: no {START} ... {END} markers")
-    head, rest = content.split(START, 1)
-    _, tail = rest.split(END, 1)
-    page.write_text(f"{head}{START}\n{text}\n{END}{tail}")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("results", nargs="+", type=Path, help="matrix result files (one per transformers version)")
@@ -114,7 +106,7 @@ def main() -> None:
     line = summary(records, counts)
     print(markdown + "\n\n" + line)
     if args.docs:
-        write_docs(args.docs, f"{line}.\n\n{markdown}")
+        replace_between_markers(args.docs, START, END, f"{line}.\n\n{markdown}")
     if counts["untyped"] or counts["silent"]:
         raise SystemExit(1)
 

@@ -85,6 +85,26 @@ def write_results(name: str, payload: dict[str, Any], markdown: str, out_dir: Pa
     return path
 
 
+def replace_between_markers(page: Path, start: str, end: str, text: str) -> None:
+    """Replace the text between two marker lines of a documentation page (a generated section).
+
+    Args:
+        page: the markdown file.
+        start: the opening marker, e.g. "<!-- architecture-matrix:start -->".
+        end: the closing marker.
+        text: the new section body.
+
+    Raises:
+        SystemExit: the page lacks either marker.
+    """
+    content = page.read_text()
+    if start not in content or end not in content:
+        raise SystemExit(f"{page}: no {start} ... {end} markers")
+    head, rest = content.split(start, 1)
+    _, tail = rest.split(end, 1)
+    page.write_text(f"{head}{start}\n{text}\n{end}{tail}")
+
+
 def markdown_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     def fmt(value: Any) -> str:
         if isinstance(value, float):

@@ -56,8 +56,8 @@ CSV_COLUMNS = ["protein", "length", "method", "range", "k", "precision", "second
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="interp benchmark contacts", description=__doc__.split("\n")[0])
-    parser.add_argument("--model", default="default", help='a Hub name, a local folder, or "default" (embedded model)')
-    parser.add_argument("--panel", default="builtin", help='"builtin", a folder of PDB/mmCIF files, or a TSV file')
+    parser.add_argument("--model", default="default", help='a Hub name, a local folder, "default" (embedded model), or antiberty, sapiens-heavy, sapiens-light')
+    parser.add_argument("--panel", default="builtin", help='"builtin", "antibody", "antibody-heavy", "antibody-light", a folder of PDB/mmCIF files, or a TSV file')
     parser.add_argument("--out", type=Path, default=default_results_dir() / "contacts",
                         help="folder for the results; a killed run resumes here (default: RESULTS/contacts)")
     parser.add_argument("--methods", nargs="+", default=list(BENCHMARK_METHODS), help="methods to compare")

@@ -38,7 +38,7 @@ BUILTIN_PANEL_SIZE = 8  # the callback's default share of the built-in panel: th
 
 
 def named_panel(panel: Sequence[tuple[str, Any]] | str | os.PathLike, size: int | None) -> Sequence[tuple[str, Any]]:
-    """(sequence, ContactMap) pairs of a named panel ("builtin", a folder, a TSV); a list of pairs as it is."""
+    """(sequence, ContactMap) pairs of a named panel ("builtin", "antibody", a folder, a TSV); a list of pairs as it is."""
     if not isinstance(panel, (str, os.PathLike)):
         if size is not None:
             raise InterpError("panel_size goes with a named panel (\"builtin\", a folder or a TSV), not a list of pairs")
@@ -66,9 +66,10 @@ class ContactPrecisionMonitor(pl.Callback):
     Args:
         panel: (sequence, structure file | ContactMap | bool map) pairs; or "builtin", the panel of crystal
             structures shipped with interp (`interp.panel.builtin_panel`: the first `panel_size` chains by PDB id,
-            no files needed); or a folder of PDB/mmCIF files or a TSV file (`interp.panel.load_panel`).
-        panel_size: with a named panel, how many of its proteins to use (default 8 for "builtin", all for a
-            folder or TSV); must be None with a list of pairs.
+            no files needed); "antibody", "antibody-heavy" or "antibody-light", the shipped antibody variable
+            domains (for an antibody model); or a folder of PDB/mmCIF files or a TSV file (`interp.panel.load_panel`).
+        panel_size: with a named panel, how many of its proteins to use (default 8 for "builtin", all for an
+            antibody panel, a folder or a TSV); must be None with a list of pairs.
         tokenizer: the model's tokenizer.
         explainer: "attention" (one forward, the default), "jacobian", "fast-jacobian" (`interp.methods`), or a
             callable (model, tokenizer) -> Explainer.

@@ -480,6 +480,7 @@ def load_panel(source: str | os.PathLike = "builtin", *, limit: int | None = Non
             loaded.
 
     Example:
+        >>> from interp.panel import load_panel
         >>> panel = load_panel("builtin", limit=2)
         >>> [len(entry.sequence) == len(entry.truth) for entry in panel]
         [True, True]

@@ -24,8 +24,6 @@ Example:
     >>> from interp.pretrained import PRETRAINED_MODELS
     >>> sorted(PRETRAINED_MODELS)
     ['antiberty', 'sapiens-heavy', 'sapiens-light']
-    >>> PRETRAINED_MODELS["sapiens-light"].licence
-    'MIT'
 """
 
 from __future__ import annotations
@@ -42,7 +40,7 @@ import torch
 
 from interp.errors import InterpError
 
-__all__ = ["PRETRAINED_MODELS", "PretrainedModel", "convert_sapiens", "load_pretrained", "sapiens_tokenizer"]
+__all__ = ["PRETRAINED_MODELS", "PretrainedModel", "convert_sapiens", "load_pretrained", "package_folder", "sapiens_tokenizer"]
 
 FAIRSEQ_SPECIALS = ("<s>", "<pad>", "</s>", "<unk>")  # fairseq's Dictionary puts these first, <mask> last
 
@@ -61,6 +59,12 @@ class PretrainedModel:
         trained_on: what the model was trained on.
         reference: the paper.
         loader: builds (model, tokenizer) from the package's folder.
+
+    Example:
+        >>> from interp.pretrained import PRETRAINED_MODELS
+        >>> entry = PRETRAINED_MODELS["sapiens-heavy"]
+        >>> entry.package, entry.version, entry.licence
+        ('sapiens', '1.0.5', 'MIT')
     """
 
     name: str

@@ -74,3 +74,29 @@ print('ok')
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
                             env={"MPLBACKEND": "svg", "PATH": ""})  # from elsewhere: the installed package, as CI has it
     assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stderr[-2000:]
+
+
+def test_antibody_table_reads_each_run_and_states_precision_against_chance(tmp_path):
+    import json
+
+    from interp.benchmarks.antibody_table import table
+
+    run = tmp_path / "contacts_sapiens_light"
+    run.mkdir()
+    row = {"method": "jacobian", "proteins": 7, "seconds_per_protein": 2.5}
+    for range_name, (precision, chance) in {"long": (0.14, 0.04), "medium": (0.07, 0.07), "short": (math.nan, 0.1)}.items():
+        row[f"{range_name}_P@L"], row[f"{range_name}_chance"] = precision, chance
+    (run / "summary.json").write_text(json.dumps({"panel": "antibody-light", "summary": [row]}))
+    text = table(tmp_path)
+    assert "| sapiens-light | antibody-light (7) | jacobian | 0.140 | 0.040 | 3.5x | 0.070 | 0.070 | 1.0x | n/a | 0.100 | n/a | 2.50 |" in text
+    assert "Not run: antiberty (contacts_antiberty/summary.json not found), sapiens-heavy" in text
+
+
+def test_docs_antibody_results_are_the_ones_generated_from_the_committed_runs():
+    from pathlib import Path
+
+    from interp.benchmarks.antibody_table import END, START, table
+
+    root = Path(__file__).resolve().parents[1]
+    page = (root / "docs" / "benchmarks.md").read_text()
+    assert page.split(START, 1)[1].split(END, 1)[0].strip() == table(root / "benchmarks" / "results").strip()

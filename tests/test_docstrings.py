@@ -27,6 +27,7 @@ PUBLIC_MODULES = [
     "interp.training",
     "interp.plotting",
     "interp.loading",
+    "interp.pretrained",
     "interp.stand_ins",
 ]
 SECTION = re.compile(r"^(Args|Arguments|Returns|Yields|Raises|Attributes|Example|Examples|Note|Notes):\s*$", re.M)
