@@ -245,19 +245,24 @@ class _NoQualifyingChainError(StructureError):
         self.reasons = reasons
 
 
+def _protein_chain_labels(atoms: Any) -> list[str]:
+    """The protein chains of a structure's atoms in file order, by label ("-" for a blank chain id)."""
+    labels = []
+    for chain_id in dict.fromkeys(str(c) for c in atoms.chain_id):
+        mask, kind = _polymer_mask(atoms[atoms.chain_id == chain_id])
+        if mask.any() and kind == "protein":
+            labels.append(chain_id.strip() or "-")
+    return labels
+
+
 def _choose_chain(path: Path) -> str:
     """The chain the chain rule picks ("-" for a blank id).
 
     Raises:
         StructureError: the file cannot be read or no chain qualifies (the message gives each chain's reason).
     """
-    atoms = _read_atoms(path)
     reasons: list[tuple[str, str, str]] = []
-    for chain_id in dict.fromkeys(str(c) for c in atoms.chain_id):
-        mask, kind = _polymer_mask(atoms[atoms.chain_id == chain_id])
-        if not mask.any() or kind != "protein":
-            continue
-        label = chain_id.strip() or "-"
+    for label in _protein_chain_labels(_read_atoms(path)):
         try:
             problem = _chain_problem(path, label)
         except InterpError as error:
@@ -591,11 +596,7 @@ def build_panel(structures: str | os.PathLike, out: str | os.PathLike) -> dict[s
         "source": f"{len(files)} crystal structures, {_display_path(folder)}, public domain (PDB)",
         "provenance": PROVENANCE,
         "chain_rule": CHAIN_RULE,
-        "threshold": THRESHOLD,
-        "atom": ATOM,
-        "contacts": CONTACTS_NOTE,
-        "distances": DISTANCES_NOTE,
-        "build_date": datetime.date.today().isoformat(),
+        **_truth_metadata(),
         "counts": {
             "files": len(files),
             "entries": len(chosen),
@@ -617,6 +618,12 @@ def build_panel(structures: str | os.PathLike, out: str | os.PathLike) -> dict[s
         "size_bytes": Path(out).stat().st_size,
         "seconds": time.perf_counter() - start,
     }
+
+
+def _truth_metadata() -> dict[str, Any]:
+    """What every panel file says about its truth: cutoff, atom, how contacts and distances are stored, build date."""
+    return {"threshold": THRESHOLD, "atom": ATOM, "contacts": CONTACTS_NOTE, "distances": DISTANCES_NOTE,
+            "build_date": datetime.date.today().isoformat()}  # fmt: skip
 
 
 def _write_panel(out: str | os.PathLike, arrays: dict[str, np.ndarray], metadata: dict[str, Any]) -> None:
@@ -667,11 +674,7 @@ def _protein_chains(files: list[Path]) -> tuple[list[_Chain], list[tuple[str, st
         except InterpError as error:
             unreadable.append((path.name, str(error)))
             continue
-        for chain_id in dict.fromkeys(str(c) for c in atoms.chain_id):
-            mask, kind = _polymer_mask(atoms[atoms.chain_id == chain_id])
-            if not mask.any() or kind != "protein":
-                continue
-            label = chain_id.strip() or "-"
+        for label in _protein_chain_labels(atoms):
             try:
                 chains.append(_Chain(path, label, contact_map(path, chain=label, atom="CA")))
             except InterpError as error:
@@ -805,11 +808,7 @@ def _antibody_metadata(
             "options": {"seq_type": "unknown", "mode": "accuracy", "cpu": True, "ncpu": ANARCII_THREADS},
             "min_score": ANTIBODY_MIN_SCORE,
         },
-        "threshold": THRESHOLD,
-        "atom": ATOM,
-        "contacts": CONTACTS_NOTE,
-        "distances": DISTANCES_NOTE,
-        "build_date": datetime.date.today().isoformat(),
+        **_truth_metadata(),
         "counts": {
             "files": len(files),
             "protein_chains": len(chains),
