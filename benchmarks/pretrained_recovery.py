@@ -18,10 +18,10 @@ from typing import Any
 
 import torch
 
+from interp.adapters.base import PROTEIN_ALPHABET as AMINO_ACIDS
 from interp.benchmarks.common import default_results_dir, machine, markdown_table
 from interp.io import atomic_write
 
-AMINO_ACIDS = "ACDEFGHIKLMNPQRSTVWY"
 PANELS = {"antiberty": "antibody", "sapiens-heavy": "antibody-heavy", "sapiens-light": "antibody-light"}
 
 
