@@ -35,7 +35,12 @@ AMINO_ACIDS = "ACDEFGHIKLMNPQRSTVWY"
 
 
 def machine() -> dict[str, Any]:
-    """Date, commit, CPU/GPU, core count, torch version: the header of every result file."""
+    """Date, interp version, commit, CPU/GPU, core count, torch version: the header of every result file.
+
+    "commit" is the checkout's short commit, or None where the package does not run from a git checkout (an
+    installed wheel): `machine_lines` then leaves it out of the header rather than write "unknown".
+    """
+    from interp import __version__
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as handle:
@@ -50,13 +55,21 @@ def machine() -> dict[str, Any]:
         commit = ""
     return {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "commit": commit or "unknown",
+        "interp": __version__,
+        "commit": commit or None,
         "cpu": cpu,
         "cores": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "torch": torch.__version__,
     }
+
+
+def machine_lines(facts: dict[str, Any]) -> list[str]:
+    """The header lines ("- key: value") of a result file from `machine()`'s facts; a commit that is not known
+    (None, or "unknown" in files written before) is left out."""
+    return [f"- {key}: {value}" for key, value in facts.items()
+            if not (key == "commit" and value in (None, "", "unknown"))]  # fmt: skip
 
 
 def random_protein(length: int, seed: int = 0) -> str:
@@ -79,7 +92,7 @@ def write_results(name: str, payload: dict[str, Any], markdown: str, out_dir: Pa
     """Write NAME.json and NAME.md into out_dir (a suite's `--out`); returns the markdown path."""
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / f"{name}.json").write_text(json.dumps(payload, indent=1, default=str) + "\n")
-    header = "\n".join(f"- {k}: {v}" for k, v in payload["machine"].items())
+    header = "\n".join(machine_lines(payload["machine"]))
     path = out_dir / f"{name}.md"
     path.write_text(f"# {name}\n\n{header}\n\n{markdown}\n")
     return path
@@ -105,12 +118,23 @@ def replace_between_markers(page: Path, start: str, end: str, text: str) -> None
     page.write_text(f"{head}{start}\n{text}\n{end}{tail}")
 
 
-def markdown_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
+def markdown_table(rows: list[dict[str, Any]], columns: list[str],
+                   formats: dict[str, Callable[[Any], str]] | None = None) -> str:  # fmt: skip
+    """A markdown table of `rows` (dicts) with one column per key in `columns`.
+
+    Args:
+        rows: one dict per row; a missing key or None is an empty cell.
+        columns: the keys, in order; they are also the header.
+        formats: per column, a function from the value to its cell text; other columns write a float with 3
+            significant digits (a whole number from 1000 on) and anything else as `str`.
+    """
+
     def fmt(value: Any) -> str:
         if isinstance(value, float):
             return f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
         return "" if value is None else str(value)
 
+    chosen = formats or {}
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(fmt(row.get(c)) for c in columns) + " |" for row in rows]
+    lines += ["| " + " | ".join(chosen.get(c, fmt)(row.get(c)) for c in columns) + " |" for row in rows]
     return "\n".join(lines)

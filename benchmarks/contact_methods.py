@@ -6,7 +6,9 @@ the calibration proteins only (which are then left out of every method's scores)
   P@L/2, pairs with j - i >= 24);
 - `attention-logistic`: an L1-penalised logistic regression over all heads (ESM's contact-head recipe);
 - `attention-calibrated`: the k heads that agree best with the categorical Jacobian (no structures used).
-`esm-head` applies the model's own trained contact head (ESM-2's `esm.contact_head`), where it has one.
+`esm-head` applies the model's own trained contact head (ESM-2's `esm.contact_head`), where it has one: only where
+the checkpoint's weight files carry `contact_head` weights (`untrained_contact_head`), and never on the embedded
+default model, whose head is in its file but was never trained.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ BENCHMARK_METHODS: dict[str, str] = {
     "attention-top-k": "attention readout, the k heads ranked best on the calibration proteins",
     "attention-logistic": "attention readout, logistic regression over heads fitted on the calibration proteins",
     "attention-calibrated": "attention readout, the k heads that agree best with the Jacobian (no structures)",
-    "esm-head": "attention readout through the model's own contact head (ESM-2)",
+    "esm-head": "attention readout through the model's own trained contact head (ESM-2)",
 }
 CALIBRATED = ("attention-top-k", "attention-logistic", "attention-calibrated")
 
@@ -79,7 +81,92 @@ def build_explainer(method: str, model: Any, tokenizer: Any, *, options: dict[st
         return GradientJacobian(model, tokenizer, **common)
     combiner = {"attention-mean": "mean", "attention-top-k": "top_k", "attention-logistic": "logistic",
                 "attention-calibrated": "calibrated", "esm-head": "esm_head"}[method]  # fmt: skip
-    return AttentionReadout(model, tokenizer, combiner=combiner, **common)
+    explainer = AttentionReadout(model, tokenizer, combiner=combiner, **common)  # no contact head: InterpError
+    if method == "esm-head":
+        reason = untrained_contact_head(model)
+        if reason is not None:
+            raise InterpError(reason)
+    return explainer
+
+
+CONTACT_HEAD_KEY = "contact_head."
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+
+
+def checkpoint_keys(source: str) -> set[str] | None:
+    """The tensor names in a checkpoint's weight files, without loading a tensor.
+
+    Args:
+        source: a local model folder, or a Hub name whose files are in the local Hugging Face cache (as they are
+            once `load_model` has read them; nothing is downloaded).
+
+    Returns:
+        The names from `model.safetensors`, `pytorch_model.bin` or their sharded indexes; None when no weight
+        file is found.
+    """
+    from safetensors import safe_open
+
+    folder = Path(source)
+    found: list[Path] = []
+    for name in WEIGHT_FILES:
+        if folder.is_dir():
+            path = folder / name
+            if path.is_file():
+                found.append(path)
+            continue
+        try:
+            from huggingface_hub import try_to_load_from_cache
+
+            cached = try_to_load_from_cache(source, name)
+        except Exception:  # not a valid repository name, or no cache: nothing to read
+            cached = None
+        if isinstance(cached, str):
+            found.append(Path(cached))
+    if not found:
+        return None
+    keys: set[str] = set()
+    for path in found:
+        if path.name.endswith(".index.json"):
+            keys.update(json.loads(path.read_text()).get("weight_map", {}))
+        elif path.suffix == ".safetensors":
+            with safe_open(str(path), framework="pt") as handle:
+                keys.update(handle.keys())
+        else:
+            import torch
+
+            keys.update(torch.load(path, map_location="cpu", weights_only=True, mmap=True))
+    return keys
+
+
+def untrained_contact_head(model: Any) -> str | None:
+    """Why `esm-head` must not run on this model, or None where its contact head was trained.
+
+    transformers gives every `EsmForMaskedLM` a contact head, randomly initialised where the checkpoint has none,
+    so the head counts as trained only where the checkpoint's own weight files carry `contact_head` weights (the
+    released ESM-2 checkpoints do). The embedded default model's file carries them too, but that model was trained
+    on masked-LM loss alone, so its head never was.
+
+    Args:
+        model: the loaded model; `model.config._name_or_path` names the folder or Hub name it was read from.
+
+    Returns:
+        The reason, for the summary's "Not available on this model" list; None where the head may be used.
+    """
+    from interp.embedded_model import DEFAULT_MODEL_DIR
+
+    source = str(getattr(model.config, "_name_or_path", "") or "")
+    if not source:
+        return "the model does not name the checkpoint it was read from, so its contact head cannot be told trained"
+    if Path(source).is_dir() and Path(source).resolve() == DEFAULT_MODEL_DIR.resolve():
+        return ("the embedded default model was trained on masked-LM loss only: its contact head is untrained "
+                "(randomly initialised weights saved with the model)")  # fmt: skip
+    keys = checkpoint_keys(source)
+    if keys is None:
+        return f"{source}: no weight file found to tell whether its contact head was trained"
+    if not any(CONTACT_HEAD_KEY in key for key in keys):
+        return (f"{source}: its checkpoint carries no contact_head weights, so the model's contact head is "
+                "untrained (initialised randomly on loading)")  # fmt: skip
+    return None
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,12 @@ so all methods are compared on the same held-out proteins. Written to `--out`:
   that every method scored (a protein some method has no result for is dropped from the comparison, and named), the
   chance precision of a random pick on the same proteins per range, seconds per protein, peak memory (CUDA's peak on
   a GPU; on a CPU the process's high-water mark so far), the calibration split, the methods that were not available
-  on this model and why, and any protein that failed;
+  on this model and why, and any protein that failed. summary.md leads with a short table (long-range P@L and P@L/5,
+  P@L against chance, seconds per protein), then every range under "All ranges"; precisions to 3 decimals, seconds
+  and GB to 3 significant digits. `--rewrite-summary` writes summary.md and the plot again from summary.json alone;
 - `precision_vs_cost.png`: long-range P@L against seconds per protein.
+Progress goes to stderr: a bar over the (protein, method) maps on a terminal, one flushed line per finished, failed
+or kept map otherwise (a log); `--no-progress` silences both.
 A killed run started again with the same `--out` resumes: every finished (protein, method) is kept in
 `progress.jsonl` (a line written and synced once its result is complete) and never computed or written twice; the
 fitted combiners are kept in `combiners/` and reused. Only this run's held-out proteins (after `--limit`) and methods
@@ -36,7 +40,7 @@ from typing import Any
 
 import torch
 
-from interp.benchmarks.common import default_results_dir, machine, markdown_table, timed
+from interp.benchmarks.common import default_results_dir, machine, machine_lines, markdown_table, timed
 from interp.benchmarks.contact_methods import (
     BENCHMARK_METHODS,
     CALIBRATED,
@@ -73,7 +77,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="GB each explainer may use (default: the device's free memory); a protein that needs "
                         "more is reported as failed and the rest go on")  # fmt: skip
     parser.add_argument("--trust-remote-code", action="store_true", help="let the model's repository run its code")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--no-progress", action="store_true",
+                        help="no progress on stderr (by default a bar on a terminal, a line per result in a log)")
+    parser.add_argument("--rewrite-summary", action="store_true",
+                        help="only write summary.md and the plot of --out again from its summary.json (no model loaded)")
     return parser.parse_args(argv)
 
 
@@ -206,10 +213,104 @@ def times_chance(precision: float, chance: float) -> str:
     return f"{precision / chance:.1f}x" if chance > 0 and not math.isnan(precision) else ""
 
 
-def write_outputs(out: Path, records: dict[tuple[str, str], dict[str, Any]], payload: dict[str, Any]) -> None:
-    """per_protein.csv, summary.json, summary.md and the precision-versus-cost plot, each written atomically."""
+def precision_text(value: Any) -> str:
+    """A precision (or chance) in the markdown tables: 3 decimals ("0.025", "0.000"); "n/a" where undefined."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return f"{value:.3f}"
+
+
+def significant_text(value: Any) -> str:
+    """Seconds or gigabytes in the markdown tables and progress lines: 3 significant digits, never an exponent
+    ("0.0121", "0.637", "5.39", "123", "4210"); "n/a" where undefined."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    if value == 0:
+        return "0"
+    decimals = max(0, 2 - math.floor(math.log10(abs(value))))
+    return f"{value:.{decimals}f}"
+
+
+HEADLINE = {"long P@L": "long_P@L", "long P@L/5": "long_P@L/5"}
+"""The short table's precision columns and the summary keys they show."""
+
+
+def headline_table(summary: list[dict[str, Any]]) -> str:
+    """The short table summary.md leads with: per method long-range P@L and P@L/5, P@L as a multiple of chance,
+    seconds per protein."""
+    rows = []
+    for row in summary:
+        cells: dict[str, Any] = {"method": row["method"], **{label: row[key] for label, key in HEADLINE.items()}}
+        cells["long P@L vs chance"] = times_chance(row["long_P@L"], row["long_chance"])
+        cells["seconds per protein"] = row["seconds_per_protein"]
+        rows.append(cells)
+    formats = {**dict.fromkeys(HEADLINE, precision_text), "seconds per protein": significant_text}
+    return markdown_table(rows, ["method", *HEADLINE, "long P@L vs chance", "seconds per protein"], formats)
+
+
+def full_table(summary: list[dict[str, Any]]) -> str:
+    """Every column of the summary (the keys of summary.json), precisions to 3 decimals, seconds and GB to 3
+    significant digits."""
+    columns = ["method", "proteins", "dropped"]
+    for r in ("long", "medium", "short"):
+        columns += [*[f"{r}_P@{k}" for k in DEFAULT_KS], f"{r}_chance"]
+        if r == "long":
+            columns.append("long_P@L vs chance")
+    columns += ["seconds_per_protein", "peak_memory_gb"]
+    rows = [{**row, "long_P@L vs chance": times_chance(row["long_P@L"], row["long_chance"])} for row in summary]
+    precisions = [c for c in columns if c.endswith("_chance") or ("_P@" in c and " " not in c)]
+    formats: dict[str, Any] = dict.fromkeys(precisions, precision_text)
+    formats.update(seconds_per_protein=significant_text, peak_memory_gb=significant_text)
+    return markdown_table(rows, columns, formats)
+
+
+def summary_markdown(payload: dict[str, Any]) -> str:
+    """summary.md: the run's header, the short table, then every range under its own heading, and the methods not
+    available, the proteins dropped and the failures."""
+    summary = payload["summary"]
+    lines = [
+        f"# Contact precision on {payload['panel']} ({payload['model']})",
+        "",
+        *machine_lines(payload["machine"]),
+        f"- calibration proteins (fitting only, never scored): {', '.join(payload['calibration']) or 'none'}",
+        f"- scored proteins: {payload['scored_proteins']} (held-out proteins of this run scored by at least one method)",
+        f"- compared on: {payload.get('shared_proteins', payload['scored_proteins'])} proteins scored by every "
+        "method below (every mean is over these)",
+        "- chance: true contacts / candidate pairs in that range, the precision of a random pick, on the same proteins",
+    ]
+    if summary:
+        lines += ["", headline_table(summary), "",
+                  f"Long-range chance on these proteins: {precision_text(summary[0]['long_chance'])}. Long range: "
+                  "pairs j - i >= 24; P@L: precision of the L top-ranked pairs (L: resolved residues).",
+                  "", "## All ranges", "", full_table(summary)]  # fmt: skip
+    else:
+        lines += ["", "No method scored any protein."]
+    dropped = [f"- {row['method']}: {', '.join(row['dropped_proteins'])}" for row in summary if row.get("dropped")]
+    if dropped:
+        lines += ["", "Dropped from the comparison (another method has no result for them):", *dropped]
+    if payload["unavailable"]:
+        lines += ["", "Not available on this model:", *[f"- {m}: {why}" for m, why in payload["unavailable"].items()]]
+    if payload["failures"]:
+        lines += ["", "Failed:", *[f"- {f['protein']} ({f['method']}): {f['error']}" for f in payload["failures"]]]
+    return "\n".join(lines) + "\n"
+
+
+def write_report(out: Path, payload: dict[str, Any]) -> None:
+    """summary.md and the precision-versus-cost plot from the summary payload, each written atomically."""
     from interp.plotting import plot_tradeoff
 
+    with atomic_write(out / "summary.md") as handle:
+        handle.write(summary_markdown(payload))
+    points = [{"method": row["method"], "seconds": row["seconds_per_protein"], "long_P@L": row["long_P@L"]}
+              for row in payload["summary"] if not math.isnan(row["long_P@L"])]  # fmt: skip
+    if points:
+        figure = plot_tradeoff(points, title=f"Contact precision against cost: {payload['model']}, {payload['panel']}")
+        with atomic_write(out / "precision_vs_cost.png", mode="wb") as handle:
+            figure.savefig(handle, format="png", dpi=120)
+
+
+def write_outputs(out: Path, records: dict[tuple[str, str], dict[str, Any]], payload: dict[str, Any]) -> None:
+    """per_protein.csv, summary.json, summary.md and the precision-versus-cost plot, each written atomically."""
     with atomic_write(out / "per_protein.csv") as handle:
         writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
         writer.writeheader()
@@ -217,49 +318,84 @@ def write_outputs(out: Path, records: dict[tuple[str, str], dict[str, Any]], pay
             writer.writerows(record.get("rows", []))
     with atomic_write(out / "summary.json") as handle:
         json.dump(payload, handle, indent=1, default=str)
-    columns = ["method", "proteins", "dropped"]
-    for r in ("long", "medium", "short"):
-        columns += [*[f"{r}_P@{k}" for k in DEFAULT_KS], f"{r}_chance"]
-        if r == "long":
-            columns.append("long_P@L vs chance")
-    columns += ["seconds_per_protein", "peak_memory_gb"]
-    rows = [{**row, "long_P@L vs chance": times_chance(row["long_P@L"], row["long_chance"])} for row in payload["summary"]]
-    lines = [
-        f"# Contact precision on {payload['panel']} ({payload['model']})",
-        "",
-        *[f"- {key}: {value}" for key, value in payload["machine"].items()],
-        f"- calibration proteins (fitting only, never scored): {', '.join(payload['calibration']) or 'none'}",
-        f"- scored proteins: {payload['scored_proteins']} (held-out proteins of this run scored by at least one method)",
-        f"- compared on: {payload['shared_proteins']} proteins scored by every method below (every mean is over these)",
-        "- chance: true contacts / candidate pairs in that range, the precision of a random pick, on the same proteins",
-        "",
-        markdown_table(rows, columns),
-    ]
-    dropped = [f"- {row['method']}: {', '.join(row['dropped_proteins'])}" for row in payload["summary"] if row["dropped"]]
-    if dropped:
-        lines += ["", "Dropped from the comparison (another method has no result for them):", *dropped]
-    if payload["unavailable"]:
-        lines += ["", "Not available on this model:", *[f"- {m}: {why}" for m, why in payload["unavailable"].items()]]
-    if payload["failures"]:
-        lines += ["", "Failed:", *[f"- {f['protein']} ({f['method']}): {f['error']}" for f in payload["failures"]]]
-    with atomic_write(out / "summary.md") as handle:
-        handle.write("\n".join(lines) + "\n")
-    points = [{"method": row["method"], "seconds": row["seconds_per_protein"], "long_P@L": row["long_P@L"]}
-              for row in payload["summary"] if not math.isnan(row["long_P@L"])]  # fmt: skip
-    if points:
-        figure = plot_tradeoff(points)
-        with atomic_write(out / "precision_vs_cost.png", mode="wb") as handle:
-            figure.savefig(handle, format="png", dpi=120)
+    write_report(out, payload)
+
+
+def rewrite_summary(out: Path) -> dict[str, Any]:
+    """summary.md and the plot written again from a finished run's summary.json, in the current layout: no model
+    loaded, no map computed, summary.json, per_protein.csv and progress.jsonl left as they are.
+
+    Returns:
+        The payload read from summary.json.
+    """
+    path = out / "summary.json"
+    if not path.is_file():
+        raise InterpError(f"{out}: no summary.json to summarise again (run the benchmark first)")
+    payload = json.loads(path.read_text())
+    write_report(out, payload)
+    return payload
+
+
+class Progress:
+    """Where a run is, on stderr: a tqdm bar over the (protein, method) results to compute when stderr is a
+    terminal; one flushed line per finished, failed or kept result when it is not (a log file, CI); nothing with
+    --no-progress.
+
+    Args:
+        proteins: the number of held-out proteins (the N of "[i/N]").
+        tasks: the (protein, method) results left to compute.
+        enabled: False for --no-progress.
+    """
+
+    def __init__(self, proteins: int, tasks: int, *, enabled: bool) -> None:
+        from tqdm.auto import tqdm
+
+        self.proteins = proteins
+        terminal = enabled and hasattr(sys.stderr, "isatty") and sys.stderr.isatty()
+        self.lines = enabled and not terminal
+        self.bar = tqdm(total=tasks, desc="contacts", unit="map", disable=not terminal, file=sys.stderr)
+        self.write = tqdm.write
+
+    def say(self, text: str) -> None:
+        """A line of its own: above the bar on a terminal, flushed in a log; nothing when progress is off."""
+        if self.lines:
+            print(text, file=sys.stderr, flush=True)
+        elif not self.bar.disable:
+            self.write(text, file=sys.stderr)
+
+    def start(self, index: int, protein: str, method: str) -> None:
+        self.bar.set_postfix_str(f"{protein} {method}")
+
+    def finished(self, index: int, record: dict[str, Any]) -> None:
+        """One (protein, method) done: the bar moves, or a line with its seconds and long-range P@L."""
+        self.bar.update(1)
+        if self.lines:
+            long_l = next((row["precision"] for row in record["rows"] if row["range"] == "long" and row["k"] == "L"),
+                          math.nan)  # fmt: skip
+            self.say(f"[{index}/{self.proteins}] {record['protein']} {record['method']}: "
+                     f"{significant_text(record['seconds'])} s, long P@L {precision_text(long_l)}")  # fmt: skip
+
+    def failed(self, index: int, protein: str, method: str, error: Exception) -> None:
+        self.bar.update(1)
+        self.say(f"[{index}/{self.proteins}] {protein} {method}: failed: {error}")
+
+    def kept(self, index: int, protein: str, methods: list[str]) -> None:
+        """Results an earlier run finished (progress.jsonl): not computed again."""
+        if self.lines:
+            self.say(f"[{index}/{self.proteins}] {protein}: skipped {', '.join(methods)} (kept from progress.jsonl)")
+
+    def close(self) -> None:
+        self.bar.close()
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Run the benchmark; returns the summary payload (also written to `--out`)."""
-    from tqdm.auto import tqdm
-
     from interp.loading import load_model
     from interp.panel import load_panel
 
     args = parse_args(argv)
+    if args.rewrite_summary:
+        return rewrite_summary(args.out)
     methods = check_methods(args.methods)
     rule = HeadRule.parse(args.head_rule)
     dtype = None if args.dtype is None else getattr(torch, args.dtype)
@@ -277,33 +413,42 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     progress_path = out / "progress.jsonl"
     records = read_progress(progress_path)
     explainers, unavailable, fitted, failures = {}, {}, {}, []
+    memory_limit = None if args.memory_limit is None else int(args.memory_limit * 1e9)
+    options = {"batch_size": args.batch_size, "memory_limit": memory_limit}
     for method in methods:
         try:
-            explainer = build_explainer(method, model, tokenizer, options={"batch_size": args.batch_size, "memory_limit": None if args.memory_limit is None else int(args.memory_limit * 1e9)})
+            explainer = build_explainer(method, model, tokenizer, options=options)
             saved = out / "combiners" / f"{method}.json"
+            if method in CALIBRATED and calibration and not saved.is_file() and not args.no_progress:
+                plural = "" if len(calibration) == 1 else "s"
+                print(f"{method}: fitting on {len(calibration)} calibration protein{plural}", file=sys.stderr, flush=True)
             seconds, explainer = timed(partial(prepare, method, explainer, calibration, top_k=args.top_k, rule=rule,
                                                saved=saved))  # fmt: skip
         except InterpError as error:
             unavailable[method] = str(error)
-            print(f"{method}: not available: {error}", file=sys.stderr)
+            print(f"{method}: not available: {error}", file=sys.stderr, flush=True)
             continue
         explainers[method] = explainer
         if method in CALIBRATED:
             cropped = fitting_data(calibration, explainer.adapter)[2]
             fitted[method] = {"seconds": seconds, **describe_fit(saved), "cropped_to_model_length": cropped}
-    bar = tqdm(held_out, desc="proteins", unit="protein", disable=args.no_progress)
-    for entry in bar:
+    left = sum((entry.name, method) not in records for entry in held_out for method in explainers)
+    progress = Progress(len(held_out), left, enabled=not args.no_progress)
+    for index, entry in enumerate(held_out, start=1):
+        kept = [method for method in explainers if (entry.name, method) in records]
+        if kept:
+            progress.kept(index, entry.name, kept)
         for method, explainer in explainers.items():
             if (entry.name, method) in records:
                 continue
-            bar.set_postfix_str(f"{entry.name} {method}")
+            progress.start(index, entry.name, method)
             if device.type == "cuda":
                 torch.cuda.reset_peak_memory_stats(device)
             try:
                 seconds, prediction = timed(partial(explainer.attribute, entry.sequence))
             except (InterpError, torch.cuda.OutOfMemoryError) as error:
                 failures.append({"protein": entry.name, "method": method, "error": str(error)})
-                tqdm.write(f"{entry.name} ({method}) failed: {error}")
+                progress.failed(index, entry.name, method, error)
                 continue
             record = {"protein": entry.name, "method": method, "seconds": seconds,
                       "peak_memory_gb": peak_memory_gb(device),
@@ -311,6 +456,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                                              entry.truth)}  # fmt: skip
             append_progress(progress_path, record)
             records[(entry.name, method)] = record
+            progress.finished(index, record)
+    progress.close()
     current = {entry.name for entry in held_out}  # a resumed run with a smaller --limit leaves the rest out
     records = {key: record for key, record in records.items() if key[0] in current and key[1] in methods}
     scored = sorted({name for name, _ in records})

@@ -1,16 +1,11 @@
-"""interp: contact maps from biological sequence models, and the metrics and structures to check them."""
+"""interp: contact maps from biological sequence models, and the metrics and structures to check them.
 
-from interp.contacts import (
-    Pair,
-    apc,
-    center_jacobian,
-    frobenius_norm,
-    jacobian_to_contacts,
-    symmetrize,
-    symmetrize_jacobian,
-    top_pairs,
-    zero_diagonal,
-)
+Everything but the error classes is imported on first use (PEP 562), so that `interp --help` and argument errors
+answer without loading torch, transformers or biotite; type checkers see the imports below.
+"""
+
+from typing import TYPE_CHECKING
+
 from interp.errors import (
     AlignmentFormatError,
     ChainNotFoundError,
@@ -26,22 +21,48 @@ from interp.errors import (
     SequenceTooLongError,
     StructureError,
 )
-from interp.io import load_contacts, read_alignment, read_fasta, read_rr, save_contacts, write_rr
-from interp.metrics import ContactPrecision, contact_precision, precision_table
-from interp.prediction import ContactPrediction
-from interp.structure import ContactMap, contact_map
+
+if TYPE_CHECKING:
+    from interp.contacts import (
+        Pair,
+        apc,
+        center_jacobian,
+        frobenius_norm,
+        jacobian_to_contacts,
+        symmetrize,
+        symmetrize_jacobian,
+        top_pairs,
+        zero_diagonal,
+    )
+    from interp.explainers import (
+        AttentionReadout,
+        CategoricalJacobian,
+        Explainer,
+        GradientJacobian,
+        RepresentationJacobian,
+    )
+    from interp.io import load_contacts, read_alignment, read_fasta, read_rr, save_contacts, write_rr
+    from interp.loading import load_model
+    from interp.metrics import ContactPrecision, contact_precision, precision_table
+    from interp.panel import load_panel
+    from interp.prediction import ContactPrediction
+    from interp.structure import ContactMap, contact_map
 
 __version__ = "0.1.0"
 
-_LAZY = {  # explainers pull in captum and transformers: imported on first use, so the CLI starts fast
-    "AttentionReadout": "interp.explainers",
-    "CategoricalJacobian": "interp.explainers",
-    "Explainer": "interp.explainers",
-    "GradientJacobian": "interp.explainers",
-    "RepresentationJacobian": "interp.explainers",
+_LAZY = {  # name -> the module that defines it, imported on first use of the name
+    **dict.fromkeys(["AttentionReadout", "CategoricalJacobian", "Explainer", "GradientJacobian",
+                     "RepresentationJacobian"], "interp.explainers"),
+    **dict.fromkeys(["Pair", "apc", "center_jacobian", "frobenius_norm", "jacobian_to_contacts", "symmetrize",
+                     "symmetrize_jacobian", "top_pairs", "zero_diagonal"], "interp.contacts"),
+    **dict.fromkeys(["load_contacts", "read_alignment", "read_fasta", "read_rr", "save_contacts", "write_rr"],
+                    "interp.io"),
+    **dict.fromkeys(["ContactPrecision", "contact_precision", "precision_table"], "interp.metrics"),
+    "ContactPrediction": "interp.prediction",
+    **dict.fromkeys(["ContactMap", "contact_map"], "interp.structure"),
     "load_model": "interp.loading",
     "load_panel": "interp.panel",
-}
+}  # fmt: skip
 
 
 def __getattr__(name: str):
@@ -52,6 +73,10 @@ def __getattr__(name: str):
         globals()[name] = value
         return value
     raise AttributeError(f"module 'interp' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 
 __all__ = [

@@ -1,13 +1,23 @@
-"""The `interp` command (typer): score predicted contacts against a structure, compute true contact maps."""
+"""The `interp` command (typer): contact maps from a FASTA file, scores against a structure, benchmarks.
+
+Torch, transformers and biotite are imported inside the commands that use them, so that `interp --help` and
+argument errors answer in a fraction of a second (`tests/test_cli.py` checks that no heavy module is loaded).
+Every error the user can fix (an `InterpError`, a missing file) ends in one `error: ...` line and exit code 2.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import sys
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 
-from interp.methods import METHOD_NAMES
+from interp.errors import InterpError
+from interp.methods import METHOD_NAMES, check_method
 
 app = typer.Typer(
     name="interp",
@@ -16,10 +26,98 @@ app = typer.Typer(
     add_completion=False,
 )
 
+METHODS = METHOD_NAMES  # the names of interp.methods
+DTYPES = ("float32", "bfloat16", "float16")
+AUTOCAST_DTYPES = ("bfloat16", "float16")
 
-def _print_table(table: dict[str, float]) -> None:
+
+def _echo_error(message: str) -> None:
+    """One line on stderr, on a line of its own even while a progress bar is drawn."""
+    from tqdm.auto import tqdm  # tqdm is light: no torch
+
+    tqdm.write(message.replace("unknown='mask'", "--unknown mask"), file=sys.stderr)
+
+
+def _fail(message: str) -> NoReturn:
+    _echo_error(f"error: {message}")
+    raise typer.Exit(2)
+
+
+@contextlib.contextmanager
+def _user_errors() -> Iterator[None]:
+    """Turn the errors a user can fix into `error: ...` and exit code 2, without a traceback."""
+    try:
+        yield
+    except InterpError as exc:
+        _fail(str(exc))
+    except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+        _fail(f"{exc.filename}: {exc.strerror.lower() if exc.strerror else exc}")
+
+
+class _Notes:
+    """Warnings and notes said once each, in words, on stderr (not as `file.py:180: UserWarning: ...`)."""
+
+    def __init__(self) -> None:
+        self.said: set[str] = set()
+
+    def say(self, message: str) -> None:
+        if message not in self.said:
+            self.said.add(message)
+            _echo_error(f"note: {message}")
+
+    @contextlib.contextmanager
+    def catching(self) -> Iterator[None]:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                yield
+            finally:
+                for warning in caught:
+                    self.say(str(warning.message))
+
+
+def _quiet_transformers() -> None:
+    """No "Loading weights" bars or load reports from transformers: the command says what matters itself."""
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
+    transformers_logging.set_verbosity_error()
+
+
+def _print_table(table: dict[str, float], too_short: dict[str, str] | None = None) -> None:
+    """The precision table, three decimals (as `interp demo`); "n/a" where the prediction lists too few pairs."""
+    too_short = too_short or {}
     for key, value in table.items():
-        typer.echo(f"{key:16s} {value:.4f}")
+        typer.echo(f"{key:16s} {'n/a':>6s}  ({too_short[key]})" if key in too_short else f"{key:16s} {value:6.3f}")
+
+
+def _check_method(method: str) -> None:
+    try:
+        check_method(method)
+    except InterpError:
+        raise typer.BadParameter(f"unknown method {method!r}; choose from {', '.join(METHODS)}") from None
+
+
+def _make_explainer(method: str, model: Any, tokenizer: Any, *, batch_size: int | None = None,
+                    autocast: Any = None, progress: bool = False) -> Any:  # fmt: skip
+    """`make_explainer` with the options each method takes from the command line."""
+    from interp.explainers import make_explainer
+
+    _check_method(method)
+    options: dict[str, Any] = {} if method == "attention" else {"show_progress": progress}
+    if method in ("jacobian", "fast-jacobian"):
+        options.update(batch_size=batch_size, dtype=autocast)
+    return make_explainer(method, model, tokenizer, **options)
+
+
+def _torch_dtype(name: str | None, allowed: tuple[str, ...], option: str) -> Any:
+    if name is None:
+        return None
+    if name not in allowed:
+        raise typer.BadParameter(f"{option} {name!r}: choose from {', '.join(allowed)}")
+    import torch
+
+    return getattr(torch, name)
 
 
 @app.command("contact-map")
@@ -33,64 +131,121 @@ def contact_map_command(
     threshold: Annotated[float, typer.Option(help="Contact distance cut-off in Angstrom.")] = 8.0,
 ) -> None:
     """Compute the true contact map of one chain and save it as .npz."""
-    from interp.errors import InterpError
     from interp.io import save_contacts
     from interp.structure import contact_map
 
-    try:
+    with _user_errors():
         truth = contact_map(structure, chain=chain, atom=atom, threshold=threshold)
-    except InterpError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    save_contacts(out, truth.contacts, sequence=truth.sequence, distances=truth.distances, resolved=truth.resolved)
+        save_contacts(out, truth.contacts, sequence=truth.sequence, distances=truth.distances, resolved=truth.resolved)
     typer.echo(
         f"{structure}: chain {truth.chain}, {len(truth)} residues, {int(truth.resolved.sum())} resolved -> {out}"
     )
 
 
+def _read_sequence(text: str) -> str:
+    """--sequence: a FASTA file (its first record) or the letters themselves."""
+    from interp.io import read_fasta
+
+    path = Path(text)
+    if path.exists():
+        return read_fasta(path)[0].sequence.upper()
+    if not text.isalpha():
+        raise InterpError(f"--sequence {text!r} is neither a file nor a sequence of letters")
+    return text.upper()
+
+
+def _too_short(pred: Any, truth: Any, table: dict[str, float], length: int | None) -> dict[str, str]:
+    """{metric: why} for the ranges where the prediction lists fewer scorable pairs than P@k needs."""
+    from interp.metrics import listed_candidates, resolve_k, resolve_range
+
+    out = {}
+    effective = int(truth.resolved.sum()) if length is None else length
+    for key in table:
+        range_name, k = key.split("_P@")
+        _, low, high = resolve_range(range_name)
+        listed = listed_candidates(pred, truth, min_separation=low, max_separation=high)
+        needed = resolve_k(k, effective)
+        if listed < needed:
+            out[key] = f"the file lists {listed} scorable {range_name}-range pairs; P@{k} needs {needed}"
+    return out
+
+
 @app.command()
 def score(
-    prediction: Annotated[Path, typer.Argument(help="Predicted contacts: CASP RR file or .npz from interp.")],
-    structure: Annotated[Path, typer.Argument(help="PDB or mmCIF file with the true structure.")],
-    chain: Annotated[str | None, typer.Option(help="Chain id; '-' for a blank chain.")] = None,
+    prediction: Annotated[
+        Path, typer.Argument(help="Predicted contacts: .npz or pairs .csv from interp, or a CASP RR file.")
+    ],
+    structure_file: Annotated[
+        Path | None, typer.Argument(metavar="[STRUCTURE]", help="PDB or mmCIF file (or give --structure).")
+    ] = None,
+    structure: Annotated[Path | None, typer.Option(help="PDB or mmCIF file with the true structure.")] = None,
+    chain: Annotated[str | None, typer.Option(help="Chain id; '-' for a blank chain; default: first chain.")] = None,
+    sequence: Annotated[
+        str | None,
+        typer.Option(help="The predicted sequence (letters or a FASTA file), for a pairs CSV or an RR file without one."),
+    ] = None,
     length: Annotated[int | None, typer.Option(help="Override L (default: resolved residues).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Also write the table as CSV (metric, precision, note).")] = None,
 ) -> None:
-    """Print P@L, P@L/2, P@L/5 by range for a prediction against a structure."""
-    from interp.errors import InterpError
-    from interp.io import load_contacts, read_rr
+    """Print P@L, P@L/2, P@L/5 by range for a prediction against a structure.
+
+    interp's own files (.npz, .pairs.csv, .rr) give the same numbers. Where an RR or CSV file lists too few
+    pairs in a range for a k, that cell reads "n/a" with the reason, not a lower precision.
+    """
+    import csv
+
+    from interp.io import atomic_write, load_contacts, read_pairs_csv, read_rr
     from interp.metrics import precision_table
     from interp.structure import contact_map
 
-    try:
+    if structure is not None and structure_file is not None:
+        raise typer.BadParameter("give the structure once: as the second argument or as --structure")
+    structure = structure or structure_file
+    if structure is None:
+        raise typer.BadParameter("missing the structure: give it as the second argument or as --structure")
+    with _user_errors():
         if prediction.suffix == ".npz":
             data = load_contacts(prediction)
-            pred, sequence = data["contacts"], data.get("sequence")
+            pred, seq = data["contacts"], data.get("sequence")
         else:
-            rr = read_rr(prediction)
-            if rr.sequence is None:
-                raise typer.BadParameter("the RR file has no sequence line")
-            pred, sequence = rr.to_map(), rr.sequence
-        truth = contact_map(structure, chain=chain, sequence=sequence)
-        _print_table(precision_table(pred, truth, length=length))
-    except InterpError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+            listed = read_pairs_csv(prediction) if prediction.suffix == ".csv" else read_rr(prediction)
+            seq = listed.sequence
+            if sequence is not None:
+                seq = _read_sequence(sequence)
+            if seq is None:
+                raise InterpError(f"{prediction}: the file holds no sequence; pass --sequence (letters or FASTA)")
+            pred = listed.to_rank_map(len(seq))  # the file's order, rounded scores' ties kept as written
+        truth = contact_map(structure, chain=chain, sequence=seq)
+        table = precision_table(pred, truth, length=length)
+        too_short = _too_short(pred, truth, table, length)
+    _print_table(table, too_short)
+    if out is not None:
+        with atomic_write(out, "w") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["metric", "precision", "note"])
+            for key, value in table.items():
+                writer.writerow([key, "" if key in too_short else f"{value:.4f}", too_short.get(key, "")])
 
 
-METHODS = METHOD_NAMES  # the names of interp.methods
+def _prepared_records(fasta: Path, notes: _Notes) -> list[tuple[str, str, str]]:
+    """(identifier, file stem, sequence) per FASTA record: the header's first word names the record; lower
+    case is read as upper case and a trailing '*' (stop codon) dropped, each said once."""
+    from interp.io import read_fasta, unique_file_stems
 
-
-def _make_explainer(method: str, model, tokenizer, *, batch_size: int | None = None, dtype=None,
-                    progress: bool = False):  # fmt: skip
-    """`make_explainer` with the options each method takes from the command line."""
-    from interp.explainers import make_explainer
-
-    if method not in METHODS:
-        raise typer.BadParameter(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
-    options: dict[str, Any] = {} if method == "attention" else {"show_progress": progress}
-    if method in ("jacobian", "fast-jacobian"):
-        options.update(batch_size=batch_size, dtype=dtype)
-    return make_explainer(method, model, tokenizer, **options)
+    records = read_fasta(fasta, allow_empty=True)  # an empty record is reported with the others
+    ids = [r.name.split()[0] if r.name.split() else f"record_{n + 1}" for n, r in enumerate(records)]
+    lower = [i for i, r in zip(ids, records, strict=True) if any(c.islower() for c in r.sequence)]
+    if lower:
+        notes.say(f"{len(lower)} record(s) hold lower-case letters, read as upper case (first: {lower[0]})")
+    stops = [i for i, r in zip(ids, records, strict=True) if r.sequence.endswith("*")]
+    if stops:
+        notes.say(f"dropped the trailing '*' (stop codon) of {len(stops)} record(s) (first: {stops[0]})")
+    stems = unique_file_stems(ids)
+    renamed = [f"{i} -> {s}" for i, s in zip(ids, stems, strict=True) if s != i]
+    if renamed:
+        notes.say(f"file names changed to stay distinct and file-safe: {', '.join(renamed[:5])}")
+    sequences = [r.sequence.upper().removesuffix("*") for r in records]
+    return list(zip(ids, stems, sequences, strict=True))
 
 
 @app.command()
@@ -101,51 +256,54 @@ def contacts(
     method: Annotated[str, typer.Option(help="jacobian, fast-jacobian, attention or gradient.")] = "jacobian",
     structure: Annotated[Path | None, typer.Option(help="Structure to score against (PDB/mmCIF).")] = None,
     chain: Annotated[str | None, typer.Option(help="Chain of the structure.")] = None,
+    unknown: Annotated[
+        str, typer.Option(help="Letters outside the model's alphabet (B, Z, X, -): 'error' refuses the record, 'mask' puts the mask token there.")
+    ] = "error",
     device: Annotated[str | None, typer.Option(help="cpu, cuda, cuda:1, ...")] = None,
-    dtype: Annotated[str | None, typer.Option(help="Autocast dtype for Jacobians: bfloat16 or float16.")] = None,
+    dtype: Annotated[str | None, typer.Option(help="The weights' dtype: float32, bfloat16 or float16 (default: as stored).")] = None,
+    autocast: Annotated[str | None, typer.Option(help="Autocast the Jacobians' forward passes: bfloat16 or float16.")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Mutants per forward pass (default: automatic).")] = None,
     trust_remote_code: Annotated[bool, typer.Option(help="Allow the model repository's own code.")] = False,
 ) -> None:
-    """Contact maps for every record of a FASTA file: .npz, top pairs CSV, RR, PNG (and precision)."""
-    from collections import Counter
+    """Contact maps for every record of a FASTA file: .npz, top pairs CSV, RR, PNG (and precision).
 
-    import torch
+    Files are named by each record's identifier (the header's first word). A record that fails is reported
+    with its identifier and the others go on (exit code 1); bad options and unreadable files stop before any
+    work (exit code 2).
+    """
     from tqdm.auto import tqdm
 
-    from interp.errors import InterpError
-    from interp.io import read_fasta
-    from interp.loading import load_model
-    from interp.outputs import write_prediction_files
+    _check_method(method)
+    if unknown not in ("error", "mask"):
+        raise typer.BadParameter(f"--unknown {unknown!r}: choose 'error' or 'mask'")
+    weights_dtype = _torch_dtype(dtype, DTYPES, "--dtype")
+    autocast_dtype = _torch_dtype(autocast, AUTOCAST_DTYPES, "--autocast")
+    notes = _Notes()
+    with _user_errors():
+        records = _prepared_records(fasta, notes)
+        from interp.loading import load_model
+        from interp.outputs import write_prediction_files
+        from interp.structure import contact_map
 
-    torch_dtype = None if dtype is None else getattr(torch, dtype, None)
-    if dtype is not None and not isinstance(torch_dtype, torch.dtype):
-        raise typer.BadParameter(f"unknown dtype {dtype!r}")
-    try:
-        records = read_fasta(fasta, allow_empty=True)  # an empty record is reported with the others
-        duplicated = sorted(name for name, n in Counter(r.name for r in records).items() if n > 1)
-        if duplicated:  # outputs are named by record id: a second record would overwrite the first
-            raise InterpError(f"{fasta}: record ids appear more than once: {', '.join(map(repr, duplicated[:5]))}")
-        loaded, tokenizer = load_model(model, trust_remote_code=trust_remote_code, device=device)
-    except InterpError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    explainer = _make_explainer(method, loaded, tokenizer, batch_size=batch_size, dtype=torch_dtype, progress=True)
+        _quiet_transformers()
+        with notes.catching():
+            loaded, tokenizer = load_model(model, trust_remote_code=trust_remote_code, device=device,
+                                           dtype=weights_dtype)  # fmt: skip
+            explainer = _make_explainer(method, loaded, tokenizer, batch_size=batch_size, autocast=autocast_dtype,
+                                        progress=True)  # fmt: skip
     failures = 0
-    for record in tqdm(records, desc="records", unit="seq", disable=len(records) < 2):
+    for identifier, stem, sequence in tqdm(records, desc="records", unit="seq", disable=len(records) < 2):
         try:
-            prediction = explainer.attribute(record.sequence, names=[record.name])
-            truth = None
-            if structure is not None:
-                from interp.structure import contact_map
-
-                truth = contact_map(structure, chain=chain, sequence=record.sequence)
-            write_prediction_files(prediction, out, truth=truth)
+            with notes.catching():
+                prediction = explainer.attribute(sequence, names=[identifier], unknown=unknown)
+            truth = None if structure is None else contact_map(structure, chain=chain, sequence=sequence)
+            write_prediction_files(prediction, out, truth=truth, stem=stem)
             if truth is not None:
-                typer.echo(f"{record.name}:")
+                typer.echo(f"{identifier}:")
                 _print_table(prediction.precision(truth))
         except InterpError as exc:
             failures += 1
-            typer.echo(f"error in record {record.name!r}: {exc}", err=True)
+            _echo_error(f"error in record {identifier!r}: {exc}")
     typer.echo(f"{len(records) - failures} of {len(records)} records written to {out}/")
     if failures:
         raise typer.Exit(1)
@@ -163,13 +321,12 @@ def demo(
     """Contacts of 1a3a from the embedded default model (offline), scored against its crystal structure."""
     import time
 
+    methods = method or ["jacobian", "attention"]
+    for name in methods:
+        _check_method(name)
     from interp.embedded_model import DEFAULT_MODEL_DIR, default_model, default_target
     from interp.outputs import write_prediction_files
 
-    methods = method or ["jacobian", "attention"]
-    unknown = [m for m in methods if m not in METHODS]
-    if unknown:
-        raise typer.BadParameter(f"unknown method(s) {unknown}; choose from {', '.join(METHODS)}")
     model, tokenizer = default_model()
     target = default_target()
     n_params = sum(p.numel() for p in model.parameters())
@@ -177,13 +334,14 @@ def demo(
         f"model: {DEFAULT_MODEL_DIR.name} ({n_params:,} parameters); target {target.name}, L={len(target.sequence)}"
     )
     tables = {}
-    for name in methods:
-        start = time.perf_counter()
-        prediction = _make_explainer(name, model, tokenizer).attribute(target.sequence, names=[target.name])
-        seconds = time.perf_counter() - start
-        paths = write_prediction_files(prediction, out, truth=target)
-        tables[name] = prediction.precision(target)
-        typer.echo(f"{name}: {seconds:.2f} s -> {', '.join(p.name for p in paths.values())}")
+    with _user_errors():
+        for name in methods:
+            start = time.perf_counter()
+            prediction = _make_explainer(name, model, tokenizer).attribute(target.sequence, names=[target.name])
+            seconds = time.perf_counter() - start
+            paths = write_prediction_files(prediction, out, truth=target)
+            tables[name] = prediction.precision(target)
+            typer.echo(f"{name}: {seconds:.2f} s -> {', '.join(p.name for p in paths.values())}")
     keys = list(next(iter(tables.values())))
     typer.echo("\n" + f"{'metric':16s}" + "".join(f"{name:>14s}" for name in tables))
     for key in keys:
@@ -203,17 +361,17 @@ BENCHMARKS = {
     "scaling": ("scaling", [], ["--quick"]),
     "precision": ("reduced_precision", [], []),
     "reliability": ("reliability", [], ["--quick"]),
-    "contacts": ("contacts", ["--no-progress"], ["--limit", "14", "--calibration", "4", "--top-k", "4", "--no-progress",
-                                                 "--methods", "fast-jacobian", "attention-mean", "attention-top-k",
-                                                 "attention-logistic", "attention-calibrated"]),
+    "contacts": ("contacts", [], ["--limit", "14", "--calibration", "4", "--top-k", "4",
+                                  "--methods", "fast-jacobian", "attention-mean", "attention-top-k",
+                                  "attention-logistic", "attention-calibrated"]),
 }  # fmt: skip
 OWN_FOLDER = {"contacts"}  # suites that write several files: under `all`, they get a folder of their own in --out
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True}, add_help_option=False)
 def benchmark(
     ctx: typer.Context,
-    suite: Annotated[str, typer.Argument(help=f"One of: {', '.join(BENCHMARKS)}, all.")],
+    suite: Annotated[str | None, typer.Argument(help=f"One of: {', '.join(BENCHMARKS)}, all.")] = None,
     quick: Annotated[bool, typer.Option(help="The short version of each suite (minutes, not hours).")] = False,
     out: Annotated[
         Path | None,
@@ -222,26 +380,36 @@ def benchmark(
             "else ./interp-benchmarks)."
         ),
     ] = None,
+    show_help: Annotated[
+        bool, typer.Option("--help", "-h", help="This help; after a suite's name, that suite's own options.")
+    ] = False,
 ) -> None:
-    """Run a benchmark suite; each writes JSON plus a markdown table (date, machine, commit) and prints it.
+    """Run a benchmark suite; each writes JSON plus a markdown table (date, machine, interp version) and prints it.
 
     Options after the suite's name that are not listed here go to the suite itself, e.g.
-    `interp benchmark contacts --model facebook/esm2_t33_650M_UR50D --device cuda --out esm2` (see
-    `python -m interp.benchmarks.contacts --help`).
+    `interp benchmark contacts --model facebook/esm2_t33_650M_UR50D --device cuda --out esm2`;
+    `interp benchmark SUITE --help` lists them.
     """
-    import importlib
-    import time
-
-    import torch
-
-    from interp.errors import InterpError
-
+    if suite is None or (show_help and suite == "all"):
+        typer.echo(ctx.get_help())
+        raise typer.Exit(0 if show_help else 2)
     names = list(BENCHMARKS) if suite == "all" else [suite]
     unknown = [n for n in names if n not in BENCHMARKS]
     if unknown:
         raise typer.BadParameter(f"unknown suite {suite!r}; choose from {', '.join(BENCHMARKS)}, all")
     if ctx.args and len(names) > 1:
         raise typer.BadParameter(f"options {ctx.args} go to one suite; name it instead of 'all'")
+    import importlib
+    import time
+
+    if show_help:  # the suite's own parser prints its options (importing the suite loads torch)
+        typer.echo(f"interp benchmark {suite} [--quick] [--out DIR] [SUITE OPTIONS]; the suite's options:\n")
+        module_name = BENCHMARKS[suite][0]
+        with contextlib.suppress(SystemExit):
+            importlib.import_module(f"interp.benchmarks.{module_name}").main(["--help"])
+        raise typer.Exit(0)
+    import torch
+
     seconds = {}
     for name in names:
         module_name, full, short = BENCHMARKS[name]
@@ -253,10 +421,8 @@ def benchmark(
                 folder = out.resolve() / name if len(names) > 1 and name in OWN_FOLDER else out
                 passed_on = ["--out", str(folder)]
             suite_args = [*(short if quick else full), *passed_on, *ctx.args]
-            importlib.import_module(f"interp.benchmarks.{module_name}").main(suite_args)
-        except InterpError as exc:  # bad options or input for the suite: its message, no traceback
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from None
+            with _user_errors():  # bad options or input for the suite: its message, no traceback
+                importlib.import_module(f"interp.benchmarks.{module_name}").main(suite_args)
         finally:  # some suites pin one thread; the next one gets the machine back
             torch.set_num_threads(threads)
         seconds[name] = time.perf_counter() - start

@@ -14,7 +14,7 @@ import os
 import re
 import tempfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, NamedTuple, cast
@@ -22,6 +22,7 @@ from typing import IO, Any, NamedTuple, cast
 import numpy as np
 import torch
 
+from interp.contacts import Pair, top_pairs
 from interp.errors import AlignmentFormatError, ContactMapError, EmptySequenceError, FastaFormatError, RRFormatError
 
 PathLike = str | os.PathLike
@@ -249,6 +250,27 @@ class RRContacts:
             out[a, b] = out[b, a] = value
         return out
 
+    def to_rank_map(self, length: int | None = None) -> torch.Tensor:
+        """A symmetric [L, L] map of ranks: the best listed pair scores N, the next N - 1, ...; unlisted -inf.
+
+        Pairs are ranked by score, highest first, ties kept in file order (a CASP RR file lists its pairs
+        best first). Scoring this map reproduces the ranking the file was written from, even where its
+        rounded probabilities tie, which `to_map` cannot.
+
+        Args:
+            length: L, the size of the map; None takes the length of the file's sequence.
+
+        Returns:
+            A symmetric float64 tensor [L, L]; a pair listed twice keeps its better rank.
+
+        Raises:
+            RRFormatError: as `to_map`.
+        """
+        order = torch.sort(self.score, descending=True, stable=True).indices
+        ranks = torch.empty_like(self.score)
+        ranks[order] = torch.arange(len(order), 0, -1, dtype=torch.float64)
+        return RRContacts(self.sequence, self.i, self.j, ranks).to_map(length)
+
 
 _RR_HEADERS = ("PFRMAT", "TARGET", "AUTHOR", "METHOD", "REMARK", "MODEL", "END", "RMSD", "SCORE")
 
@@ -314,6 +336,7 @@ def write_rr(
     min_separation: int = 6,
     target: str = "interp",
     method: str = "interp",
+    pairs: Sequence[Pair] | None = None,
 ) -> None:
     """Write the top-k pairs (all pairs with j - i >= min_separation when k is None) as a CASP RR file.
 
@@ -329,19 +352,20 @@ def write_rr(
         min_separation: the smallest sequence separation j - i written.
         target: the TARGET header's value.
         method: the METHOD header's value.
+        pairs: the pairs to write instead of the top k, best first (e.g. `pairs_for_every_range`); their
+            scores are read from `contact_map`.
 
     Raises:
         RRFormatError: if `sequence` does not have L residues.
         ContactMapError: if `contact_map` is not square [L, L] or holds NaN or infinite values.
     """
-    from interp.contacts import top_pairs
-
     contact_map = torch.as_tensor(contact_map)
     length = contact_map.shape[0]
     if sequence is not None and len(sequence) != length:
         raise RRFormatError(f"sequence has {len(sequence)} residues, the map {length}")
-    pairs = top_pairs(contact_map, k if k is not None else length * length, min_separation=min_separation)
-    scores = np.array([p.score for p in pairs], dtype=np.float64)
+    if pairs is None:
+        pairs = top_pairs(contact_map, k if k is not None else length * length, min_separation=min_separation)
+    scores = np.array([float(contact_map[p.i, p.j]) for p in pairs], dtype=np.float64)
     span = float(scores.max() - scores.min()) if len(scores) else 0.0
     scaled = (scores - scores.min()) / span if span > 0 else np.ones_like(scores)
     with atomic_write(path) as handle:
@@ -409,12 +433,48 @@ def load_contacts(path: PathLike) -> dict[str, Any]:
     return out
 
 
+def read_pairs_csv(path: PathLike) -> RRContacts:
+    """Read the top-pairs CSV that `interp contacts` writes (columns `i_1based`, `j_1based`, `score`, ...).
+
+    Args:
+        path: the CSV file.
+
+    Returns:
+        The pairs as `RRContacts` with 0-based indices, in file order, and no sequence (the CSV holds none).
+
+    Raises:
+        RRFormatError: if the header lacks `i_1based`, `j_1based` or `score` (a CSV with plain `i` and `j`
+            columns does not say which residue numbering it uses, so it is refused), or a row does not parse.
+    """
+    import csv
+
+    pairs: list[tuple[int, int, float]] = []
+    with _open_text(path) as handle:
+        reader = csv.DictReader(handle)
+        missing = {"i_1based", "j_1based", "score"} - set(reader.fieldnames or [])
+        if missing:
+            raise RRFormatError(
+                f"{path}: a pairs CSV needs the columns i_1based, j_1based and score; missing {sorted(missing)}"
+            )
+        for number, row in enumerate(reader, start=2):
+            try:
+                a, b, score = int(row["i_1based"]), int(row["j_1based"]), float(row["score"])
+            except (TypeError, ValueError):
+                raise RRFormatError(f"{path}: line {number}: not numbers: {row}") from None
+            if a < 1 or b < 1 or a == b or not math.isfinite(score):
+                raise RRFormatError(f"{path}: line {number}: residues must be >= 1, distinct, score finite: {row}")
+            pairs.append((min(a, b) - 1, max(a, b) - 1, score))
+    tensor = torch.tensor(pairs, dtype=torch.float64).reshape(-1, 3)
+    return RRContacts(None, tensor[:, 0].long(), tensor[:, 1].long(), tensor[:, 2])
+
+
 __all__ = [
     "Record",
     "RRContacts",
     "read_fasta",
     "read_alignment",
     "read_rr",
+    "read_pairs_csv",
     "write_rr",
     "save_contacts",
     "load_contacts",
@@ -431,3 +491,27 @@ def safe_file_name(record_id: str, suffix: str = ".npz") -> str:
         return f"{stem}{suffix}"
     digest = hashlib.sha1(record_id.encode("utf-8", "surrogatepass")).hexdigest()[:10]
     return f"{stem}-{digest}{suffix}"
+
+
+def unique_file_stems(record_ids: Sequence[str]) -> list[str]:
+    """File stems for the records of one run: each id made file-safe (letters, digits, . _ - only, at most 80
+    characters, never starting with a dot), with "-2", "-3", ... appended only where two records would share
+    a stem.
+
+    Args:
+        record_ids: the records' identifiers, in file order.
+
+    Returns:
+        One distinct stem per id, in the same order; the first record of a shared stem keeps it plain.
+    """
+    stems: list[str] = []
+    used: set[str] = set()
+    for record_id in record_ids:
+        base = re.sub(r"[^A-Za-z0-9._-]+", "_", record_id)[:80].lstrip(".") or "record"
+        stem, n = base, 1
+        while stem in used:
+            n += 1
+            stem = f"{base}-{n}"
+        used.add(stem)
+        stems.append(stem)
+    return stems

@@ -53,12 +53,13 @@ def load_model(name_or_path: str, *, trust_remote_code: bool = False, device: st
     if name_or_path in PRETRAINED_MODELS and not Path(name_or_path).exists():
         model, tokenizer = load_pretrained(name_or_path)
         return _place(model, device, dtype), tokenizer
+    hub = {"local_files_only": True} if _needs_cache_only(name_or_path) else {}
     from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer
 
     with contextlib.suppress(ImportError):
         import multimolecule  # noqa: F401  (registers the RNA models with the Auto classes)
     try:
-        config = AutoConfig.from_pretrained(name_or_path, trust_remote_code=trust_remote_code)
+        config = AutoConfig.from_pretrained(name_or_path, trust_remote_code=trust_remote_code, **hub)
     except ValueError as error:
         if "trust_remote_code" in str(error):
             raise InterpError(
@@ -71,7 +72,7 @@ def load_model(name_or_path: str, *, trust_remote_code: bool = False, device: st
     errors = []
     for auto in _auto_classes_in_order(config, AutoModelForMaskedLM, AutoModelForCausalLM, AutoModel):
         try:
-            model = auto.from_pretrained(name_or_path, config=config, trust_remote_code=trust_remote_code)
+            model = auto.from_pretrained(name_or_path, config=config, trust_remote_code=trust_remote_code, **hub)
             break
         except UnpicklingError as error:  # torch.load(weights_only=True) met something other than tensors
             raise InterpError(
@@ -82,8 +83,37 @@ def load_model(name_or_path: str, *, trust_remote_code: bool = False, device: st
             errors.append(f"{auto.__name__}: {error}")
     else:
         raise InterpError(f"{name_or_path}: no loadable model class ({'; '.join(errors)})")
-    tokenizer = AutoTokenizer.from_pretrained(name_or_path, trust_remote_code=trust_remote_code)
+    tokenizer = AutoTokenizer.from_pretrained(name_or_path, trust_remote_code=trust_remote_code, **hub)
     return _place(model.eval(), device, dtype), tokenizer
+
+
+def _needs_cache_only(name_or_path: str) -> bool:
+    """Whether a Hub name must be read from the local cache: the Hub cannot be reached, so that
+    huggingface_hub would retry each file five times, 8 s apart, before failing.
+
+    One request to the Hub's endpoint (5 s at most) decides; a local folder, or `HF_HUB_OFFLINE=1`, needs none.
+
+    Raises:
+        InterpError: the Hub cannot be reached and the model is not in the local cache (the message says how
+            to use a local folder).
+    """
+    from huggingface_hub import constants, get_session, try_to_load_from_cache
+
+    if Path(name_or_path).exists() or constants.HF_HUB_OFFLINE:
+        return False
+    try:
+        get_session().head(constants.ENDPOINT, timeout=5)
+        return False
+    except Exception as error:  # requests or httpx errors, by huggingface_hub version: any failure counts
+        reason = str(error) or type(error).__name__
+    if isinstance(try_to_load_from_cache(name_or_path, "config.json"), str):
+        return True
+    raise InterpError(
+        f"{name_or_path}: not a local folder, not in the Hugging Face cache, and {constants.ENDPOINT} cannot be "
+        f"reached ({reason}). On a machine with network, run `hf download {name_or_path} --local-dir "
+        f"MODEL_DIR` (or `huggingface-cli download` on older huggingface_hub), copy MODEL_DIR here and pass "
+        "its path as the model (CLI: --model MODEL_DIR)"
+    )
 
 
 def _auto_classes_in_order(config: Any, masked: Any, causal: Any, bare: Any) -> tuple[Any, ...]:

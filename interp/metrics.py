@@ -159,6 +159,36 @@ def contact_precision(
     return hits / n_pairs
 
 
+def listed_candidates(pred: Any, truth: Any, *, resolved: Any = None, min_separation: int = 6,
+                      max_separation: int | None = None) -> int:  # fmt: skip
+    """How many candidate pairs a prediction scores: resolved residues, in the range, score above -inf.
+
+    A prediction read from a file that lists only some pairs (a CASP RR file, interp's pairs CSV) leaves the
+    others at -inf; where this count is below the pairs P@k needs, `contact_precision` counts the missing
+    slots as wrong, so a caller can say "too few pairs" instead.
+
+    Args:
+        pred: the predicted map [L, L]; unlisted pairs are -inf.
+        truth: the true contacts (see `contact_precision`), for its resolved mask.
+        resolved: a bool [L] mask; None takes `truth.resolved` if any, else all.
+        min_separation: the smallest separation j - i counted.
+        max_separation: the largest separation j - i counted (inclusive); None sets no upper limit.
+
+    Returns:
+        The number of pairs i < j in the range, both resolved, with a score above -inf.
+    """
+    pred_t = torch.as_tensor(pred).detach().to("cpu", torch.float64)
+    _, resolved_t = unpack_truth(truth, resolved)
+    size = pred_t.shape[0]
+    if resolved_t is None:
+        resolved_t = torch.ones(size, dtype=torch.bool)
+    i, j = torch.triu_indices(size, size, offset=max(int(min_separation), 1))
+    keep = resolved_t[i] & resolved_t[j] & (pred_t[i, j] > -math.inf)
+    if max_separation is not None:
+        keep &= (j - i) <= max_separation
+    return int(keep.sum())
+
+
 def precision_table(
     pred: Any,
     truth: Any,
@@ -348,6 +378,7 @@ __all__ = [
     "resolve_range",
     "contact_precision",
     "precision_table",
+    "listed_candidates",
     "chance_precision",
     "ContactPrecision",
 ]

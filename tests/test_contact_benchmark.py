@@ -10,15 +10,18 @@ import csv
 import gzip
 import json
 import math
+import re
 import shutil
+import sys
 
 import pytest
 import torch
 from helpers import DATA, requires_data
 from typer.testing import CliRunner
 
-from interp import AttentionReadout, contact_precision
-from interp.benchmarks.contacts import main
+from interp import AttentionReadout, __version__, contact_precision
+from interp.benchmarks.common import machine, machine_lines
+from interp.benchmarks.contacts import main, precision_text, significant_text
 from interp.cli import app
 from interp.errors import InterpError
 from interp.loading import load_model
@@ -170,32 +173,40 @@ def test_the_chance_column_is_the_rate_of_true_contacts_among_candidate_pairs(tm
         assert 0 < expected < 0.5
     assert json.loads((tmp_path / "summary.json").read_text())["summary"][0]["long_chance"] == row["long_chance"]
     markdown = (tmp_path / "summary.md").read_text()
-    header = next(line for line in markdown.splitlines() if line.startswith("| method"))
-    cells = next(line for line in markdown.splitlines() if line.startswith("| attention-mean"))
+    full = markdown.split("## All ranges", 1)[1].splitlines()  # the full table, under its own heading
+    header = next(line for line in full if line.startswith("| method"))
+    cells = next(line for line in full if line.startswith("| attention-mean"))
     table = dict(zip(header.strip("|").split(" | "), cells.strip("|").split(" | "), strict=True))
-    assert float(table["long_chance"].strip()) == pytest.approx(row["long_chance"], rel=1e-2)
+    assert table["long_chance"].strip() == f"{row['long_chance']:.3f}"
     assert table["long_P@L vs chance"].strip() == f"{row['long_P@L'] / row['long_chance']:.1f}x"
 
 
-def test_methods_are_compared_on_the_proteins_they_share_and_the_dropped_ones_are_named(tmp_path):
+def test_methods_are_compared_on_the_proteins_they_share_and_the_dropped_ones_are_named(tmp_path, capsys):
     """A resumed run in which one method's result for one protein is missing and fails again: every mean is over
     the proteins both methods scored; the other method's result for it stays in per_protein.csv, named as dropped."""
-    args = [*QUICK, "--out", str(tmp_path), "--limit", "4", "--calibration", "1", "--methods", "attention-mean", "esm-head"]
+    args = [*QUICK, "--out", str(tmp_path), "--limit", "4", "--calibration", "1", "--top-k", "2", "--methods",
+            "attention-mean", "attention-top-k"]  # fmt: skip
     main(args)
     held_out = [entry.name for entry in load_panel("builtin", limit=4)[1:]]
     missing = held_out[1]
     progress = tmp_path / "progress.jsonl"
     lines = progress.read_text().splitlines()
-    kept = [line for line in lines if json.loads(line)["protein"] != missing or json.loads(line)["method"] != "esm-head"]
+    kept = [line for line in lines if (json.loads(line)["protein"], json.loads(line)["method"]) != (missing, "attention-top-k")]
     assert len(kept) == len(lines) - 1 == 5
     progress.write_text("\n".join(kept) + "\n")
-    payload = main([*args, "--memory-limit", "1e-9"])  # only (missing, esm-head) is computed, and refused
-    assert [(f["protein"], f["method"]) for f in payload["failures"]] == [(missing, "esm-head")]
+    capsys.readouterr()
+    progress_on = [a for a in args if a != "--no-progress"]
+    payload = main([*progress_on, "--memory-limit", "1e-9"])  # only (missing, attention-top-k) is computed, and refused
+    log = capsys.readouterr().err.splitlines()  # stderr is no terminal here: plain lines, one per result
+    assert f"[2/3] {missing}: skipped attention-mean (kept from progress.jsonl)" in log
+    assert any(line.startswith(f"[2/3] {missing} attention-top-k: failed: ") for line in log)
+    assert f"[1/3] {held_out[0]}: skipped attention-mean, attention-top-k (kept from progress.jsonl)" in log
+    assert [(f["protein"], f["method"]) for f in payload["failures"]] == [(missing, "attention-top-k")]
     assert payload["scored_proteins"] == 3 and payload["shared_proteins"] == 2
     summary = {row["method"]: row for row in payload["summary"]}
-    assert summary["attention-mean"]["proteins"] == summary["esm-head"]["proteins"] == 2
+    assert summary["attention-mean"]["proteins"] == summary["attention-top-k"]["proteins"] == 2
     assert summary["attention-mean"]["dropped_proteins"] == [missing] and summary["attention-mean"]["dropped"] == 1
-    assert summary["esm-head"]["dropped_proteins"] == [] and summary["esm-head"]["dropped"] == 0
+    assert summary["attention-top-k"]["dropped_proteins"] == [] and summary["attention-top-k"]["dropped"] == 0
     rows = csv_rows(tmp_path)
     assert {r["protein"] for r in rows if r["method"] == "attention-mean"} == set(held_out)  # the CSV stays complete
     for method, row in summary.items():
@@ -247,3 +258,113 @@ def test_summarise_skips_undefined_values_and_keeps_to_the_shared_proteins():
     assert a["long_chance"] == b["long_chance"] == pytest.approx(0.02)
     assert a["short_chance"] == pytest.approx(0.15) and a["medium_P@L/5"] == pytest.approx(0.5)
     assert a["seconds_per_protein"] == pytest.approx(2.0) and a["peak_memory_gb"] == 3.0
+
+
+def test_progress_is_a_line_per_result_in_a_log_a_bar_on_a_terminal_and_nothing_with_no_progress(tmp_path, capsys, monkeypatch):
+    """stderr not a terminal (a log): one flushed line per finished (protein, method) with its seconds and long-range
+    P@L, and a line for the results a resumed run keeps; a terminal: the bar alone; --no-progress: nothing."""
+    args = ["--model", "default", "--panel", "builtin", "--out", str(tmp_path), "--calibration", "1", "--methods",
+            "attention-mean"]  # fmt: skip
+    payload = main([*args, "--limit", "3"])
+    log = capsys.readouterr().err.splitlines()
+    held_out = [entry.name for entry in load_panel("builtin", limit=3)[1:]]
+    rows = {r["protein"]: float(r["precision"]) for r in csv_rows(tmp_path) if r["range"] == "long" and r["k"] == "L"}
+    seconds = {r["protein"]: float(r["seconds"]) for r in csv_rows(tmp_path)}
+    lines = [line for line in log if line.startswith("[")]
+    assert lines == [f"[{i}/2] {name} attention-mean: {significant_text(seconds[name])} s, long P@L {rows[name]:.3f}"
+                     for i, name in enumerate(held_out, start=1)]  # fmt: skip
+    assert payload["scored_proteins"] == 2
+
+    main([*args, "--limit", "4"])  # resumed: the first two are kept, the third computed
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("[")]
+    assert lines[:2] == [f"[{i}/3] {name}: skipped attention-mean (kept from progress.jsonl)"
+                         for i, name in enumerate(held_out, start=1)]  # fmt: skip
+    assert len(lines) == 3 and lines[2].startswith("[3/3] ") and " attention-mean: " in lines[2]
+
+    main([*args, "--limit", "4", "--no-progress"])
+    assert capsys.readouterr().err == ""
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)  # a terminal: the bar, no lines
+    main([*args[:5], str(tmp_path / "bar"), *args[6:], "--limit", "3"])
+    err = capsys.readouterr().err
+    assert "contacts: 100%" in err and "2/2" in err and "[1/2]" not in err
+
+
+def test_the_summary_leads_with_a_short_table_in_uniform_formats(tmp_path):
+    """summary.md: the interp version in the header, a short table first (3-decimal precisions, seconds to 3
+    significant digits), every range under its own heading; --rewrite-summary writes the same file from summary.json."""
+    payload = main([*QUICK, "--out", str(tmp_path), "--limit", "3", "--calibration", "1", "--methods", "attention-mean"])
+    markdown = (tmp_path / "summary.md").read_text()
+    assert f"- interp: {__version__}" in markdown and "commit: unknown" not in markdown
+    head, full = markdown.split("## All ranges")
+    table = [line for line in head.splitlines() if line.startswith("|")]
+    assert table[0] == "| method | long P@L | long P@L/5 | long P@L vs chance | seconds per protein |"
+    row = payload["summary"][0]
+    expected = (f"| attention-mean | {row['long_P@L']:.3f} | {row['long_P@L/5']:.3f} | "
+                f"{row['long_P@L'] / row['long_chance']:.1f}x | {significant_text(row['seconds_per_protein'])} |")  # fmt: skip
+    assert table[2] == expected
+    cells = next(line for line in full.splitlines() if line.startswith("| attention-mean")).strip("| ").split(" | ")
+    assert all(re.fullmatch(r"\d\.\d{3}", cell) for cell in cells[3:7] + cells[8:16])  # every precision: 3 decimals
+    (tmp_path / "summary.md").unlink()
+    main(["--rewrite-summary", "--out", str(tmp_path)])
+    assert (tmp_path / "summary.md").read_text() == markdown
+
+
+def test_number_formats_and_the_header_without_a_known_commit():
+    assert [significant_text(v) for v in (0.0121, 0.637, 5.394, 123.4, 4210.0, 0.0, math.nan)] == [
+        "0.0121", "0.637", "5.39", "123", "4210", "0", "n/a"]  # fmt: skip
+    assert [precision_text(v) for v in (0.0077, 0.00457, 0.0, 1.0, math.nan)] == ["0.008", "0.005", "0.000", "1.000", "n/a"]
+    facts = machine()
+    assert facts["interp"] == __version__ and list(facts)[:3] == ["date", "interp", "commit"]
+    lines = machine_lines({**facts, "commit": None})
+    assert f"- interp: {__version__}" in lines and not any(line.startswith("- commit") for line in lines)
+    assert not any(line.startswith("- commit") for line in machine_lines({**facts, "commit": "unknown"}))
+
+
+def tiny_esm_folder(folder, *, contact_head: bool):
+    """A tiny random ESM saved as users save theirs, with or without the contact head's weights in its file."""
+    from interp.stand_ins import esm_model
+
+    model, tokenizer = esm_model("tiny", seed=1)
+    state = {k: v for k, v in model.state_dict().items() if contact_head or "contact_head" not in k}
+    model.save_pretrained(folder, state_dict=state)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def test_esm_head_runs_only_where_the_checkpoint_carries_a_contact_head(tmp_path):
+    """The embedded default model (untrained head) and an ESM saved without contact_head weights (transformers
+    initialises the head randomly on loading) list esm-head as not available, with the reason; an ESM whose file
+    carries the head's weights runs it."""
+    common = ["--panel", "builtin", "--limit", "2", "--calibration", "1", "--methods", "attention-mean", "esm-head",
+              "--no-progress"]  # fmt: skip
+    payload = main(["--model", "default", "--out", str(tmp_path / "default"), *common])
+    assert "untrained" in payload["unavailable"]["esm-head"] and "default model" in payload["unavailable"]["esm-head"]
+    assert [row["method"] for row in payload["summary"]] == ["attention-mean"]
+    assert "- esm-head: the embedded default model" in (tmp_path / "default" / "summary.md").read_text()
+
+    without = tiny_esm_folder(tmp_path / "without", contact_head=False)
+    payload = main(["--model", str(without), "--out", str(tmp_path / "out-without"), *common])
+    assert "carries no contact_head weights" in payload["unavailable"]["esm-head"]
+    assert [row["method"] for row in payload["summary"]] == ["attention-mean"]
+
+    with_head = tiny_esm_folder(tmp_path / "with", contact_head=True)
+    payload = main(["--model", str(with_head), "--out", str(tmp_path / "out-with"), *common])
+    assert payload["unavailable"] == {} and [row["method"] for row in payload["summary"]] == ["attention-mean", "esm-head"]
+
+
+def test_a_hub_checkpoint_is_read_from_the_local_cache(tmp_path, monkeypatch):
+    """A Hub name: the weight files' tensor names come from the Hugging Face cache, without a download."""
+    import huggingface_hub.constants
+    from safetensors.torch import save_file
+
+    from interp.benchmarks.contact_methods import checkpoint_keys
+
+    snapshot = tmp_path / "models--someone--tiny-esm" / "snapshots" / "abc123"
+    snapshot.mkdir(parents=True)
+    (tmp_path / "models--someone--tiny-esm" / "refs").mkdir()
+    (tmp_path / "models--someone--tiny-esm" / "refs" / "main").write_text("abc123")
+    save_file({"esm.contact_head.regression.weight": torch.zeros(1, 4)}, str(snapshot / "model.safetensors"))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path))
+    assert checkpoint_keys("someone/tiny-esm") == {"esm.contact_head.regression.weight"}
+    assert checkpoint_keys("someone/not-cached") is None
