@@ -26,7 +26,7 @@ class ContactPrediction:
         contacts: the predicted map [L, L], float32, symmetric with a zero diagonal; higher means more likely.
         jacobian: the raw Jacobian [L, A, L, B] (CPU) when kept, else None.
         name: the record's name (a FASTA header), or None.
-        metadata: extra facts about the run, e.g. "adapter", "chain_boundaries" for a complex, "windows" and
+        metadata: extra facts about the run, e.g. "adapter", "model", "chain_boundaries" for a complex, "windows" and
             "covered" for a sequence computed in windows.
 
     Example:

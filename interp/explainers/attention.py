@@ -19,7 +19,7 @@ from torch import nn
 from interp.adapters.base import Adapter, Encoded
 from interp.contacts import norm_map_to_contacts
 from interp.errors import InterpError
-from interp.explainers.base import Explainer, check_finite_output, eval_mode
+from interp.explainers.base import Explainer, check_finite_output, eval_mode, model_name
 from interp.explainers.combiners import (
     EsmHeadCombiner,
     HeadSubsetCombiner,
@@ -175,7 +175,11 @@ class AttentionReadout(Explainer):
             method=f"attention_{self.combiner.kind}",
             contacts=contacts,
             name=name,
-            metadata={"adapter": self.adapter.name, "combiner": self.combiner.to_dict()},
+            metadata={
+                "adapter": self.adapter.name,
+                "model": model_name(self.adapter.model),
+                "combiner": self.combiner.to_dict(),
+            },
         )
 
     # --- fitting combiners -----------------------------------------------------------------------

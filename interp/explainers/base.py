@@ -60,6 +60,17 @@ def check_finite_output(values: torch.Tensor, what: str, describe: Callable[[int
             raise NonFiniteOutputError(f"the model returned NaN or infinite {what}{where}")
 
 
+def model_name(model: Any) -> str:
+    """The model's name for `ContactPrediction.metadata["model"]`: the checkpoint it was loaded from (a hub id
+    such as "facebook/esm2_t6_8M_UR50D", or a local folder's name), else the model's class name."""
+    path = str(getattr(getattr(model, "config", None), "_name_or_path", "") or "")
+    if not path:
+        return type(model).__name__
+    if os.path.isabs(path) or os.path.isdir(path):  # a local checkpoint: its folder's name, not the machine's path
+        return os.path.basename(os.path.normpath(path)) or path
+    return path
+
+
 class Explainer(Attribution):
     """Base class: `attribute(sequence or list of sequences)` -> ContactPrediction or list of them.
 
@@ -266,5 +277,5 @@ class Explainer(Attribution):
             contacts=contacts,
             jacobian=kept,
             name=name,
-            metadata={"adapter": self.adapter.name},
+            metadata={"adapter": self.adapter.name, "model": model_name(self.adapter.model)},
         )
