@@ -361,6 +361,7 @@ BENCHMARKS = {
     "scaling": ("scaling", [], ["--quick"]),
     "precision": ("reduced_precision", [], []),
     "reliability": ("reliability", [], ["--quick"]),
+    "startup": ("startup", [], ["--repeats", "1"]),
     "contacts": ("contacts", [], ["--limit", "14", "--calibration", "4", "--top-k", "4",
                                   "--methods", "fast-jacobian", "attention-mean", "attention-top-k",
                                   "attention-logistic", "attention-calibrated"]),

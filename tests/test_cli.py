@@ -223,6 +223,15 @@ def test_help_and_argument_errors_do_not_load_torch():
     assert "unknown method 'nonsense'" in result.stderr
 
 
+def test_startup_benchmark_times_each_case_and_names_the_modules_loaded(tmp_path):
+    from interp.benchmarks.startup import CASES, main
+
+    payload = main(["--repeats", "1", "--out", str(tmp_path)])
+    assert [row["case"] for row in payload["results"]] == list(CASES)
+    assert all(row["heavy_modules_loaded"] == "none" and 0 < row["median_seconds"] for row in payload["results"])
+    assert "| case |" in (tmp_path / "startup.md").read_text()
+
+
 def test_benchmark_help_prints_the_suites_own_options():
     result = _invoke("benchmark", "contacts", "--help")
     assert result.exit_code == 0, result.output
