@@ -85,10 +85,16 @@ def _quiet_transformers() -> None:
 
 
 def _print_table(table: dict[str, float], too_short: dict[str, str] | None = None) -> None:
-    """The precision table, three decimals (as `interp demo`); "n/a" where the prediction lists too few pairs."""
+    """The precision table, three decimals (as `interp demo`); "n/a" with the reason where a cell has no value."""
+    import math
+
     too_short = too_short or {}
     for key, value in table.items():
-        typer.echo(f"{key:16s} {'n/a':>6s}  ({too_short[key]})" if key in too_short else f"{key:16s} {value:6.3f}")
+        if key in too_short or math.isnan(value):
+            why = too_short.get(key, "no pair of resolved residues in this range")
+            typer.echo(f"{key:16s} {'n/a':>6s}  ({why})")
+        else:
+            typer.echo(f"{key:16s} {value:6.3f}")
 
 
 def _check_method(method: str) -> None:
@@ -217,6 +223,11 @@ def score(
             pred = listed.to_rank_map(len(seq))  # the file's order, rounded scores' ties kept as written
         truth = contact_map(structure, chain=chain, sequence=seq)
         table = precision_table(pred, truth, length=length)
+        if all(value != value for value in table.values()):  # NaN everywhere: nothing could be scored
+            raise InterpError(
+                f"{structure}: no pair of resolved residues in any range to score against "
+                f"({int(truth.resolved.sum())} of {len(truth)} residues resolved)"
+            )
         too_short = _too_short(pred, truth, table, length)
     _print_table(table, too_short)
     if out is not None:
@@ -224,7 +235,9 @@ def score(
             writer = csv.writer(handle)
             writer.writerow(["metric", "precision", "note"])
             for key, value in table.items():
-                writer.writerow([key, "" if key in too_short else f"{value:.4f}", too_short.get(key, "")])
+                missing = key in too_short or value != value  # NaN: no pair to score
+                why = too_short.get(key, "no pair of resolved residues in this range" if missing else "")
+                writer.writerow([key, "" if missing else f"{value:.4f}", why])
 
 
 def _prepared_records(fasta: Path, notes: _Notes) -> list[tuple[str, str, str]]:

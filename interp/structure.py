@@ -5,6 +5,11 @@ C-beta is missing). Nucleic-acid chains: by default the minimum distance between
 the two nucleotides (the convention of RNA contact benchmarks); `atom="C1'"` (or any atom name) uses
 that atom instead. Two residues are in contact when their distance is below `threshold` (8 Angstrom).
 First model, first altloc, hydrogens ignored; modified residues take their parent's letter (MSE -> M).
+
+A truncated file is a `StructureError`, never a map (see `contact_map` for the rules): one pass over the
+text checks that the coordinates do not stop mid-record and that a file whose writer closes its records
+(PDB TER/END, mmCIF `#`) has them after the last atom; a file that marks no end at all is checked against
+the sequence, when one is given.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ import gzip
 import io
 import math
 import os
+import re
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,8 +82,170 @@ class ContactMap:
         return len(self.sequence)
 
 
-def _read_atoms(path: PathLike) -> struc.AtomArray:
-    """Read the first model, first altloc, of a PDB or mmCIF file (gzipped or not)."""
+# PDB records that carry coordinates; a file cut inside its atoms ends with one of them.
+_PDB_COORD_RECORDS = ("ATOM", "HETATM", "ANISOU", "SIGATM", "SIGUIJ")
+# Records that show the writer marks where the coordinates end (TER, END, ENDMDL, CONECT, MASTER) or that
+# promise such a mark (HEADER: a wwPDB entry always ends with END; MODEL needs its ENDMDL).
+_PDB_END_MARK = re.compile(r"^(?:TER|END|CONECT|MASTER|HEADER|MODEL)", re.MULTILINE)
+# The `_atom_site` loop of an mmCIF file, and the lines that end a loop's rows.
+_CIF_ATOM_LOOP = re.compile(r"^loop_[ \t]*\r?\n(?:[ \t]*\r?\n)*[ \t]*_atom_site\.", re.MULTILINE)
+_CIF_LOOP_STOP = re.compile(r"^[ \t]*(?:#|_|loop_|data_|save_|global_|stop_)", re.MULTILINE)
+_CIF_ATOM_COLUMNS = re.compile(r"(?:[ \t]*_atom_site\.\S*[ \t]*(?:\r?\n|\Z))+")
+_CIF_HASH_LINE = re.compile(r"^#", re.MULTILINE)
+# One CIF value: a quoted string (closed by its quote followed by white space) or a bare word.
+_CIF_TOKEN = re.compile(r"""'(?:[^'\r\n]|'(?=\S))*'(?=\s|$)|"(?:[^"\r\n]|"(?=\S))*"(?=\s|$)|\S+""")
+
+
+def _line_count(text: str) -> int:
+    """The number of the file's last line (1-based), not counting an empty line after the final newline."""
+    return text.count("\n") + (0 if text.endswith("\n") else 1)
+
+
+def _pdb_record_is_cut(line: str, previous: str | None, final_newline: bool) -> bool:
+    """Whether a coordinate record lacks the columns it needs, or (at a file's end with no newline) is shorter
+    than the record before it."""
+    needed = 70 if line.startswith(("ANISOU", "SIGUIJ")) else 54  # U(ij) to column 70; x, y, z to column 54
+    if len(line) < needed:
+        return True
+    if line.startswith(("ATOM", "HETATM")):
+        try:
+            float(line[30:38]), float(line[38:46]), float(line[46:54])
+        except ValueError:
+            return True
+    return not final_newline and previous is not None and len(line) < len(previous)
+
+
+def _check_pdb_end(text: str, path: Path) -> bool:
+    """Refuse a PDB text cut inside its coordinates; True when the file marks no end at all (only the sequence
+    can tell whether such a file was cut between two records)."""
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    last = len(lines) - 1
+    while last >= 0 and not lines[last].strip():
+        last -= 1
+    if last < 0:
+        raise StructureError(f"{path}: the file is empty" if not text else f"{path}: the file holds only blank lines")
+    n = last
+    cut_name = not text.endswith("\n") and any(name.startswith(lines[n].rstrip()) for name in _PDB_COORD_RECORDS)
+    while n >= 0 and not lines[n].startswith(_PDB_COORD_RECORDS) and not (n == last and cut_name):
+        n -= 1
+    if n < 0:
+        raise StructureError(
+            f"{path}: line {last + 1}: the file ends before any ATOM or HETATM record (truncated, or not a "
+            "structure file?)"
+        )
+    if n < last:
+        return False  # a record follows the coordinates: the file was not cut inside them
+    line = lines[n].rstrip("\r")
+    record = next((name for name in _PDB_COORD_RECORDS if name.startswith(line.rstrip())), line[:6].strip())
+    record = f"{'an' if record[:1] in 'AEIOU' else 'a'} {record}"
+    previous = lines[n - 1].rstrip("\r") if n > 0 and lines[n - 1].startswith(_PDB_COORD_RECORDS) else None
+    has_eol = n < len(lines) - 1 or text.endswith("\n")
+    if _pdb_record_is_cut(line, previous, has_eol):
+        raise StructureError(f"{path}: line {n + 1}: the file ends inside {record} record (truncated?)")
+    if _PDB_END_MARK.search(text):
+        raise StructureError(
+            f"{path}: line {n + 1}: the file ends with {record} record and no TER, ENDMDL or END record "
+            "after the last model (truncated?)"
+        )
+    return True
+
+
+def _cif_values(line: str) -> tuple[int, bool]:
+    """The number of values on one data line of a CIF loop (a comment ends the line), and whether the line
+    opens a quoted string that it never closes."""
+    count, open_quote = 0, False
+    for match in _CIF_TOKEN.finditer(line):
+        token = match.group()
+        if token.startswith("#"):
+            break
+        count += 1
+        # a quoted value that _CIF_TOKEN read as a bare word has no closing quote on this line
+        open_quote = open_quote or (token[0] in "'\"" and (len(token) < 2 or token[-1] != token[0]))
+    return count, open_quote
+
+
+def _check_cif_end(text: str, path: Path) -> bool:
+    """Refuse an mmCIF text cut inside its `_atom_site` loop; True when the loop runs to the end of a file that
+    marks no end (no `#` line anywhere), so only the sequence can tell whether it was cut between rows."""
+    found = _CIF_ATOM_LOOP.search(text)
+    end_line = _line_count(text)
+    if found is None:
+        if "_atom_site." in text:
+            return False  # a one-atom _atom_site written as pairs, not a loop: biotite decides
+        if not text.strip():
+            raise StructureError(
+                f"{path}: the file is empty" if not text else f"{path}: the file holds only blank lines"
+            )
+        raise StructureError(
+            f"{path}: line {end_line}: the file ends before any _atom_site loop (truncated, or not a structure file?)"
+        )
+    header = _CIF_ATOM_COLUMNS.match(text, text.rindex("\n", 0, found.end()) + 1)
+    if header is None:  # the header line is cut inside "_atom_site." itself
+        raise StructureError(
+            f"{path}: line {end_line}: the file ends inside the _atom_site loop, before its first row (truncated?)"
+        )
+    columns, rows_start = header.group().count("_atom_site."), header.end()
+    closed = _CIF_LOOP_STOP.search(text, rows_start)
+    if closed is not None:
+        return False  # the loop ends before the file does
+    body = text[rows_start:]
+    rows = [row for row in body.split("\n") if row.strip()]
+    if not rows:
+        raise StructureError(
+            f"{path}: line {end_line}: the file ends inside the _atom_site loop, before its first row (truncated?)"
+        )
+    if "\n;" in "\n" + body:  # a ';' text field: count every value of the loop
+        values, in_text = 0, False
+        for row in rows:
+            if row.startswith(";"):
+                values += 0 if in_text else 1
+                in_text = not in_text
+            elif not in_text:
+                values += _cif_values(row)[0]
+        if in_text:
+            raise StructureError(f"{path}: line {end_line}: the file ends inside a ';' text field (truncated?)")
+        partial, open_quote = values % columns, False
+    else:
+        first = _cif_values(rows[0])[0]
+        count, open_quote = _cif_values(rows[-1])
+        if first == columns:  # one row per line (every common writer): the last line is the last row
+            partial = count % columns
+        else:
+            partial = sum(_cif_values(row)[0] for row in rows) % columns
+    if open_quote:
+        raise StructureError(f"{path}: line {end_line}: the file ends inside a quoted value (truncated?)")
+    if partial:
+        raise StructureError(
+            f"{path}: line {end_line}: the file ends inside an _atom_site row ({partial} of its {columns} values; "
+            "truncated?)"
+        )
+    if not text.endswith("\n"):
+        raise StructureError(
+            f"{path}: line {end_line}: the file ends inside an _atom_site row (no end of line after its last "
+            "value; truncated?)"
+        )
+    if _CIF_HASH_LINE.search(text):
+        raise StructureError(
+            f"{path}: line {end_line}: the file ends inside the _atom_site loop, without the '#' line that "
+            "closes every other category of this file (truncated?)"
+        )
+    return True
+
+
+def _read_structure(path: PathLike) -> tuple[struc.AtomArray, bool]:
+    """Read the first model, first altloc, of a PDB or mmCIF file (gzipped or not), hydrogens removed.
+
+    Returns:
+        The atoms, and whether the file marks no end (a PDB file without any TER/END-style record, an mmCIF
+        file without `#` lines whose `_atom_site` loop runs to its end) and so may have been cut between two
+        atom records.
+
+    Raises:
+        StructureError: the file is missing, cut short (the message names the line) or unreadable, or holds no
+            atoms.
+    """
     path = Path(path)
     if not path.is_file():
         raise StructureError(f"{path}: no such structure file")
@@ -84,11 +253,14 @@ def _read_atoms(path: PathLike) -> struc.AtomArray:
     if raw[:2] == b"\x1f\x8b":
         try:
             raw = gzip.decompress(raw)
-        except (OSError, EOFError) as exc:
+        except EOFError:
+            raise StructureError(f"{path}: the gzip stream ends early (truncated?)") from None
+        except (OSError, zlib.error) as exc:
             raise StructureError(f"{path}: cannot decompress ({exc})") from None
     text = raw.decode("utf-8", errors="replace")
     names = [s.lower() for s in path.suffixes if s.lower() != ".gz"]
     is_cif = (bool(names) and names[-1] in (".cif", ".mmcif")) or text.lstrip().startswith("data_")
+    open_end = _check_cif_end(text, path) if is_cif else _check_pdb_end(text, path)
     try:
         if is_cif:
             atoms = pdbx.get_structure(pdbx.CIFFile.read(io.StringIO(text)), model=1, altloc="first")
@@ -100,7 +272,17 @@ def _read_atoms(path: PathLike) -> struc.AtomArray:
         ) from None
     if atoms.array_length() == 0:
         raise StructureError(f"{path}: the structure holds no atoms")
-    return atoms[(atoms.element != "H") & (atoms.element != "D")]
+    return atoms[(atoms.element != "H") & (atoms.element != "D")], open_end
+
+
+def _read_atoms(path: PathLike) -> struc.AtomArray:
+    """Read the first model, first altloc, of a PDB or mmCIF file (gzipped or not), hydrogens removed.
+
+    Raises:
+        StructureError: the file is missing, cut short inside its atom records (the message names the line)
+            or unreadable, or holds no atoms.
+    """
+    return _read_structure(path)[0]
 
 
 def _polymer_mask(atoms: struc.AtomArray) -> tuple[np.ndarray, str]:
@@ -226,6 +408,56 @@ def _align_to_sequence(
     return pairs
 
 
+def _ends_the_file(atoms: struc.AtomArray, chain_atoms: struc.AtomArray) -> bool:
+    """Whether the file's last atom (first model) is the last polymer atom of the chain read."""
+    last, mine = atoms[-1], chain_atoms[-1]
+    return bool(
+        last.chain_id == mine.chain_id
+        and last.res_id == mine.res_id
+        and last.ins_code == mine.ins_code
+        and last.atom_name == mine.atom_name
+        and np.array_equal(last.coord, mine.coord)
+    )
+
+
+def _missing_in_last_residue(chain_atoms: struc.AtomArray, start: int, atom: str, kind: str) -> list[str]:
+    """The atoms that `atom` needs and the chain's last residue lacks: what a cut inside that residue removed."""
+    residue = chain_atoms[start:]
+    present = {str(name) for name in residue.atom_name}
+    res_name = str(residue.res_name[0])
+    if atom == "heavy":
+        try:
+            reference = struc_info.residue(res_name)
+        except Exception:  # a residue the chemical component dictionary does not know: nothing to compare
+            return []
+        wanted = [
+            str(name)
+            for name, element in zip(reference.atom_name, reference.element, strict=True)
+            if element not in ("H", "D") and name not in ("OXT", "OP3")  # leaving atoms, absent inside a chain
+        ]
+    elif atom == "CB" and kind == "protein":
+        wanted = ["CA"] if res_name == "GLY" else ["CB"]
+    else:
+        wanted = [atom]
+    return [name for name in wanted if name not in present]
+
+
+def _check_not_cut_short(
+    path: PathLike, chain_id: str, resolved: np.ndarray, residue_ids: list[str | None], sequence: str
+) -> None:
+    """Refuse a chain that ends the file, in a file that marks no end, before the sequence's last residue."""
+    where = np.flatnonzero(resolved)
+    if where.size == 0 or where[-1] == len(sequence) - 1:
+        return
+    last, shown = int(where[-1]), chain_id.strip() or "-"
+    raise StructureError(
+        f"{path}: chain {shown!r} stops at residue {residue_ids[last]} (sequence position {last + 1} of "
+        f"{len(sequence)}, {where.size} resolved) where the file ends, with no TER or END record: the file looks "
+        f"truncated, {len(sequence) - 1 - last} residues short of the sequence's end; if the structure really "
+        "stops there, end the file with an END record (mmCIF: a '#' line after the _atom_site loop)"
+    )
+
+
 def contact_map(
     path: PathLike,
     chain: str | None = None,
@@ -239,6 +471,29 @@ def contact_map(
 
     First model, first altloc; hydrogens are ignored. The chain is a nucleic acid when it has more nucleotide
     than amino-acid atoms, else a protein; see the module docstring for the distance conventions.
+
+    Truncated files are refused, never scored. One pass over the text checks, before biotite reads it:
+
+    - PDB: the file must not end inside a coordinate record (the last ATOM/HETATM line short of column 54
+      or with x, y, z that do not parse; a last line without a newline shorter than the record before it);
+      and a file that marks where its coordinates end anywhere (a TER, ENDMDL, END, CONECT, MASTER, HEADER
+      or MODEL record) must have a record after its last coordinate record.
+    - mmCIF: the file must hold an `_atom_site` loop; if that loop runs to the end of the file, its last row
+      must have all the loop's values, no unclosed quote or text field, and an end of line, and the file
+      must have no `#` line anywhere (PDBx writers, RCSB and biotite close every category with `#`, so a
+      loop with no `#` after it was cut).
+    - gzip: a compressed stream that stops early is refused.
+
+    A file that marks no end (bare ATOM/HETATM lines; biotite's PDB output, CRYST1 and atoms) can still be
+    cut between two records. Where the chain read is the last thing in such a file (no waters, ligands or
+    other chains after it): its last residue must hold the atoms `atom` needs (C-beta, or C-alpha for
+    glycine; the named atom; every heavy atom of the residue but leaving atoms for "heavy"), else the file
+    ends inside that residue; and, with `sequence` given, the chain's last resolved residue must align to
+    the sequence's last residue, else the file ends exactly where the chain stops short. Both are refused.
+    A domain of a longer sequence or a disordered C-terminal tail is still read when the file ends with TER
+    or END (as wwPDB and CASP files and biotite's mmCIF do) or other records follow the chain; unresolved
+    residues inside the chain never count. Without `sequence` nothing says how long the chain should be, and
+    such a file cut exactly between two residues reads as the residues it holds.
 
     Args:
         path: a PDB or mmCIF file (mmCIF by a ".cif"/".mmcif" suffix or a "data_" first line), gzipped or not.
@@ -258,8 +513,10 @@ def contact_map(
             chain's own).
 
     Raises:
-        StructureError: if the file is missing or unreadable, holds no atoms or no protein or nucleic-acid
-            chain, no residue has `atom`, or `threshold` is not a positive finite number.
+        StructureError: if the file is missing or unreadable, is truncated (the message names the file and
+            the line, or the residue where a file that marks no end stops short), holds no atoms or no
+            protein or nucleic-acid chain, no residue has `atom`, or `threshold` is not a positive finite
+            number.
         ChainNotFoundError: if `chain` is not in the structure (the message lists the chains present).
         SequenceMismatchError: if fewer than `min_identity` of the aligned residues are identical, or fewer
             than half of the shorter sequence aligns.
@@ -268,7 +525,7 @@ def contact_map(
     """
     if not (threshold > 0 and math.isfinite(threshold)):
         raise StructureError(f"threshold must be a positive number of Angstrom; got {threshold}")
-    atoms = _read_atoms(path)
+    atoms, open_end = _read_structure(path)
     chain_atoms, chain_id, kind = _select_chain(atoms, chain, path)
     atom = atom or ("CB" if kind == "protein" else "heavy")
     starts = struc.get_residue_starts(chain_atoms)
@@ -299,6 +556,17 @@ def contact_map(
     for a, b in index_pairs:
         if has_atom[a]:
             residue_ids[b] = ids[a]
+    if open_end and _ends_the_file(atoms, chain_atoms):
+        missing = _missing_in_last_residue(chain_atoms, int(starts[-1]), atom, kind)
+        if missing:
+            raise StructureError(
+                f"{path}: chain {chain_id.strip() or '-'!r}: the file ends inside residue {ids[-1]} "
+                f"({chain_atoms.res_name[starts[-1]]}, no {', '.join(missing)}) with no TER or END record: the "
+                "file looks truncated; if the structure really stops there, end the file with an END record "
+                "(mmCIF: a '#' line after the _atom_site loop)"
+            )
+        if sequence is not None:
+            _check_not_cut_short(path, chain_id, resolved, residue_ids, sequence)
     contacts = np.nan_to_num(distances, nan=np.inf) < threshold
     np.fill_diagonal(contacts, False)
     return ContactMap(

@@ -204,6 +204,17 @@ def test_a_foreign_rr_too_short_for_a_range_says_so(demo_outputs, data_dir, tmp_
     assert both.exit_code == 2 and "give the structure once" in both.output
 
 
+@requires_data
+def test_a_structure_with_nothing_to_score_is_an_error_not_nan(demo_outputs, data_dir, tmp_path):
+    lines = (data_dir / "protein/1a3a_A/1a3a.pdb").read_text().splitlines()
+    atoms = [line for line in lines if line.startswith("ATOM") and line[21] == "A" and int(line[22:26]) <= 4]
+    (tmp_path / "four.pdb").write_text("\n".join([*atoms, "TER", "END"]) + "\n")
+    out, _ = demo_outputs
+    result = _invoke("score", str(out / "1a3a_A.attention_mean.npz"), str(tmp_path / "four.pdb"))
+    assert result.exit_code == 2 and "no pair of resolved residues in any range" in result.output
+    assert "nan" not in result.output
+
+
 def test_help_and_argument_errors_do_not_load_torch():
     """`interp --help`, a command's help and a bad method answer without torch, transformers or biotite."""
     import subprocess
