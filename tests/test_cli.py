@@ -18,6 +18,15 @@ def test_score_reproduces_published_dncon2(data_dir):
     assert lines["long_P@L/5"] == "0.905" and lines["long_P@L"] == "0.779"  # three decimals, as `interp demo`
 
 
+@pytest.fixture(scope="module")
+def demo_outputs(tmp_path_factory):
+    """`interp demo` once (its printed table and its files), shared by the tests that read them back."""
+    out = tmp_path_factory.mktemp("demo")
+    result = run_cli("demo", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    return out, result.stdout
+
+
 @requires_data
 def test_contact_map_writes_npz_and_errors_are_reported(data_dir, tmp_path):
     out = tmp_path / "map.npz"
@@ -28,7 +37,7 @@ def test_contact_map_writes_npz_and_errors_are_reported(data_dir, tmp_path):
     assert bad.returncode == 2 and "chain 'Z' not found" in bad.stderr
 
 
-def test_demo_runs_offline_on_the_embedded_model_and_writes_every_output(tmp_path):
+def test_demo_runs_offline_on_the_embedded_model_and_writes_every_output(demo_outputs):
     """`interp demo`: the shipped model, its shipped target, the outputs, a table that agrees with them."""
     import csv
 
@@ -38,8 +47,7 @@ def test_demo_runs_offline_on_the_embedded_model_and_writes_every_output(tmp_pat
     from interp.explainers import CategoricalJacobian
     from interp.metrics import precision_table
 
-    result = run_cli("demo", "--out", str(tmp_path))
-    assert result.returncode == 0, result.stderr
+    tmp_path, stdout = demo_outputs
     files = sorted(p.name for p in tmp_path.iterdir())
     for method in ("categorical_jacobian", "attention_mean"):
         for ext in ("npz", "pairs.csv", "rr", "png", "precision.csv"):
@@ -54,7 +62,7 @@ def test_demo_runs_offline_on_the_embedded_model_and_writes_every_output(tmp_pat
     with open(tmp_path / "1a3a_A.categorical_jacobian.precision.csv") as handle:
         written = {row["metric"]: float(row["precision"]) for row in csv.DictReader(handle)}
     assert written["long_P@L"] == round(table["long_P@L"], 4)
-    row = next(line for line in result.stdout.splitlines() if line.startswith("long_P@L "))
+    row = next(line for line in stdout.splitlines() if line.startswith("long_P@L "))
     assert float(row.split()[1]) == round(table["long_P@L"], 3)
     # the shipped model learned the family's contacts: far above chance (about 0.04 for long-range pairs)
     assert table["long_P@L"] >= 0.2
@@ -111,17 +119,16 @@ def test_remote_code_stays_off_unless_asked(tmp_path):
 
 
 def test_benchmark_runs_a_suite_and_writes_its_tables_where_asked(tmp_path):
-    """`interp benchmark precision --out DIR`: the real suite, its JSON and markdown in DIR, a sane table."""
+    """`interp benchmark startup --quick --out DIR`: the real suite (the quickest), its JSON and markdown in DIR."""
     import json
 
-    result = run_cli("benchmark", "precision", "--out", str(tmp_path))
+    result = run_cli("benchmark", "startup", "--quick", "--out", str(tmp_path))
     assert result.returncode == 0, result.stderr[-2000:]
-    payload = json.loads((tmp_path / "reduced_precision.json").read_text())
-    assert {"date", "commit", "cpu", "torch"} <= set(payload["machine"])
-    rows = {row["dtype"]: row for row in payload["results"]}
-    assert set(rows) == {"float32", "bfloat16", "float16"} and rows["float32"]["map_corr"] == pytest.approx(1.0, abs=1e-12)
-    assert rows["bfloat16"]["map_corr"] > 0.99
-    assert "| dtype |" in (tmp_path / "reduced_precision.md").read_text()
+    payload = json.loads((tmp_path / "startup.json").read_text())
+    assert {"date", "commit", "cpu", "torch", "interp"} <= set(payload["machine"])
+    assert len(payload["results"]) == 3 and all(row["median_seconds"] > 0 for row in payload["results"])
+    assert all(row["heavy_modules_loaded"] == "none" for row in payload["results"])  # help without torch
+    assert "| case |" in (tmp_path / "startup.md").read_text()
     unknown = run_cli("benchmark", "nonsense")
     assert unknown.returncode != 0 and "choose from" in unknown.stderr
 
@@ -138,15 +145,6 @@ def _invoke(*args: str):
     from interp.cli import app
 
     return CliRunner().invoke(app, list(args))
-
-
-@pytest.fixture(scope="module")
-def demo_outputs(tmp_path_factory):
-    """`interp demo` once (its printed table and its files), shared by the tests that read them back."""
-    out = tmp_path_factory.mktemp("demo")
-    result = run_cli("demo", "--out", str(out))
-    assert result.returncode == 0, result.stderr
-    return out, result.stdout
 
 
 def _printed_table(stdout: str) -> dict[str, str]:
@@ -232,15 +230,6 @@ def test_help_and_argument_errors_do_not_load_torch():
     assert codes == ["exit 0", "exit 0", "exit 2"], result.stdout + result.stderr
     assert "loaded []" in result.stdout
     assert "unknown method 'nonsense'" in result.stderr
-
-
-def test_startup_benchmark_times_each_case_and_names_the_modules_loaded(tmp_path):
-    from interp.benchmarks.startup import CASES, main
-
-    payload = main(["--repeats", "1", "--out", str(tmp_path)])
-    assert [row["case"] for row in payload["results"]] == list(CASES)
-    assert all(row["heavy_modules_loaded"] == "none" and 0 < row["median_seconds"] for row in payload["results"])
-    assert "| case |" in (tmp_path / "startup.md").read_text()
 
 
 def test_benchmark_help_prints_the_suites_own_options():
