@@ -10,7 +10,7 @@ import platform
 import random
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -119,7 +119,7 @@ def replace_between_markers(page: Path, start: str, end: str, text: str) -> None
 
 
 def markdown_table(rows: list[dict[str, Any]], columns: list[str],
-                   formats: dict[str, Callable[[Any], str]] | None = None) -> str:  # fmt: skip
+                   formats: Mapping[str, Callable[[Any], str]] | None = None) -> str:  # fmt: skip
     """A markdown table of `rows` (dicts) with one column per key in `columns`.
 
     Args:
