@@ -91,28 +91,31 @@ def _needs_cache_only(name_or_path: str) -> bool:
     """Whether a Hub name must be read from the local cache: the Hub cannot be reached, so that
     huggingface_hub would retry each file five times, 8 s apart, before failing.
 
-    One request to the Hub's endpoint (5 s at most) decides; a local folder, or `HF_HUB_OFFLINE=1`, needs none.
+    One request to the Hub's endpoint (5 s at most) decides; a local folder needs none, and offline mode
+    (`HF_HUB_OFFLINE=1` or `TRANSFORMERS_OFFLINE=1`) reads the cache without asking.
 
     Raises:
-        InterpError: the Hub cannot be reached and the model is not in the local cache (the message says how
-            to use a local folder).
+        InterpError: the model is neither a local folder nor in the local cache, and the Hub cannot be reached
+            or offline mode is on (the message says how to use a local folder).
     """
     from huggingface_hub import constants, get_session, try_to_load_from_cache
 
-    if Path(name_or_path).exists() or constants.HF_HUB_OFFLINE:
+    if Path(name_or_path).exists():
         return False
-    try:
-        get_session().head(constants.ENDPOINT, timeout=5)
-        return False
-    except Exception as error:  # requests or httpx errors, by huggingface_hub version: any failure counts
-        reason = str(error) or type(error).__name__
+    if constants.HF_HUB_OFFLINE:
+        reason = "offline mode is on (HF_HUB_OFFLINE)"
+    else:
+        try:
+            get_session().head(constants.ENDPOINT, timeout=5)
+            return False
+        except Exception as error:  # requests or httpx errors, by huggingface_hub version: any failure counts
+            reason = f"{constants.ENDPOINT} cannot be reached ({str(error) or type(error).__name__})"
     if isinstance(try_to_load_from_cache(name_or_path, "config.json"), str):
         return True
     raise InterpError(
-        f"{name_or_path}: not a local folder, not in the Hugging Face cache, and {constants.ENDPOINT} cannot be "
-        f"reached ({reason}). On a machine with network, run `hf download {name_or_path} --local-dir "
-        f"MODEL_DIR` (or `huggingface-cli download` on older huggingface_hub), copy MODEL_DIR here and pass "
-        "its path as the model (CLI: --model MODEL_DIR)"
+        f"{name_or_path}: not a local folder, not in the Hugging Face cache, and {reason}. On a machine with "
+        f"network, run `hf download {name_or_path} --local-dir MODEL_DIR` (or `huggingface-cli download` on older "
+        "huggingface_hub), copy MODEL_DIR here and pass its path as the model (CLI: --model MODEL_DIR)"
     )
 
 

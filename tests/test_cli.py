@@ -309,7 +309,7 @@ def test_an_unreachable_hub_fails_at_once_with_the_local_folder_advice(tmp_path)
     import time
 
     (tmp_path / "in.fa").write_text(">a\nMKTAYIAK\n")
-    env = {k: v for k, v in os.environ.items() if k != "HF_HUB_OFFLINE"}
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
     env["HF_ENDPOINT"] = "http://127.0.0.1:9"  # the discard port: refused at once, on any machine
     start = time.perf_counter()
     import subprocess
@@ -321,4 +321,7 @@ def test_an_unreachable_hub_fails_at_once_with_the_local_folder_advice(tmp_path)
     assert time.perf_counter() - start < 40  # huggingface_hub's own retries alone take 40 s
     assert result.returncode == 2, result.stderr
     assert result.stderr.startswith("error: someone/not-cached-model: not a local folder")
-    assert "--model MODEL_DIR" in result.stderr
+    assert "cannot be reached" in result.stderr and "--model MODEL_DIR" in result.stderr
+    offline = _invoke("contacts", "--fasta", str(tmp_path / "in.fa"), "--out", str(tmp_path / "o"),
+                      "--model", "someone/not-cached-model")  # fmt: skip  (this process: offline, as tests are)
+    assert offline.exit_code == 2 and "offline mode is on" in offline.output and "--model MODEL_DIR" in offline.output
