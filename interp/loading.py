@@ -39,9 +39,11 @@ def load_model(name_or_path: str, *, trust_remote_code: bool = False, device: st
         The Hugging Face model in eval mode and its tokenizer, as a tuple (model, tokenizer).
 
     Raises:
-        InterpError: if a pretrained model's package is missing (the message gives the install command), the model needs remote code and `trust_remote_code` is False, its config cannot be
-            read, it is neither a local folder nor reachable on the Hub, its weights file holds Python objects
-            besides tensors, or no model class loads it.
+        InterpError: if a pretrained model's package is missing (the message gives the install command), the
+            model needs remote code and `trust_remote_code` is False, its config cannot be read, it is neither a
+            local folder nor in the cache while the Hub is unreachable or offline mode is on (after one 5 s
+            probe, not huggingface_hub's five retries; the message says how to use a local folder), its weights
+            file holds Python objects besides tensors, or no model class loads it.
     """
     if name_or_path == DEFAULT:
         from interp.embedded_model import default_model
