@@ -166,11 +166,13 @@ def _too_short(pred: Any, truth: Any, table: dict[str, float], length: int | Non
 
     out = {}
     effective = int(truth.resolved.sum()) if length is None else length
+    listed_by_range: dict[str, int] = {}
     for key in table:
         range_name, k = key.split("_P@")
-        _, low, high = resolve_range(range_name)
-        listed = listed_candidates(pred, truth, min_separation=low, max_separation=high)
-        needed = resolve_k(k, effective)
+        if range_name not in listed_by_range:
+            _, low, high = resolve_range(range_name)
+            listed_by_range[range_name] = listed_candidates(pred, truth, min_separation=low, max_separation=high)
+        listed, needed = listed_by_range[range_name], resolve_k(k, effective)
         if listed < needed:
             out[key] = f"the file lists {listed} scorable {range_name}-range pairs; P@{k} needs {needed}"
     return out

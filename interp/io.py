@@ -275,6 +275,13 @@ class RRContacts:
 _RR_HEADERS = ("PFRMAT", "TARGET", "AUTHOR", "METHOD", "REMARK", "MODEL", "END", "RMSD", "SCORE")
 
 
+def _checked_pair(a: int, b: int, score: float, where: str, shown: str) -> tuple[int, int, float]:
+    """One listed pair (1-based a, b) as (i, j, score) with 0-based i < j; RRFormatError at `where` if not valid."""
+    if a < 1 or b < 1 or a == b or not math.isfinite(score):
+        raise RRFormatError(f"{where}: residues must be >= 1, distinct, score finite: {shown}")
+    return min(a, b) - 1, max(a, b) - 1, score
+
+
 def read_rr(path: PathLike) -> RRContacts:
     """Read a CASP RR file ("i j d_min d_max p" or "i j p" lines, 1-based), with or without headers.
 
@@ -313,11 +320,7 @@ def read_rr(path: PathLike) -> RRContacts:
                 score = float(fields[-1])
             except ValueError:
                 raise RRFormatError(f"{path}: line {number}: not numbers: {line.strip()!r}") from None
-            if a < 1 or b < 1 or a == b or not math.isfinite(score):
-                raise RRFormatError(
-                    f"{path}: line {number}: residues must be >= 1, distinct, score finite: {line.strip()!r}"
-                )
-            pairs.append((min(a, b) - 1, max(a, b) - 1, score))
+            pairs.append(_checked_pair(a, b, score, f"{path}: line {number}", repr(line.strip())))
     sequence = "".join(sequence_parts) or None
     if sequence is not None:
         for _, b, _ in pairs:
@@ -352,8 +355,8 @@ def write_rr(
         min_separation: the smallest sequence separation j - i written.
         target: the TARGET header's value.
         method: the METHOD header's value.
-        pairs: the pairs to write instead of the top k, best first (e.g. `pairs_for_every_range`); their
-            scores are read from `contact_map`.
+        pairs: the pairs to write instead of the top k, best first, with their scores from `contact_map`
+            (e.g. `interp.outputs.pairs_for_every_range`).
 
     Raises:
         RRFormatError: if `sequence` does not have L residues.
@@ -365,7 +368,7 @@ def write_rr(
         raise RRFormatError(f"sequence has {len(sequence)} residues, the map {length}")
     if pairs is None:
         pairs = top_pairs(contact_map, k if k is not None else length * length, min_separation=min_separation)
-    scores = np.array([float(contact_map[p.i, p.j]) for p in pairs], dtype=np.float64)
+    scores = np.array([p.score for p in pairs], dtype=np.float64)
     span = float(scores.max() - scores.min()) if len(scores) else 0.0
     scaled = (scores - scores.min()) / span if span > 0 else np.ones_like(scores)
     with atomic_write(path) as handle:
@@ -461,9 +464,7 @@ def read_pairs_csv(path: PathLike) -> RRContacts:
                 a, b, score = int(row["i_1based"]), int(row["j_1based"]), float(row["score"])
             except (TypeError, ValueError):
                 raise RRFormatError(f"{path}: line {number}: not numbers: {row}") from None
-            if a < 1 or b < 1 or a == b or not math.isfinite(score):
-                raise RRFormatError(f"{path}: line {number}: residues must be >= 1, distinct, score finite: {row}")
-            pairs.append((min(a, b) - 1, max(a, b) - 1, score))
+            pairs.append(_checked_pair(a, b, score, f"{path}: line {number}", str(row)))
     tensor = torch.tensor(pairs, dtype=torch.float64).reshape(-1, 3)
     return RRContacts(None, tensor[:, 0].long(), tensor[:, 1].long(), tensor[:, 2])
 
@@ -482,11 +483,16 @@ __all__ = [
 ]
 
 
+def _file_safe(record_id: str) -> str:
+    """Letters, digits, . _ - only, at most 80 characters, never starting with a dot."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", record_id)[:80].lstrip(".") or "record"
+
+
 def safe_file_name(record_id: str, suffix: str = ".npz") -> str:
     """A file name for a record id that stays inside its folder: letters, digits, . _ - only, at most 80
     characters, never starting with a dot. An id that had to change gets a hash of the full id appended,
     so distinct ids never share a file."""
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", record_id)[:80].lstrip(".") or "record"
+    stem = _file_safe(record_id)
     if stem == record_id:
         return f"{stem}{suffix}"
     digest = hashlib.sha1(record_id.encode("utf-8", "surrogatepass")).hexdigest()[:10]
@@ -507,7 +513,7 @@ def unique_file_stems(record_ids: Sequence[str]) -> list[str]:
     stems: list[str] = []
     used: set[str] = set()
     for record_id in record_ids:
-        base = re.sub(r"[^A-Za-z0-9._-]+", "_", record_id)[:80].lstrip(".") or "record"
+        base = _file_safe(record_id)
         stem, n = base, 1
         while stem in used:
             n += 1

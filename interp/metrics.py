@@ -145,13 +145,7 @@ def contact_precision(
     effective_length = int(resolved_t.sum()) if length is None else int(length)
     n_pairs = resolve_k(k, effective_length)
 
-    i, j = torch.triu_indices(size, size, offset=max(int(min_separation), 1))
-    keep = resolved_t[i] & resolved_t[j]
-    if max_separation is not None:
-        keep &= (j - i) <= max_separation
-    scores = pred_t[i, j]
-    keep &= scores > -math.inf
-    i, j, scores = i[keep], j[keep], scores[keep]
+    i, j, scores = _candidates(pred_t, resolved_t, min_separation, max_separation)
     if scores.numel() == 0 or n_pairs == 0:
         return math.nan
     order = torch.sort(scores, descending=True, stable=True).indices[:n_pairs]
@@ -182,11 +176,18 @@ def listed_candidates(pred: Any, truth: Any, *, resolved: Any = None, min_separa
     size = pred_t.shape[0]
     if resolved_t is None:
         resolved_t = torch.ones(size, dtype=torch.bool)
+    return len(_candidates(pred_t, resolved_t, min_separation, max_separation)[2])
+
+
+def _candidates(pred_t: torch.Tensor, resolved_t: torch.Tensor, min_separation: int,
+                max_separation: int | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:  # fmt: skip
+    """The candidate pairs i < j of a range (both residues resolved, score above -inf) and their scores."""
+    size = pred_t.shape[0]
     i, j = torch.triu_indices(size, size, offset=max(int(min_separation), 1))
     keep = resolved_t[i] & resolved_t[j] & (pred_t[i, j] > -math.inf)
     if max_separation is not None:
         keep &= (j - i) <= max_separation
-    return int(keep.sum())
+    return i[keep], j[keep], pred_t[i[keep], j[keep]]
 
 
 def precision_table(

@@ -73,8 +73,7 @@ def write_prediction_files(prediction: Any, out_dir: str | Path, *, truth: Any =
     paths = {kind: out_dir / f"{base}.{ext}" for kind, ext in
              (("npz", "npz"), ("pairs", "pairs.csv"), ("rr", "rr"), ("png", "png"), ("precision", "precision.csv"))}  # fmt: skip
     prediction.save(paths["npz"])
-    contacts = None if truth is None else unpack_truth(truth)
-    true_map, resolved = (None, None) if contacts is None else contacts
+    true_map, resolved = (None, None) if truth is None else unpack_truth(truth)
     pairs = pairs_for_every_range(prediction.contacts, resolved=resolved, min_separation=min_separation)
     with atomic_write(paths["pairs"], "w") as handle:
         writer = csv.writer(handle)
