@@ -20,18 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from interp.errors import InterpError
+from interp.methods import benchmark_variants
 
-BENCHMARK_METHODS: dict[str, str] = {
-    "jacobian": "categorical Jacobian: every residue mutated to every letter (19L + 1 forwards)",
-    "fast-jacobian": "categorical Jacobian with the mask token (L + 1 forwards)",
-    "gradient": "gradient Jacobian by autograd",
-    "attention-mean": "attention readout, every head averaged (one forward)",
-    "attention-top-k": "attention readout, the k heads ranked best on the calibration proteins",
-    "attention-logistic": "attention readout, logistic regression over heads fitted on the calibration proteins",
-    "attention-calibrated": "attention readout, the k heads that agree best with the Jacobian (no structures)",
-    "esm-head": "attention readout through the model's own trained contact head (ESM-2)",
-}
-CALIBRATED = ("attention-top-k", "attention-logistic", "attention-calibrated")
+BENCHMARK_METHODS: dict[str, str] = {name: variant.summary for name, (_, variant) in benchmark_variants().items()}
+CALIBRATED = tuple(name for name, (_, variant) in benchmark_variants().items() if variant.fitted)
 
 
 @dataclass(frozen=True)
@@ -64,25 +56,14 @@ def check_methods(names: Sequence[str]) -> list[str]:
 
 
 def build_explainer(method: str, model: Any, tokenizer: Any, *, options: dict[str, Any]) -> Any:
-    """An unfitted explainer for one method.
+    """An unfitted explainer for one benchmark method (a declared method with its variant's options).
 
-    `options`: `memory_limit` (bytes, every explainer) and `batch_size` (the categorical Jacobians); None values
-    leave an explainer's own default.
+    `options`: `memory_limit` (bytes, every explainer) and `batch_size` (the categorical Jacobians); each method
+    keeps those it declares, and None values leave an explainer's own default.
     """
-    from interp.explainers import AttentionReadout, CategoricalJacobian, GradientJacobian
-
-    given = {key: value for key, value in options.items() if value is not None}
-    common = {key: value for key, value in given.items() if key == "memory_limit"}
-    if method == "jacobian":
-        return CategoricalJacobian(model, tokenizer, **given)
-    if method == "fast-jacobian":
-        return CategoricalJacobian(model, tokenizer, fast=True, **given)
-    if method == "gradient":
-        return GradientJacobian(model, tokenizer, **common)
-    combiner = {"attention-mean": "mean", "attention-top-k": "top_k", "attention-logistic": "logistic",
-                "attention-calibrated": "calibrated", "esm-head": "esm_head"}[method]  # fmt: skip
-    explainer = AttentionReadout(model, tokenizer, combiner=combiner, **common)  # no contact head: InterpError
-    if method == "esm-head":
+    declared, variant = benchmark_variants()[method]
+    explainer = declared.build(model, tokenizer, **variant.options, **options)  # no contact head: InterpError
+    if variant.options.get("combiner") == "esm_head":
         reason = untrained_contact_head(model)
         if reason is not None:
             raise InterpError(reason)
@@ -238,9 +219,10 @@ def prepare(
         raise InterpError(f"{method} is fitted on calibration proteins: give --calibration N with N >= 1")
     sequences, truths, _ = fitting_data(calibration, explainer.adapter)
     top_k = heads_to_keep(explainer.adapter, top_k)
-    if method == "attention-top-k":
+    combiner = benchmark_variants()[method][1].options["combiner"]
+    if combiner == "top_k":
         explainer.fit(sequences, truths, k=top_k, combiner="top_k", rank_by=rule.k, min_separation=rule.min_separation)
-    elif method == "attention-logistic":
+    elif combiner == "logistic":
         explainer.fit(sequences, truths, combiner="logistic")
     else:
         explainer.calibrate(sequences, k=top_k)

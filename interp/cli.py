@@ -27,6 +27,7 @@ app = typer.Typer(
 )
 
 METHODS = METHOD_NAMES  # the names of interp.methods
+METHOD_HELP = f"One of: {', '.join(METHODS)}."
 DTYPES = ("float32", "bfloat16", "float16")
 AUTOCAST_DTYPES = ("bfloat16", "float16")
 
@@ -105,15 +106,11 @@ def _check_method(method: str) -> None:
 
 
 def _make_explainer(method: str, model: Any, tokenizer: Any, *, batch_size: int | None = None,
-                    autocast: Any = None, progress: bool = False) -> Any:  # fmt: skip
-    """`make_explainer` with the options each method takes from the command line."""
-    from interp.explainers import make_explainer
-
+                    autocast: Any = None, layer: int | None = None, progress: bool = False) -> Any:  # fmt: skip
+    """The method's explainer with the command line's options (each method keeps those it declares)."""
     _check_method(method)
-    options: dict[str, Any] = {} if method == "attention" else {"show_progress": progress}
-    if method in ("jacobian", "fast-jacobian"):
-        options.update(batch_size=batch_size, dtype=autocast)
-    return make_explainer(method, model, tokenizer, **options)
+    return check_method(method).build(model, tokenizer, batch_size=batch_size, dtype=autocast, layer=layer,
+                                      show_progress=progress)  # fmt: skip
 
 
 def _torch_dtype(name: str | None, allowed: tuple[str, ...], option: str) -> Any:
@@ -268,7 +265,7 @@ def contacts(
     fasta: Annotated[Path, typer.Option(help="FASTA file with one or more sequences.")],
     out: Annotated[Path, typer.Option(help="Output folder (created).")],
     model: Annotated[str, typer.Option(help="Hub name, local folder, 'default' (the embedded model), or a pretrained antibody model: antiberty, sapiens-heavy, sapiens-light.")] = "default",
-    method: Annotated[str, typer.Option(help="jacobian, fast-jacobian, attention or gradient.")] = "jacobian",
+    method: Annotated[str, typer.Option(help=METHOD_HELP)] = "jacobian",
     structure: Annotated[Path | None, typer.Option(help="Structure to score against (PDB/mmCIF).")] = None,
     chain: Annotated[str | None, typer.Option(help="Chain of the structure.")] = None,
     unknown: Annotated[
@@ -278,6 +275,7 @@ def contacts(
     dtype: Annotated[str | None, typer.Option(help="The weights' dtype: float32, bfloat16 or float16 (default: as stored).")] = None,
     autocast: Annotated[str | None, typer.Option(help="Autocast the Jacobians' forward passes: bfloat16 or float16.")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Mutants per forward pass (default: automatic).")] = None,
+    layer: Annotated[int | None, typer.Option(help="The representation Jacobians' layer (default: the last, -1).")] = None,
     trust_remote_code: Annotated[bool, typer.Option(help="Allow the model repository's own code.")] = False,
 ) -> None:
     """Contact maps for every record of a FASTA file: .npz, top pairs CSV, RR, PNG (and precision).
@@ -305,7 +303,7 @@ def contacts(
             loaded, tokenizer = load_model(model, trust_remote_code=trust_remote_code, device=device,
                                            dtype=weights_dtype)  # fmt: skip
             explainer = _make_explainer(method, loaded, tokenizer, batch_size=batch_size, autocast=autocast_dtype,
-                                        progress=True)  # fmt: skip
+                                        layer=layer, progress=True)  # fmt: skip
     failures = 0
     for identifier, stem, sequence in tqdm(records, desc="records", unit="seq", disable=len(records) < 2):
         try:
@@ -330,7 +328,7 @@ def demo(
         "interp-demo"
     ),
     method: Annotated[
-        list[str] | None, typer.Option(help="jacobian, fast-jacobian, attention or gradient; repeat for several.")
+        list[str] | None, typer.Option(help=f"{METHOD_HELP} Repeat for several.")
     ] = None,
 ) -> None:
     """Contacts of 1a3a from the embedded default model (offline), scored against its crystal structure."""

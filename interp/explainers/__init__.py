@@ -12,16 +12,18 @@ METHODS = METHOD_NAMES  # the names of interp.methods.METHODS
 
 
 def make_explainer(method: str, model: Any, tokenizer: Any = None, **options: Any) -> Explainer:
-    """The explainer a method name of `interp.methods` stands for, built on a model or an adapter.
+    """The explainer a method name stands for (its declaration in `interp.methods`), built on a model or an adapter.
 
-    "jacobian" is a `CategoricalJacobian`, "fast-jacobian" one with `fast=True`, "attention" an
-    `AttentionReadout` and "gradient" a `GradientJacobian`.
+    "jacobian" is a `CategoricalJacobian`, "fast-jacobian" one with `fast=True`, "attention" an `AttentionReadout`,
+    "gradient" a `GradientJacobian`, "representation-jacobian" a `RepresentationJacobian` (and
+    "fast-representation-jacobian" one with `fast=True`).
 
     Args:
-        method: "jacobian", "fast-jacobian", "attention" or "gradient" (the names in `METHODS`).
+        method: a name of `METHODS`.
         model: a model (an `nn.Module`, with `tokenizer`) or an `Adapter`.
         tokenizer: the model's tokenizer (None when `model` is an adapter).
-        **options: keyword arguments of the explainer's constructor (batch_size, combiner, memory_limit, ...).
+        **options: keyword arguments of the explainer's constructor (batch_size, combiner, memory_limit, ...);
+            the shared ones (`interp.methods.SHARED_OPTIONS`) that this method does not take are left out.
 
     Returns:
         The explainer, ready for `attribute`.
@@ -36,12 +38,8 @@ def make_explainer(method: str, model: Any, tokenizer: Any = None, **options: An
         >>> make_explainer("fast-jacobian", model, tokenizer).attribute("MKTAYIAKQR").method
         'fast_categorical_jacobian'
     """
-    check_method(method)
-    if method == "attention":
-        return AttentionReadout(model, tokenizer, **options)
-    if method == "gradient":
-        return GradientJacobian(model, tokenizer, **options)
-    return CategoricalJacobian(model, tokenizer, fast=method == "fast-jacobian", **options)
+    explainer: Explainer = check_method(method).build(model, tokenizer, **options)
+    return explainer
 
 
 __all__ = ["METHODS", "AttentionReadout", "CategoricalJacobian", "Explainer", "GradientJacobian", "RepresentationJacobian",

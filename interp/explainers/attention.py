@@ -30,11 +30,10 @@ from interp.explainers.combiners import (
 )
 from interp.explainers.memory import check_attention_memory
 from interp.io import atomic_write
+from interp.methods import COMBINERS  # declared with the attention method
 from interp.metrics import contact_precision
 from interp.prediction import ContactPrediction
 from interp.truth import true_contacts
-
-COMBINERS = ("mean", "top_k", "logistic", "calibrated", "esm_head")
 
 
 def symmetrized_apc(maps: torch.Tensor) -> torch.Tensor:

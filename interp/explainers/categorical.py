@@ -296,7 +296,7 @@ class RepresentationJacobian(CategoricalJacobian):
 
     Raises:
         InterpError: as for `CategoricalJacobian` (except the LM head), or (in `attribute`) a forward that
-            returns no hidden states.
+            returns no hidden states or none at `layer`.
     """
 
     method = "representation_jacobian"
@@ -317,5 +317,11 @@ class RepresentationJacobian(CategoricalJacobian):
     def _readout(self, out: ForwardOutput, encoded: Encoded) -> torch.Tensor:
         if not out.hidden_states:
             raise InterpError(f"{self.adapter.name}: the forward returned no hidden states")
+        count = len(out.hidden_states)
+        if not -count <= self.layer < count:
+            raise InterpError(
+                f"layer={self.layer}: {self.adapter.name} gives {count} hidden states (0 = embeddings, "
+                f"{count - 1} = last layer; negative counts from the end)"
+            )
         states = out.hidden_states[self.layer]
         return states.index_select(1, encoded.residue_positions.to(states.device))
