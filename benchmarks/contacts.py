@@ -53,7 +53,7 @@ from interp.benchmarks.contact_methods import (
 )
 from interp.errors import InterpError
 from interp.io import atomic_write
-from interp.metrics import DEFAULT_KS, RANGES, chance_precision, contact_precision
+from interp.metrics import DEFAULT_KS, RANGES, chance_precision, nanmean_precision, precision_matrix
 
 CSV_COLUMNS = ["protein", "length", "method", "range", "k", "precision", "seconds"]
 
@@ -84,16 +84,27 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def precision_rows(protein: str, length: int, method: str, seconds: float, contacts: torch.Tensor, truth: Any) -> list[dict[str, Any]]:
-    """One row per range and k: `contact_precision` of this map against the panel entry's true contacts."""
-    rows = []
-    for range_name, (low, high) in RANGES.items():
-        for k in DEFAULT_KS:
-            value = contact_precision(contacts, truth.contacts, resolved=truth.resolved, k=k, min_separation=low,
-                                      max_separation=high)  # fmt: skip
-            rows.append({"protein": protein, "length": length, "method": method, "range": range_name, "k": k,
-                         "precision": value, "seconds": seconds})  # fmt: skip
-    return rows
+def precision_rows(
+    protein: str, length: int, method: str, seconds: float, contacts: torch.Tensor, truth: Any
+) -> list[dict[str, Any]]:
+    """One row per range and k: `precision_matrix` (`contact_precision` for every range and k) of this map against
+    the panel entry's true contacts.
+
+    Args:
+        protein: the panel entry's name.
+        length: its number of residues.
+        method: the method that predicted the map.
+        seconds: how long the map took.
+        contacts: the predicted map [L, L].
+        truth: the panel entry's truth (`.contacts` and `.resolved`).
+
+    Returns:
+        One dict per range (`RANGES` order) and k (`DEFAULT_KS` order), with the columns of `CSV_COLUMNS`.
+    """
+    values = precision_matrix(contacts, truth.contacts, resolved=truth.resolved, ranges=tuple(RANGES), ks=DEFAULT_KS)
+    return [{"protein": protein, "length": length, "method": method, "range": range_name, "k": k,
+             "precision": values[r, c].item(), "seconds": seconds}
+            for r, range_name in enumerate(RANGES) for c, k in enumerate(DEFAULT_KS)]  # fmt: skip
 
 
 def chance_by_range(truth: Any) -> dict[str, float]:
@@ -160,12 +171,40 @@ def check_run(out: Path, run: dict[str, Any]) -> None:
 
 
 def nanmean(values: Iterable[float]) -> float:
-    """The mean of the values that are not NaN; NaN if none is."""
-    kept = [value for value in values if not math.isnan(value)]
-    return sum(kept) / len(kept) if kept else math.nan
+    """The mean of the values that are not NaN (`interp.metrics.nanmean_precision` of one number per protein).
+
+    Args:
+        values: numbers, NaN for one left out.
+
+    Returns:
+        The mean of those that are not NaN; NaN if none is.
+    """
+    return float(nanmean_precision(torch.tensor(list(values), dtype=torch.float64)))
 
 
-def summarise(records: Iterable[dict[str, Any]], methods: list[str], chance: dict[str, dict[str, float]]) -> list[dict[str, Any]]:
+def precision_means(records: list[dict[str, Any]]) -> torch.Tensor:
+    """The mean precision per range and k over `records` (`nanmean_precision`): the rows of each record as a
+    [range, k] map (`precision_rows` order), NaN where a record has no row for a range and k.
+
+    Args:
+        records: finished (protein, method) results, each with its "rows" (`precision_rows`).
+
+    Returns:
+        A float64 tensor [len(RANGES), len(DEFAULT_KS)]: per range and k the mean over the records whose precision
+            is defined there (NaN where none is).
+    """
+    values = torch.full((len(records), len(RANGES), len(DEFAULT_KS)), math.nan, dtype=torch.float64)
+    ranges, ks = list(RANGES), list(DEFAULT_KS)
+    for n, record in enumerate(records):
+        for row in record["rows"]:
+            if row["range"] in ranges and row["k"] in ks:
+                values[n, ranges.index(row["range"]), ks.index(row["k"])] = row["precision"]
+    return nanmean_precision(values)
+
+
+def summarise(
+    records: Iterable[dict[str, Any]], methods: list[str], chance: dict[str, dict[str, float]]
+) -> list[dict[str, Any]]:
     """Per method, over the proteins every summarised method has scored: mean precision per range and k, the chance.
 
     Methods are compared on the same proteins: every mean is over the proteins scored by each method in `methods`
@@ -197,10 +236,10 @@ def summarise(records: Iterable[dict[str, Any]], methods: list[str], chance: dic
         dropped = sorted(set(done) - set(shared))
         entry: dict[str, Any] = {"method": method, "proteins": len(kept), "dropped": len(dropped),
                                  "dropped_proteins": dropped}  # fmt: skip
-        for range_name in RANGES:
-            for k in DEFAULT_KS:
-                entry[f"{range_name}_P@{k}"] = nanmean(row["precision"] for record in kept for row in record["rows"]
-                                                    if row["range"] == range_name and row["k"] == k)  # fmt: skip
+        means = precision_means(kept)
+        for r, range_name in enumerate(RANGES):
+            for c, k in enumerate(DEFAULT_KS):
+                entry[f"{range_name}_P@{k}"] = means[r, c].item()
             entry[f"{range_name}_chance"] = nanmean(chance[record["protein"]][range_name] for record in kept)
         entry["seconds_per_protein"] = nanmean(record["seconds"] for record in kept)
         entry["peak_memory_gb"] = max((record["peak_memory_gb"] for record in kept), default=math.nan)

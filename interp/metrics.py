@@ -7,6 +7,10 @@ inclusive: short 6-11, medium 12-23, long >= 24. Predicted scores of -inf mean "
 If fewer than k candidate pairs exist, the missing slots count as wrong (precision = hits / k);
 if no candidate pair exists at all (a protein shorter than 24 has no long-range pairs), the precision
 is NaN, and the Metric leaves it out of its average.
+
+One core computes every number: `precision_matrix` turns one protein's maps into P@k per range and k (the
+per-protein "update"), `nanmean_precision` averages such values over proteins, skipping NaN (the "compute");
+`contact_precision`, `precision_table`, `ContactPrecision` and the contact benchmark all call them.
 """
 
 from __future__ import annotations
@@ -128,29 +132,8 @@ def contact_precision(
         ContactMapError: if `pred` is not square [L, L] or holds NaN, `truth` is not [L, L], `resolved` is
             not [L], or `k` is not a valid k.
     """
-    pred_t = torch.as_tensor(pred).detach().to("cpu", torch.float64)
-    truth_t, resolved_t = unpack_truth(truth, resolved)
-    size = pred_t.shape[0]
-    if pred_t.dim() != 2 or pred_t.shape[1] != size:
-        raise ContactMapError(f"predicted map must be square [L, L]; got {tuple(pred_t.shape)}")
-    if tuple(truth_t.shape) != (size, size):
-        raise ContactMapError(f"true map has shape {tuple(truth_t.shape)}, predicted map {tuple(pred_t.shape)}")
-    if torch.isnan(pred_t).any():
-        bad = torch.nonzero(torch.isnan(pred_t))[0].tolist()
-        raise ContactMapError(f"predicted map holds NaN (first at residue pair {bad}, 0-based)")
-    if resolved_t is None:
-        resolved_t = torch.ones(size, dtype=torch.bool)
-    if tuple(resolved_t.shape) != (size,):
-        raise ContactMapError(f"resolved mask has shape {tuple(resolved_t.shape)}; expected ({size},)")
-    effective_length = int(resolved_t.sum()) if length is None else int(length)
-    n_pairs = resolve_k(k, effective_length)
-
-    i, j, scores = _candidates(pred_t, resolved_t, min_separation, max_separation)
-    if scores.numel() == 0 or n_pairs == 0:
-        return math.nan
-    order = torch.sort(scores, descending=True, stable=True).indices[:n_pairs]
-    hits = int(truth_t[i[order], j[order]].sum())
-    return hits / n_pairs
+    bounds = [(min_separation, max_separation)]
+    return float(_precision_matrix(pred, truth, resolved, bounds, [k], length)[0, 0])
 
 
 def listed_candidates(pred: Any, truth: Any, *, resolved: Any = None, min_separation: int = 6,
@@ -190,6 +173,123 @@ def _candidates(pred_t: torch.Tensor, resolved_t: torch.Tensor, min_separation: 
     return i[keep], j[keep], pred_t[i[keep], j[keep]]
 
 
+# --- the precision core: one protein's values ("update") and their NaN-skipping mean ("compute") ---------------
+def precision_matrix(
+    pred: Any,
+    truth: Any,
+    *,
+    resolved: Any = None,
+    ranges: Sequence[RangeSpec] = ("short", "medium", "long"),
+    ks: Sequence[KSpec] = DEFAULT_KS,
+    length: int | None = None,
+) -> torch.Tensor:
+    """One protein's P@k for every range and k: the per-protein statistics every precision in interp comes from.
+
+    Each range's candidate pairs are ranked once (see `contact_precision`: pairs i < j in the range, both residues
+    resolved, score above -inf, best first, ties in (i, j) order); P@k is the true contacts among the first k of
+    them over k, missing slots counting as wrong. `contact_precision`, `precision_table`, `ContactPrecision` and
+    the contact benchmark all read their numbers from here; `nanmean_precision` averages them over proteins.
+
+    Args:
+        pred: the predicted map [L, L]; see `contact_precision`.
+        truth: the true contacts, a bool [L, L] map or a `ContactMap`-like object; see `contact_precision`.
+        resolved: a bool [L] mask of resolved residues; None takes `truth.resolved` if any, else all.
+        ranges: separation ranges, each a name ("short" 6-11, "medium" 12-23, "long" >= 24) or a (min, max)
+            tuple (see `resolve_range`).
+        ks: the k of each column: "L", "L/n" or an int (see `resolve_k`).
+        length: the L used to turn each k into a number of pairs; None counts the resolved residues.
+
+    Returns:
+        A float64 tensor [len(ranges), len(ks)] on the CPU: hits / k per range (row) and k (column), NaN where the
+            range holds no candidate pair or k comes to 0 pairs.
+
+    Raises:
+        ContactMapError: if the maps have the wrong shape, `pred` holds NaN, or a range or k is not valid.
+    """
+    bounds = [resolve_range(spec)[1:] for spec in ranges]
+    return _precision_matrix(pred, truth, resolved, bounds, ks, length)
+
+
+def nanmean_precision(values: Any) -> torch.Tensor:
+    """The mean over proteins of per-protein values (from `precision_matrix`), each entry over the proteins where
+    it is defined (not NaN): what `ContactPrecision.compute` and the contact benchmark's summary report.
+
+    The proteins are added one at a time, in order, as `ContactPrecision.update` adds them, so both give the same
+    bits.
+
+    Args:
+        values: a float tensor (or nested sequence) [N, ...]: N proteins' values, such as N stacked
+            `precision_matrix` results [N, ranges, ks]; NaN marks a value left out of its mean.
+
+    Returns:
+        A float64 tensor [...] (the shape of one protein's values): sum of the defined values / their number;
+            NaN where no protein has a defined value (or N is 0).
+
+    Raises:
+        ContactMapError: if `values` is a single number (0-d) rather than values per protein.
+    """
+    values_t = torch.as_tensor(values, dtype=torch.float64)
+    if values_t.dim() == 0:
+        raise ContactMapError("nanmean_precision needs values per protein [N, ...]; got a single number")
+    total = torch.zeros(values_t.shape[1:], dtype=torch.float64)
+    count = torch.zeros(values_t.shape[1:], dtype=torch.float64)
+    for one in values_t:
+        one_total, one_count = _precision_totals(one)
+        total += one_total
+        count += one_count
+    return _precision_means(total, count)
+
+
+def _precision_totals(values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """One protein's share of the sum and count states: its defined values (NaN as 0) and 1 where defined."""
+    defined = ~torch.isnan(values)
+    return torch.where(defined, values, 0.0), defined.to(torch.float64)
+
+
+def _precision_means(total: torch.Tensor, count: torch.Tensor) -> torch.Tensor:
+    """Sum / count of the states: the mean of the defined values, NaN where none was (0 / 0)."""
+    return total / count
+
+
+def _checked_maps(pred: Any, truth: Any, resolved: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(float64 CPU predicted map, bool true map, bool resolved mask) after the shape and NaN checks."""
+    pred_t = torch.as_tensor(pred).detach().to("cpu", torch.float64)
+    truth_t, resolved_t = unpack_truth(truth, resolved)
+    size = pred_t.shape[0]
+    if pred_t.dim() != 2 or pred_t.shape[1] != size:
+        raise ContactMapError(f"predicted map must be square [L, L]; got {tuple(pred_t.shape)}")
+    if tuple(truth_t.shape) != (size, size):
+        raise ContactMapError(f"true map has shape {tuple(truth_t.shape)}, predicted map {tuple(pred_t.shape)}")
+    if torch.isnan(pred_t).any():
+        bad = torch.nonzero(torch.isnan(pred_t))[0].tolist()
+        raise ContactMapError(f"predicted map holds NaN (first at residue pair {bad}, 0-based)")
+    if resolved_t is None:
+        resolved_t = torch.ones(size, dtype=torch.bool)
+    if tuple(resolved_t.shape) != (size,):
+        raise ContactMapError(f"resolved mask has shape {tuple(resolved_t.shape)}; expected ({size},)")
+    return pred_t, truth_t, resolved_t
+
+
+def _precision_matrix(pred: Any, truth: Any, resolved: Any, bounds: Sequence[tuple[int, int | None]],
+                      ks: Sequence[KSpec], length: int | None) -> torch.Tensor:  # fmt: skip
+    """`precision_matrix` for ranges given as (min, max) separations."""
+    values = torch.full((len(bounds), len(ks)), math.nan, dtype=torch.float64)
+    if values.numel() == 0:  # nothing to score: the maps are not read
+        return values
+    pred_t, truth_t, resolved_t = _checked_maps(pred, truth, resolved)
+    effective_length = int(resolved_t.sum()) if length is None else int(length)
+    n_pairs = [resolve_k(k, effective_length) for k in ks]
+    for r, (low, high) in enumerate(bounds):
+        i, j, scores = _candidates(pred_t, resolved_t, low, high)
+        if scores.numel() == 0:
+            continue
+        hits = truth_t[i, j][torch.sort(scores, descending=True, stable=True).indices]  # true contact? best first
+        for c, n in enumerate(n_pairs):
+            if n > 0:
+                values[r, c] = int(hits[:n].sum()) / n
+    return values
+
+
 def precision_table(
     pred: Any,
     truth: Any,
@@ -225,14 +325,9 @@ def precision_table(
         >>> precision_table(truth.float(), truth, ranges=["long"], ks=["L/5", 1])
         {'long_P@L/5': 0.16666666666666666, 'long_P@1': 1.0}
     """
-    table = {}
-    for spec in ranges:
-        name, low, high = resolve_range(spec)
-        for k in ks:
-            table[f"{name}_P@{k}"] = contact_precision(
-                pred, truth, resolved=resolved, k=k, min_separation=low, max_separation=high, length=length
-            )
-    return table
+    names = [resolve_range(spec)[0] for spec in ranges]
+    values = precision_matrix(pred, truth, resolved=resolved, ranges=ranges, ks=ks, length=length).tolist()
+    return {f"{name}_P@{k}": values[r][c] for r, name in enumerate(names) for c, k in enumerate(ks)}
 
 
 def chance_precision(
@@ -347,15 +442,11 @@ class ContactPrecision(Metric):
             for one_pred, one_truth, one_resolved in zip(pred, truth, resolved_list, strict=True):
                 self.update(one_pred, one_truth, one_resolved, length)
             return
-        values = torch.full((len(self.ranges), len(self.ks)), math.nan, dtype=torch.float64)
-        for r, (_, low, high) in enumerate(self.ranges):
-            for c, k in enumerate(self.ks):
-                values[r, c] = contact_precision(
-                    pred, truth, resolved=resolved, k=k, min_separation=low, max_separation=high, length=length
-                )
-        defined = ~torch.isnan(values)
-        self.precision_sum += torch.where(defined, values, 0.0).to(self.precision_sum.device)
-        self.count += defined.to(self.count.dtype).to(self.count.device)
+        bounds = [(low, high) for _, low, high in self.ranges]
+        values = precision_matrix(pred, truth, resolved=resolved, ranges=bounds, ks=self.ks, length=length)
+        total, count = _precision_totals(values)
+        self.precision_sum += total.to(self.precision_sum.device)
+        self.count += count.to(self.count.dtype).to(self.count.device)
 
     def compute(self) -> dict[str, torch.Tensor]:
         """Mean precision per (range, k); NaN where no protein had candidate pairs.
@@ -364,7 +455,7 @@ class ContactPrecision(Metric):
             A dict from "{range}_P@{k}" (e.g. "long_P@L/5") to a 0-d float32 tensor: the mean over the
                 proteins that had candidate pairs in that range.
         """
-        mean = self.precision_sum / self.count
+        mean = _precision_means(self.precision_sum, self.count)
         return {
             f"{name}_P@{k}": mean[r, c].float()
             for r, (name, _, _) in enumerate(self.ranges)
@@ -379,6 +470,8 @@ __all__ = [
     "resolve_range",
     "contact_precision",
     "precision_table",
+    "precision_matrix",
+    "nanmean_precision",
     "listed_candidates",
     "chance_precision",
     "ContactPrecision",
