@@ -296,8 +296,9 @@ def contacts(
         records = _prepared_records(fasta, notes)
         from interp.loading import load_model
         from interp.outputs import write_prediction_files
-        from interp.structure import contact_map
+        from interp.structure import read_chain
 
+        structure_chain = None if structure is None else read_chain(structure, chain=chain)  # read once
         _quiet_transformers()
         with notes.catching():
             loaded, tokenizer = load_model(model, trust_remote_code=trust_remote_code, device=device,
@@ -309,11 +310,12 @@ def contacts(
         try:
             with notes.catching():
                 prediction = explainer.attribute(sequence, names=[identifier], unknown=unknown)
-            truth = None if structure is None else contact_map(structure, chain=chain, sequence=sequence)
-            write_prediction_files(prediction, out, truth=truth, stem=stem)
-            if truth is not None:
+            truth = None if structure_chain is None else structure_chain.contact_map(sequence)
+            table = None if truth is None else prediction.precision(truth)
+            write_prediction_files(prediction, out, truth=truth, stem=stem, precision=table)
+            if table is not None:
                 typer.echo(f"{identifier}:")
-                _print_table(prediction.precision(truth))
+                _print_table(table)
         except InterpError as exc:
             failures += 1
             _echo_error(f"error in record {identifier!r}: {exc}")
@@ -352,8 +354,8 @@ def demo(
             start = time.perf_counter()
             prediction = _make_explainer(name, model, tokenizer).attribute(target.sequence, names=[target.name])
             seconds = time.perf_counter() - start
-            paths = write_prediction_files(prediction, out, truth=target)
             tables[name] = prediction.precision(target)
+            paths = write_prediction_files(prediction, out, truth=target, precision=tables[name])
             typer.echo(f"{name}: {seconds:.2f} s -> {', '.join(p.name for p in paths.values())}")
     keys = list(next(iter(tables.values())))
     typer.echo("\n" + f"{'metric':16s}" + "".join(f"{name:>14s}" for name in tables))

@@ -29,10 +29,35 @@ class Pair(NamedTuple):
     score: float
 
 
-def _check_jacobian(jacobian: torch.Tensor) -> None:
+def first_nonfinite(tensor: torch.Tensor, rows_per_block: int = 16) -> list[int] | None:
+    """The index of the first NaN or infinite value, or None when every value is finite.
+
+    Scanned in blocks of rows: `isfinite` on a whole [L, A, L, A] Jacobian would allocate temporaries several
+    times its size. Integer tensors hold no NaN and are not scanned.
+
+    Args:
+        tensor: any tensor with at least one dimension.
+        rows_per_block: how many rows of the first axis are scanned at a time.
+
+    Returns:
+        The full index of the first non-finite value (row-major order), or None.
+    """
+    if not tensor.is_floating_point():
+        return None
+    for start in range(0, tensor.shape[0], rows_per_block):
+        bad = ~torch.isfinite(tensor[start : start + rows_per_block])
+        if bool(bad.any()):
+            index = torch.nonzero(bad)[0]
+            index[0] += start
+            return [int(i) for i in index]
+    return None
+
+
+def _check_jacobian(jacobian: torch.Tensor, *, scan_values: bool = True) -> None:
     if jacobian.dim() != 4 or jacobian.shape[0] != jacobian.shape[2]:
         raise ContactMapError(f"a Jacobian must have shape [L, A, L, B]; got {tuple(jacobian.shape)}")
-    _check_finite(jacobian, "Jacobian")
+    if scan_values:
+        _check_finite(jacobian, "Jacobian")
 
 
 def _check_map(contact_map: torch.Tensor) -> None:
@@ -41,18 +66,11 @@ def _check_map(contact_map: torch.Tensor) -> None:
     _check_finite(contact_map, "contact map")
 
 
-def _check_finite(tensor: torch.Tensor, what: str, rows_per_block: int = 16) -> None:
-    """Refuse NaN or inf, naming the first bad index; checked in row blocks (isfinite on a whole
-    [L, A, L, A] tensor would allocate temporaries several times its size)."""
-    if not tensor.is_floating_point():
-        return
-    for start in range(0, tensor.shape[0], rows_per_block):
-        block = tensor[start : start + rows_per_block]
-        finite = torch.isfinite(block)
-        if not bool(finite.all()):
-            bad = torch.nonzero(~finite)[0]
-            bad[0] += start
-            raise ContactMapError(f"{what} holds NaN or infinite values (first at index {bad.tolist()})")
+def _check_finite(tensor: torch.Tensor, what: str) -> None:
+    """Refuse NaN or inf, naming the first bad index (`first_nonfinite`)."""
+    bad = first_nonfinite(tensor)
+    if bad is not None:
+        raise ContactMapError(f"{what} holds NaN or infinite values (first at index {bad})")
 
 
 def center_jacobian(jacobian: torch.Tensor, *, inplace: bool = False, rows_per_block: int = 16) -> torch.Tensor:
@@ -228,6 +246,7 @@ def jacobian_to_contacts(
     symmetrize_tensor: bool | None = None,
     use_apc: bool = True,
     inplace: bool = False,
+    checked: bool = False,
 ) -> torch.Tensor:
     """Post-process a Jacobian [L, A, L, B] into a symmetric contact map [L, L] with a zero diagonal.
 
@@ -242,6 +261,8 @@ def jacobian_to_contacts(
         use_apc: apply the average product correction (`apc`).
         inplace: centre the given tensor in place, so no copy of it is ever made (for long sequences); the
             caller's `jacobian` is overwritten.
+        checked: the caller has already refused NaN and infinite values (the explainers check each batch of
+            model outputs as it arrives), so the tensor is not scanned again; the shape is still checked.
 
     Returns:
         A symmetric contact map [L, L] with a zero diagonal, in the Jacobian's dtype and on its device; higher
@@ -261,11 +282,11 @@ def jacobian_to_contacts(
         >>> bool((contacts == contacts.T).all()), float(contacts.diagonal().abs().max())
         (True, 0.0)
     """
-    _check_jacobian(jacobian)
+    _check_jacobian(jacobian, scan_values=not checked)
     if symmetrize_tensor is None:
         symmetrize_tensor = jacobian.shape[1] == jacobian.shape[3]
     if center:
-        jacobian = center_jacobian(jacobian, inplace=inplace)
+        jacobian = _center_axes(jacobian if inplace else jacobian.clone())
     norm = symmetric_frobenius_norm(jacobian) if symmetrize_tensor else frobenius_norm(jacobian)
     return norm_map_to_contacts(norm, use_apc=use_apc)
 
@@ -351,7 +372,11 @@ __all__ = [
 
 
 def grouped_jacobian_to_contacts(
-    jacobian: torch.Tensor, residue_groups: list[torch.Tensor], letter_groups: list[torch.Tensor]
+    jacobian: torch.Tensor,
+    residue_groups: list[torch.Tensor],
+    letter_groups: list[torch.Tensor],
+    *,
+    checked: bool = False,
 ) -> torch.Tensor:
     """The reference order for a Jacobian over a union of alphabets (gLM2: amino acids and nucleotides).
 
@@ -366,6 +391,7 @@ def grouped_jacobian_to_contacts(
         residue_groups: for each kind k, a 1-D index tensor of the residues of that kind.
         letter_groups: for each kind k, a 1-D index tensor of the letters valid for that kind (same length and
             order as `residue_groups`).
+        checked: the caller has already refused NaN and infinite values (as in `jacobian_to_contacts`).
 
     Returns:
         A symmetric contact map [L, L] with a zero diagonal, in the Jacobian's dtype and on its device; pairs
@@ -374,7 +400,7 @@ def grouped_jacobian_to_contacts(
     Raises:
         ContactMapError: if `jacobian` is not [L, A, L, B] or holds NaN or infinite values.
     """
-    _check_jacobian(jacobian)
+    _check_jacobian(jacobian, scan_values=not checked)
     length = jacobian.shape[0]
     blocks = {}
     for kp, (rows, letters_p) in enumerate(zip(residue_groups, letter_groups, strict=True)):

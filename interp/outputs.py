@@ -9,6 +9,7 @@ numbers the .npz gives, for every range and every k up to L.
 from __future__ import annotations
 
 import csv
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +53,7 @@ def pairs_for_every_range(contacts: torch.Tensor, *, resolved: torch.Tensor | No
 
 
 def write_prediction_files(prediction: Any, out_dir: str | Path, *, truth: Any = None, stem: str | None = None,
-                           min_separation: int = 6) -> dict[str, Path]:  # fmt: skip
+                           min_separation: int = 6, precision: Mapping[str, float] | None = None) -> dict[str, Path]:  # fmt: skip
     """Write the outputs of one prediction into out_dir.
 
     Args:
@@ -63,6 +64,8 @@ def write_prediction_files(prediction: Any, out_dir: str | Path, *, truth: Any =
         stem: the file names' stem; None takes the record's name. Made file-safe by `safe_file_name`, so the
             files stay inside out_dir whatever the name holds.
         min_separation: the smallest separation j - i of the listed pairs.
+        precision: `prediction.precision(truth)` when the caller already has it (e.g. to print it); None
+            computes it here, once, for the CSV and the figure.
 
     Returns:
         {kind: path} for "npz", "pairs", "rr", "png" and (with `truth`) "precision".
@@ -83,15 +86,16 @@ def write_prediction_files(prediction: Any, out_dir: str | Path, *, truth: Any =
             writer.writerow(row + ([int(bool(true_map[p.i, p.j]))] if true_map is not None else []))
     write_rr(paths["rr"], prediction.contacts, prediction.sequence, pairs=pairs, min_separation=min_separation,
              target=prediction.name or "interp", method=prediction.method)  # fmt: skip
-    figure = prediction.plot(truth)
+    if truth is not None and precision is None:
+        precision = prediction.precision(truth)
+    figure = prediction.plot(truth, precision=precision)
     with atomic_write(paths["png"], "wb") as handle:  # a killed run leaves no half-drawn PNG
         figure.savefig(handle, dpi=110, format="png")
-    if truth is not None:
-        table = prediction.precision(truth)
+    if precision is not None:
         with atomic_write(paths["precision"], "w") as handle:
             writer = csv.writer(handle)
             writer.writerow(["metric", "precision"])
-            writer.writerows([name, f"{value:.4f}"] for name, value in table.items())
+            writer.writerows([name, f"{value:.4f}"] for name, value in precision.items())
     else:
         del paths["precision"]
     return paths

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import torch
@@ -42,7 +43,7 @@ def method_title(method: str) -> str:
     return method.replace("_", " ")
 
 
-def precision_subtitle(table: dict[str, float]) -> str:
+def precision_subtitle(table: Mapping[str, float]) -> str:
     """The precision line of a contact-map figure: long-range P@L and P@L/5, three decimals ("n/a" for NaN).
 
     Args:
@@ -92,7 +93,7 @@ def _true_map(truth: Any) -> torch.Tensor:
 
 
 def plot_contact_map(prediction: Any, truth: Any = None, *, ax: Any = None, k: int | None = None,
-                     min_separation: int = 6) -> Any:  # fmt: skip
+                     min_separation: int = 6, precision: Mapping[str, float] | None = None) -> Any:  # fmt: skip
     """Draw one prediction; returns the matplotlib Figure.
 
     Above the diagonal, the predicted scores (grey scale, with a colorbar running from the median score, white,
@@ -111,6 +112,7 @@ def plot_contact_map(prediction: Any, truth: Any = None, *, ax: Any = None, k: i
         ax: a matplotlib Axes to draw into; None makes a new 6.2 x 6.6 inch Figure with constrained layout.
         k: how many top pairs to mark; None marks L.
         min_separation: the smallest separation j - i of the marked pairs and of the true contacts drawn.
+        precision: `prediction.precision(truth)` when the caller already has it (it is not computed again).
 
     Returns:
         The matplotlib Figure (the one holding `ax` when given).
@@ -186,7 +188,7 @@ def plot_contact_map(prediction: Any, truth: Any = None, *, ax: Any = None, k: i
     title = method_title(prediction.method) + (f" \u00b7 {model}" if model else "")
     record = f"{prediction.name}, L = {length}" if prediction.name else f"L = {length}"
     if true_map is not None:
-        subtitle = f"{record} \u00b7 {precision_subtitle(prediction.precision(truth))}"
+        subtitle = f"{record} \u00b7 {precision_subtitle(precision or prediction.precision(truth))}"
     else:
         subtitle = f"{record} \u00b7 top {len(pairs)} pairs, |i \u2212 j| \u2265 {min_separation}; no structure"
     ax.annotate(subtitle, xy=(0.5, 1.0), xycoords="axes fraction", xytext=(0, 5), textcoords="offset points",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -127,7 +128,8 @@ class ContactPrediction:
         """
         return top_pairs(self.contacts, len(self) if k is None else k, min_separation=min_separation)
 
-    def plot(self, truth: Any = None, *, ax: Any = None, k: int | None = None, min_separation: int = 6) -> Any:
+    def plot(self, truth: Any = None, *, ax: Any = None, k: int | None = None, min_separation: int = 6,
+             precision: Mapping[str, float] | None = None) -> Any:  # fmt: skip
         """Draw the map (upper triangle) with true contacts (lower triangle) and the top-k pairs marked.
 
         Args:
@@ -135,13 +137,14 @@ class ContactPrediction:
             ax: a matplotlib Axes to draw into; None makes a new Figure.
             k: how many top pairs to mark; None marks L.
             min_separation: the smallest separation j - i of the marked pairs and of the true contacts drawn.
+            precision: `self.precision(truth)` when the caller already has it (it is not computed again).
 
         Returns:
             The matplotlib Figure (the one holding `ax` when given); see `interp.plotting.plot_contact_map`.
         """
         from interp.plotting import plot_contact_map
 
-        return plot_contact_map(self, truth=truth, ax=ax, k=k, min_separation=min_separation)
+        return plot_contact_map(self, truth=truth, ax=ax, k=k, min_separation=min_separation, precision=precision)
 
     def save(self, path: str | os.PathLike) -> None:
         """Write an .npz with the map, sequence, method (and the name and Jacobian when set).

@@ -523,63 +523,142 @@ def contact_map(
         EmptySequenceError: if `sequence` is empty.
         InvalidSequenceError: if `sequence` holds a character other than an upper-case letter.
     """
+    _check_threshold(threshold)
+    return read_chain(path, chain=chain, atom=atom).contact_map(sequence, threshold, min_identity=min_identity)
+
+
+def _check_threshold(threshold: float) -> None:
     if not (threshold > 0 and math.isfinite(threshold)):
         raise StructureError(f"threshold must be a positive number of Angstrom; got {threshold}")
+
+
+@dataclass(frozen=True)
+class StructureChain:
+    """One chain of a structure file, read and measured once (`read_chain`); `contact_map` then aligns it to
+    any number of sequences without reading the file again.
+
+    Attributes:
+        path: the file it was read from.
+        chain: the chain id as in the file (blank kept as is).
+        kind: "protein" or "nucleic".
+        atom: the atom that places each residue ("CB", "CA", "heavy" or an atom name).
+        sequence: the chain's own sequence, one letter per residue of the structure.
+        residue_ids: the structure's residue number plus insertion code of each residue.
+        distances: [n, n] residue-residue distances in Angstrom (NaN where a residue lacks `atom`).
+        has_atom: [n], True for a residue that has the coordinates `atom` needs.
+        missing_at_end: the atoms the chain's last residue lacks where the file marks no end and the chain is
+            the last thing in it (a cut inside that residue), else empty.
+    """
+
+    path: PathLike
+    chain: str
+    kind: str
+    atom: str
+    sequence: str
+    residue_ids: tuple[str, ...]
+    distances: np.ndarray
+    has_atom: np.ndarray
+    missing_at_end: tuple[str, ...]
+    last_residue_name: str
+    open_end: bool
+
+    def contact_map(self, sequence: str | None = None, threshold: float = 8.0, *,
+                    min_identity: float = 0.9) -> ContactMap:  # fmt: skip
+        """The true contacts of this chain in the index space of `sequence` (see `interp.structure.contact_map`).
+
+        Args:
+            sequence: align the chain to it; None uses the chain's own sequence.
+            threshold: the contact cutoff in Angstrom.
+            min_identity: the smallest fraction of aligned residues that must be identical.
+
+        Returns:
+            The `ContactMap`.
+
+        Raises:
+            StructureError: `threshold` is not a positive finite number, or the file ends inside the chain.
+            SequenceMismatchError, EmptySequenceError, InvalidSequenceError: as for `contact_map`.
+        """
+        _check_threshold(threshold)
+        path, chain_id = self.path, self.chain
+        if sequence is None:
+            out_seq = self.sequence
+            index_pairs = [(n, n) for n in range(len(self.sequence))]
+        else:
+            _check_sequence(sequence, f"sequence for {path} chain {chain_id!r}")
+            out_seq = sequence
+            index_pairs = _align_to_sequence(self.sequence, sequence, self.kind, path, chain_id, min_identity)
+
+        length = len(out_seq)
+        struct_index = np.array([a for a, _ in index_pairs], dtype=np.int64)
+        seq_index = np.array([b for _, b in index_pairs], dtype=np.int64)
+        resolved = np.zeros(length, dtype=bool)
+        resolved[seq_index] = self.has_atom[struct_index]
+        distances = np.full((length, length), np.nan)
+        distances[np.ix_(seq_index, seq_index)] = self.distances[np.ix_(struct_index, struct_index)]
+        distances[~resolved, :] = np.nan
+        distances[:, ~resolved] = np.nan
+        residue_ids: list[str | None] = [None] * length
+        for a, b in index_pairs:
+            if self.has_atom[a]:
+                residue_ids[b] = self.residue_ids[a]
+        if self.missing_at_end:
+            raise StructureError(
+                f"{path}: chain {chain_id.strip() or '-'!r}: the file ends inside residue {self.residue_ids[-1]} "
+                f"({self.last_residue_name}, no {', '.join(self.missing_at_end)}) with no TER or END record: the "
+                "file looks truncated; if the structure really stops there, end the file with an END record "
+                "(mmCIF: a '#' line after the _atom_site loop)"
+            )
+        if self.open_end and sequence is not None:
+            _check_not_cut_short(path, chain_id, resolved, residue_ids, sequence)
+        contacts = np.nan_to_num(distances, nan=np.inf) < threshold
+        np.fill_diagonal(contacts, False)
+        return ContactMap(
+            sequence=out_seq,
+            contacts=torch.from_numpy(contacts),
+            distances=torch.from_numpy(distances.astype(np.float32)),
+            resolved=torch.from_numpy(resolved),
+            residue_ids=tuple(residue_ids),
+            chain=chain_id.strip() or "-",
+            kind=self.kind,
+            atom=self.atom,
+            threshold=float(threshold),
+        )
+
+
+def read_chain(path: PathLike, chain: str | None = None, atom: str | None = None) -> StructureChain:
+    """Read one chain of a PDB/mmCIF file and measure its residue distances, once.
+
+    `contact_map(path, ...)` is `read_chain(path, chain, atom).contact_map(sequence, threshold)`; read the chain
+    yourself to score many sequences against one structure (`interp contacts --structure` does).
+
+    Args:
+        path: a PDB or mmCIF file, gzipped or not.
+        chain: chain id; None takes the first chain with polymer residues; "-" or "" a blank chain id.
+        atom: "CB", "CA", "heavy" or an atom name; None picks the default for the chain's kind.
+
+    Returns:
+        The `StructureChain`.
+
+    Raises:
+        StructureError: the file is missing, unreadable or truncated, holds no protein or nucleic-acid chain,
+            or no residue has `atom`.
+        ChainNotFoundError: `chain` is not in the structure.
+    """
     atoms, open_end = _read_structure(path)
     chain_atoms, chain_id, kind = _select_chain(atoms, chain, path)
     atom = atom or ("CB" if kind == "protein" else "heavy")
     starts = struc.get_residue_starts(chain_atoms)
     structure_seq = "".join(_letter(str(chain_atoms.res_name[s]), kind) for s in starts)
-    ids = [f"{int(chain_atoms.res_id[s])}{str(chain_atoms.ins_code[s]).strip()}" for s in starts]
+    ids = tuple(f"{int(chain_atoms.res_id[s])}{str(chain_atoms.ins_code[s]).strip()}" for s in starts)
     dist, has_atom = _chain_distances(chain_atoms, starts, atom, kind)
     if not has_atom.any():
         raise StructureError(f"{path}: chain {chain_id!r}: no residue has the atom {atom!r}")
+    chain_is_last = open_end and _ends_the_file(atoms, chain_atoms)
+    missing = _missing_in_last_residue(chain_atoms, int(starts[-1]), atom, kind) if chain_is_last else []
+    return StructureChain(
+        path=path, chain=chain_id, kind=kind, atom=atom, sequence=structure_seq, residue_ids=ids, distances=dist,
+        has_atom=has_atom, missing_at_end=tuple(missing), last_residue_name=str(chain_atoms.res_name[starts[-1]]),
+        open_end=chain_is_last,
+    )  # fmt: skip
 
-    if sequence is None:
-        out_seq = structure_seq
-        index_pairs = [(n, n) for n in range(len(structure_seq))]
-    else:
-        _check_sequence(sequence, f"sequence for {path} chain {chain_id!r}")
-        out_seq = sequence
-        index_pairs = _align_to_sequence(structure_seq, sequence, kind, path, chain_id, min_identity)
-
-    length = len(out_seq)
-    struct_index = np.array([a for a, _ in index_pairs], dtype=np.int64)
-    seq_index = np.array([b for _, b in index_pairs], dtype=np.int64)
-    resolved = np.zeros(length, dtype=bool)
-    resolved[seq_index] = has_atom[struct_index]
-    distances = np.full((length, length), np.nan)
-    distances[np.ix_(seq_index, seq_index)] = dist[np.ix_(struct_index, struct_index)]
-    distances[~resolved, :] = np.nan
-    distances[:, ~resolved] = np.nan
-    residue_ids: list[str | None] = [None] * length
-    for a, b in index_pairs:
-        if has_atom[a]:
-            residue_ids[b] = ids[a]
-    if open_end and _ends_the_file(atoms, chain_atoms):
-        missing = _missing_in_last_residue(chain_atoms, int(starts[-1]), atom, kind)
-        if missing:
-            raise StructureError(
-                f"{path}: chain {chain_id.strip() or '-'!r}: the file ends inside residue {ids[-1]} "
-                f"({chain_atoms.res_name[starts[-1]]}, no {', '.join(missing)}) with no TER or END record: the "
-                "file looks truncated; if the structure really stops there, end the file with an END record "
-                "(mmCIF: a '#' line after the _atom_site loop)"
-            )
-        if sequence is not None:
-            _check_not_cut_short(path, chain_id, resolved, residue_ids, sequence)
-    contacts = np.nan_to_num(distances, nan=np.inf) < threshold
-    np.fill_diagonal(contacts, False)
-    return ContactMap(
-        sequence=out_seq,
-        contacts=torch.from_numpy(contacts),
-        distances=torch.from_numpy(distances.astype(np.float32)),
-        resolved=torch.from_numpy(resolved),
-        residue_ids=tuple(residue_ids),
-        chain=chain_id.strip() or "-",
-        kind=kind,
-        atom=atom,
-        threshold=float(threshold),
-    )
-
-
-__all__ = ["ContactMap", "contact_map"]
+__all__ = ["ContactMap", "StructureChain", "contact_map", "read_chain"]
