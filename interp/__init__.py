@@ -40,6 +40,7 @@ if TYPE_CHECKING:
         Explainer,
         GradientJacobian,
         RepresentationJacobian,
+        residue_attributions,
     )
     from interp.io import load_contacts, read_alignment, read_fasta, read_rr, save_contacts, write_rr
     from interp.loading import load_model
@@ -52,7 +53,7 @@ __version__ = "0.1.0"
 
 _LAZY = {  # name -> the module that defines it, imported on first use of the name
     **dict.fromkeys(["AttentionReadout", "CategoricalJacobian", "Explainer", "GradientJacobian",
-                     "RepresentationJacobian"], "interp.explainers"),
+                     "RepresentationJacobian", "residue_attributions"], "interp.explainers"),
     **dict.fromkeys(["Pair", "apc", "center_jacobian", "frobenius_norm", "jacobian_to_contacts", "symmetrize",
                      "symmetrize_jacobian", "top_pairs", "zero_diagonal"], "interp.contacts"),
     **dict.fromkeys(["load_contacts", "read_alignment", "read_fasta", "read_rr", "save_contacts", "write_rr"],
@@ -86,6 +87,7 @@ __all__ = [
     "Explainer",
     "GradientJacobian",
     "RepresentationJacobian",
+    "residue_attributions",
     "AlignmentFormatError",
     "ChainNotFoundError",
     "ContactMap",

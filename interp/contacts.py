@@ -133,11 +133,12 @@ def symmetrize_jacobian(jacobian: torch.Tensor) -> torch.Tensor:
     return (jacobian + rearrange(jacobian, "i a j b -> j b i a")) / 2
 
 
-def frobenius_norm(jacobian: torch.Tensor) -> torch.Tensor:
+def frobenius_norm(jacobian: torch.Tensor, *, checked: bool = False) -> torch.Tensor:
     """Frobenius norm over the two letter axes: [L, A, L, B] -> [L, L].
 
     Args:
         jacobian: a Jacobian [L, A, L, B].
+        checked: the caller has already refused NaN and infinite values, so they are not scanned again.
 
     Returns:
         A map [L, L] with entry [i, j] = sqrt(sum over a, b of J[i, a, j, b]^2), in the input's dtype.
@@ -145,7 +146,7 @@ def frobenius_norm(jacobian: torch.Tensor) -> torch.Tensor:
     Raises:
         ContactMapError: if `jacobian` is not [L, A, L, B] or holds NaN or infinite values.
     """
-    _check_jacobian(jacobian)
+    _check_jacobian(jacobian, scan_values=not checked)
     return reduce(jacobian.square(), "i a j b -> i j", "sum").sqrt()
 
 
@@ -208,7 +209,7 @@ def apc(contact_map: torch.Tensor) -> torch.Tensor:
     return contact_map - torch.where(total == 0, torch.zeros_like(total), row * col / safe_total)
 
 
-def symmetric_frobenius_norm(jacobian: torch.Tensor, *, rows_per_block: int = 16) -> torch.Tensor:
+def symmetric_frobenius_norm(jacobian: torch.Tensor, *, rows_per_block: int = 16, checked: bool = False) -> torch.Tensor:
     """Frobenius norm of the symmetrised Jacobian, block by block, never materialising the symmetric tensor.
 
     Equal to `frobenius_norm(symmetrize_jacobian(J))` with memory of a few row blocks instead of a copy.
@@ -216,6 +217,7 @@ def symmetric_frobenius_norm(jacobian: torch.Tensor, *, rows_per_block: int = 16
     Args:
         jacobian: a Jacobian [L, A, L, A] whose two letter axes share one alphabet.
         rows_per_block: how many rows of the first axis are processed at a time (bounds the temporaries).
+        checked: the caller has already refused NaN and infinite values, so they are not scanned again.
 
     Returns:
         A map [L, L] in the input's dtype and on its device.
@@ -224,7 +226,7 @@ def symmetric_frobenius_norm(jacobian: torch.Tensor, *, rows_per_block: int = 16
         ContactMapError: if `jacobian` is not [L, A, L, B], its letter axes differ in size, or it holds NaN or
             infinite values.
     """
-    _check_jacobian(jacobian)
+    _check_jacobian(jacobian, scan_values=not checked)
     if jacobian.shape[1] != jacobian.shape[3]:
         raise ContactMapError(
             f"cannot symmetrise a Jacobian whose letter axes differ ({jacobian.shape[1]} vs {jacobian.shape[3]})"
@@ -287,7 +289,11 @@ def jacobian_to_contacts(
         symmetrize_tensor = jacobian.shape[1] == jacobian.shape[3]
     if center:
         jacobian = _center_axes(jacobian if inplace else jacobian.clone())
-    norm = symmetric_frobenius_norm(jacobian) if symmetrize_tensor else frobenius_norm(jacobian)
+    # checked above (or by the caller): the norms need not scan the tensor again
+    if symmetrize_tensor:
+        norm = symmetric_frobenius_norm(jacobian, checked=True)
+    else:
+        norm = frobenius_norm(jacobian, checked=True)
     return norm_map_to_contacts(norm, use_apc=use_apc)
 
 

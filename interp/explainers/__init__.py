@@ -4,6 +4,7 @@ from typing import Any
 
 from interp.explainers.attention import AttentionReadout
 from interp.explainers.base import Explainer
+from interp.explainers.captum_targets import CaptumTarget, captum_target, residue_attributions
 from interp.explainers.categorical import CategoricalJacobian, RepresentationJacobian
 from interp.explainers.gradient import GradientJacobian
 from interp.methods import METHOD_NAMES, check_method
@@ -42,5 +43,5 @@ def make_explainer(method: str, model: Any, tokenizer: Any = None, **options: An
     return explainer
 
 
-__all__ = ["METHODS", "AttentionReadout", "CategoricalJacobian", "Explainer", "GradientJacobian", "RepresentationJacobian",
-           "make_explainer"]  # fmt: skip
+__all__ = ["METHODS", "AttentionReadout", "CaptumTarget", "CategoricalJacobian", "Explainer", "GradientJacobian",
+           "RepresentationJacobian", "captum_target", "make_explainer", "residue_attributions"]  # fmt: skip

@@ -1,4 +1,4 @@
-"""The explainer base class: a captum `Attribution` that reads contacts out of a model through its adapter."""
+"""The explainer base class: reads contacts out of a model through its adapter, with Captum's conventions."""
 
 from __future__ import annotations
 
@@ -9,12 +9,11 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, overload
 
 import torch
-from captum.attr import Attribution
 from torch import nn
 
 from interp.adapters.base import Adapter, Encoded
 from interp.adapters.registry import get_adapter
-from interp.contacts import grouped_jacobian_to_contacts, jacobian_to_contacts
+from interp.contacts import first_nonfinite, grouped_jacobian_to_contacts, jacobian_to_contacts
 from interp.errors import InsufficientMemoryError, InterpError, NonFiniteOutputError
 from interp.prediction import ContactPrediction
 from interp.windows import stitch, window_spans
@@ -50,14 +49,13 @@ def available_memory_bytes(device: torch.device) -> int:
 def check_finite_output(values: torch.Tensor, what: str, describe: Callable[[int], str] | None = None) -> None:
     """Refuse NaN or infinite model outputs, naming the row (e.g. the mutant) that produced them.
 
-    Checked in blocks of rows: isfinite on a whole Jacobian would allocate several copies of it.
+    Checked in blocks of rows (`interp.contacts.first_nonfinite`). The explainers check every output as it
+    arrives, so the Jacobian they assemble is not scanned again (`jacobian_to_contacts(checked=True)`).
     """
-    for start in range(0, values.shape[0], 16):
-        bad = ~torch.isfinite(values[start : start + 16])
-        if bool(bad.any()):
-            row = start + int(torch.nonzero(bad)[0][0])
-            where = f" ({describe(row)})" if describe is not None else ""
-            raise NonFiniteOutputError(f"the model returned NaN or infinite {what}{where}")
+    bad = first_nonfinite(values)
+    if bad is not None:
+        where = f" ({describe(bad[0])})" if describe is not None else ""
+        raise NonFiniteOutputError(f"the model returned NaN or infinite {what}{where}")
 
 
 def model_name(model: Any) -> str:
@@ -71,8 +69,12 @@ def model_name(model: Any) -> str:
     return path
 
 
-class Explainer(Attribution):
+class Explainer:
     """Base class: `attribute(sequence or list of sequences)` -> ContactPrediction or list of them.
+
+    Captum's conventions (an `attribute()` method, typed results) without subclassing `captum.attr.Attribution`:
+    the inputs are sequences, not tensors. To run Captum's own methods through an adapter, see
+    `interp.explainers.captum_targets`.
 
     Every input is validated before any model call, so a bad record fails fast and nothing is half-done.
     A sequence longer than the model takes is split into overlapping windows whose maps are stitched
@@ -113,7 +115,6 @@ class Explainer(Attribution):
             raise InterpError(f"long_sequences={long_sequences!r}; choose 'window' or 'error'")
         self.long_sequences = long_sequences
         self.window_overlap = window_overlap
-        super().__init__(self.adapter.forward)
 
     def memory_budget(self) -> int:
         """Bytes a run may use: `memory_limit` when given, else the device's free memory.
@@ -131,9 +132,6 @@ class Explainer(Attribution):
                 f"{self.adapter.name}: {type(self).__name__} is not available: {self.adapter.mutation_refusal}"
             )
 
-    def has_convergence_delta(self) -> bool:
-        return False
-
     @overload
     def attribute(
         self, inputs: tuple[str, ...], *, names: Sequence[str] | None = None, unknown: str = "error"
@@ -147,7 +145,7 @@ class Explainer(Attribution):
         self, inputs: list[str], *, names: Sequence[str] | None = None, unknown: str = "error"
     ) -> list[ContactPrediction]: ...
 
-    def attribute(  # type: ignore[override]  # captum's signature is (inputs: Tensor, ...) -> Tensor
+    def attribute(
         self,
         inputs: str | list[str] | tuple[str, ...],
         *,
@@ -258,7 +256,11 @@ class Explainer(Attribution):
     def _jacobian_prediction(
         self, encoded: Encoded, jac: torch.Tensor, name: str | None, keep_jacobian: bool
     ) -> ContactPrediction:
-        """Post-process a raw Jacobian (in place, so no second copy unless it is kept) into a prediction."""
+        """Post-process a raw Jacobian (in place, so no second copy unless it is kept) into a prediction.
+
+        Every model output in `jac` was checked for NaN as it arrived (`check_finite_output`), so the reduction
+        does not scan the whole tensor again (the map it gives is still checked).
+        """
         if not bool(jac.any()):  # no |J| temporary: a Jacobian can be most of the memory budget
             raise InterpError(
                 f"{self.adapter.name}: {type(self).__name__} found the model's outputs independent of every residue "
@@ -267,10 +269,10 @@ class Explainer(Attribution):
         kept = jac.clone().cpu() if keep_jacobian else None
         groups = self.adapter.letter_groups_for(encoded)
         if groups is None:
-            contacts = jacobian_to_contacts(jac, inplace=True).float().cpu()
+            contacts = jacobian_to_contacts(jac, inplace=True, checked=True).float().cpu()
         else:  # a union of alphabets: each (kind, kind) block post-processed on its own
             residues, letters = (tuple(g.to(jac.device) for g in group) for group in groups)
-            contacts = grouped_jacobian_to_contacts(jac, list(residues), list(letters)).float().cpu()
+            contacts = grouped_jacobian_to_contacts(jac, list(residues), list(letters), checked=True).float().cpu()
         return ContactPrediction(
             sequence=encoded.sequence,
             method=self.method,
