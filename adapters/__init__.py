@@ -1,9 +1,14 @@
 """interp.adapters: how each model family tokenizes, which tokens form its alphabet, how it runs.
 
-Installed as `interp.adapters` (never as a top-level `adapters` module).
+Every adapter is made of three parts, one job each: `SequenceEncoding` (the alphabet, special tokens,
+validation, complexes, windows' length limit, mutation tables), `ModelRunner` (the forward, the logits at each
+residue, the embedding, the model's sizes) and `AttentionReading` (where attention weights come from, the
+model's contact head). Each family's docstring says which parts it changes. Installed as `interp.adapters`
+(never as a top-level `adapters` module).
 """
 
 from interp.adapters.attention_capture import capture_module_weights, capture_sdpa_weights, sdpa_weights
+from interp.adapters.attention_reading import AttentionReading
 from interp.adapters.base import (
     DNA_ALPHABET,
     PROTEIN_ALPHABET,
@@ -15,6 +20,7 @@ from interp.adapters.base import (
 )
 from interp.adapters.bpe import TokenResolutionAdapter
 from interp.adapters.custom import CustomAdapter
+from interp.adapters.encoding import SequenceEncoding
 from interp.adapters.families import (
     ByteLevelDnaAdapter,
     CausalProteinAdapter,
@@ -37,6 +43,7 @@ from interp.adapters.registry import (
     register_adapter_for_class,
     registered_adapters,
 )
+from interp.adapters.running import ModelRunner
 
 __all__ = [
     "ANY_MODEL_TYPE",
@@ -44,6 +51,7 @@ __all__ = [
     "PROTEIN_ALPHABET",
     "RNA_ALPHABET",
     "Adapter",
+    "AttentionReading",
     "ByteLevelDnaAdapter",
     "CausalProteinAdapter",
     "CustomAdapter",
@@ -56,11 +64,13 @@ __all__ = [
     "ForwardOutput",
     "GLM2Adapter",
     "HFTokenAdapter",
+    "ModelRunner",
     "NucleotideTransformerAdapter",
     "PerResidueAdapter",
     "ProtBertAdapter",
     "ProtT5EncoderAdapter",
     "RnaAdapter",
+    "SequenceEncoding",
     "TokenResolutionAdapter",
     "capture_module_weights",
     "capture_sdpa_weights",

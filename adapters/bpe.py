@@ -48,6 +48,10 @@ def vocabulary_alphabet(tokenizer: Any) -> str:
 class TokenResolutionAdapter(HuggingFaceForward, Adapter):
     """ProtGPT2 (causal) and DNABERT-2 (masked): residues mapped to the BPE tokens that hold them.
 
+    Parts changed from `Adapter`: `SequenceEncoding` (`encode` by the tokenizer's offsets; no token per letter,
+    no complexes, Jacobians refused), `ModelRunner` (`HuggingFaceForward`, no LM head) and `AttentionReading`
+    (`capture_attention`: DNABERT-2's hooks).
+
     Chosen by `get_adapter` for a model of any type that no family claims when its fast tokenizer reads a
     real sequence as multi-letter tokens. Each residue takes the row and column of its token
     (from the tokenizer's offset mapping), so maps stay [L, L] over residues. Only the attention readout is

@@ -14,6 +14,9 @@ from interp.errors import InterpError
 class CustomAdapter(Adapter):
     """An adapter for a model of your own, given its alphabet explicitly.
 
+    Parts changed from `Adapter`: `SequenceEncoding` (`token_ids_for` from `token_ids`) and `ModelRunner`
+    (`_run`: `module(input_ids)`; `input_embedding`: the one given or the module's first).
+
     The module is called as `module(input_ids)` with ids [B, T] and may return the logits [B, T, V] as a
     tensor, a tuple whose first item is the logits, or an object with `.logits` (and `.attentions` when called
     with `output_attentions=True`, `.hidden_states` with `output_hidden_states=True`). Pass the adapter to any

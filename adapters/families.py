@@ -25,8 +25,8 @@ from interp.adapters.base import (
 )
 from interp.adapters.huggingface import (
     HFTokenAdapter,
-    _letter_token_id,
     as_transformers_tokenizer,
+    letter_token_id,
     tokenizes_per_letter,
 )
 from interp.adapters.registry import PRIORITY, register_adapter, register_adapter_for_class
@@ -35,6 +35,8 @@ from interp.errors import InterpError
 
 class EsmAdapter(HFTokenAdapter):
     """ESM-2, ESM-1b and ESM-1v (`EsmForMaskedLM` with the 33-token amino-acid vocabulary).
+
+    Parts changed from `HFTokenAdapter`: `AttentionReading` (`contact_head`: ESM-2's own contact regression).
 
     Masked; `<cls>` + sequence + `<eos>`; at most 1024 residues for ESM-2. Chosen by `get_adapter` for
     `model_type` "esm" when the tokenizer has one token per amino acid (a 6-mer tokenizer gets
@@ -65,6 +67,8 @@ class EsmAdapter(HFTokenAdapter):
 class EsmcAdapter(HFTokenAdapter):
     """ESM C (`EsmcForMaskedLM`, native in transformers 5; character level, "|" breaks chains).
 
+    Parts changed from `HFTokenAdapter`: `SequenceEncoding` ("|" as `chain_break_token_id`).
+
     Masked. Chosen by `get_adapter` for `model_type` "esmc" when the tokenizer has one token per amino acid.
     Complexes are joined by the "|" token (`chain_break_token_id`) rather than a glycine linker.
 
@@ -80,11 +84,14 @@ class EsmcAdapter(HFTokenAdapter):
     def __init__(self, model: nn.Module, tokenizer: Any, **options: Any) -> None:
         options.setdefault("name", "esmc")
         super().__init__(model, tokenizer, **options)
-        self.chain_break_token_id = _letter_token_id(self.tokenizer, "|")
+        self.chain_break_token_id = letter_token_id(self.tokenizer, "|")
 
 
 class EsmcPackageAdapter(HFTokenAdapter):
     """ESM C from EvolutionaryScale's own `esm` package (`ESMC.from_pretrained("esmc_300m")`, or `ESMC(...)`).
+
+    Parts changed from `HFTokenAdapter`: `SequenceEncoding` ("|" between chains), `ModelRunner` (`_run`,
+    `input_embedding`, `shape`: a model without a config) and `AttentionReading` (`attention_source` "sdpa").
 
     The model has no `config`: it is matched by class (`ESMC`). It is called as `model(sequence_tokens=ids)` and
     returns `sequence_logits`; its attention is `scaled_dot_product_attention` (the weights are re-formed from
@@ -104,7 +111,7 @@ class EsmcPackageAdapter(HFTokenAdapter):
     def __init__(self, model: nn.Module, tokenizer: Any = None, **options: Any) -> None:
         options.setdefault("name", "esmc")
         super().__init__(model, tokenizer if tokenizer is not None else getattr(model, "tokenizer", None), **options)
-        self.chain_break_token_id = _letter_token_id(self.tokenizer, "|")
+        self.chain_break_token_id = letter_token_id(self.tokenizer, "|")
         self.attention_source = "sdpa"
 
     @property
@@ -136,6 +143,8 @@ class EsmcPackageAdapter(HFTokenAdapter):
 class ProtBertAdapter(HFTokenAdapter):
     """ProtBert (`BertForMaskedLM`; its tokenizer wants space-separated letters, the ids are built directly).
 
+    Parts changed from `HFTokenAdapter`: none (only the default `name`).
+
     Masked; `[CLS]` + sequence + `[SEP]`. Chosen by `get_adapter` for `model_type` "bert" when the tokenizer
     has one token per amino acid (as it is or with spaces between letters).
 
@@ -155,6 +164,8 @@ class ProtBertAdapter(HFTokenAdapter):
 
 class ProtT5EncoderAdapter(HFTokenAdapter):
     """ProtT5 encoder (`T5EncoderModel`): no LM head, so attention readout and RepresentationJacobian only.
+
+    Parts changed from `HFTokenAdapter`: `ModelRunner` (`has_lm_head` from the model's `lm_head`).
 
     Letters are SentencePiece tokens ("▁A"), followed by `</s>`. Chosen by `get_adapter` for `model_type` "t5"
     when the tokenizer has one token per amino acid.
@@ -178,6 +189,8 @@ class ProtT5EncoderAdapter(HFTokenAdapter):
 class CausalProteinAdapter(HFTokenAdapter):
     """Character-level causal protein LMs (ProGen2, GPT-2 with a letter vocabulary).
 
+    Parts changed from `HFTokenAdapter`: `SequenceEncoding` (`causal`, ProGen2's "1"/"2" terminal tokens).
+
     Logits at token t predict token t+1, so residue i is read off the token before it and a mutation at p
     only reaches q > p: the Jacobian is one triangle, and the map (after the tensor's symmetrisation)
     says how much each residue's identity shifts the model's prediction of the residues after it.
@@ -200,7 +213,7 @@ class CausalProteinAdapter(HFTokenAdapter):
         options.setdefault("name", getattr(getattr(model, "config", None), "model_type", "causal"))
         options.setdefault("causal", True)
         tokenizer = as_transformers_tokenizer(tokenizer)  # ProGen2's sample.py loads a raw tokenizers.Tokenizer
-        start, end = _letter_token_id(tokenizer, "1"), _letter_token_id(tokenizer, "2")
+        start, end = letter_token_id(tokenizer, "1"), letter_token_id(tokenizer, "2")
         if start is not None and end is not None:
             options.setdefault("prefix_ids", [start])
             options.setdefault("suffix_ids", [end])
@@ -209,6 +222,8 @@ class CausalProteinAdapter(HFTokenAdapter):
 
 class RnaAdapter(HFTokenAdapter):
     """Single-nucleotide RNA masked LMs (multimolecule: RNA-FM, RiNALMo, RNA-MSM, ...); T is read as U.
+
+    Parts changed from `HFTokenAdapter`: `SequenceEncoding` (the RNA alphabet, T read as U).
 
     Alphabet `RNA_ALPHABET` ("ACGU"). Chosen by `get_adapter` for the model types the `multimolecule` package
     registers ("rnafm", "rinalmo", "rnamsm", ...) when the tokenizer has one token per nucleotide.
@@ -232,6 +247,9 @@ class RnaAdapter(HFTokenAdapter):
 
 class DnaAdapter(HFTokenAdapter):
     """Single-nucleotide DNA language models: masked (Caduceus) or causal (HyenaDNA); U is read as T.
+
+    Parts changed from `HFTokenAdapter`: `SequenceEncoding` (the DNA alphabet, U read as T, the reverse-complement
+    pass) and `AttentionReading` (refused for the attention-free HyenaDNA and Caduceus).
 
     Inputs are laid out as the family's own tokenizer lays them out (HyenaDNA: sequence + [SEP], no start
     token). For a causal model one pass fills only q > p, and with no start token nothing predicts the
@@ -275,6 +293,9 @@ EVO_START_TOKEN = 0  # evo/scoring.py prepare_batch(prepend_bos=True) writes Cha
 
 class ByteLevelDnaAdapter(Adapter):
     """Evo (StripedHyena): causal, one byte per nucleotide (token id = the letter's byte).
+
+    Parts changed from `Adapter`: `SequenceEncoding` (`token_ids_for`: bytes after start token 0),
+    `ModelRunner` (`_run`, `embedding_site` at the first block) and `AttentionReading` (refused).
 
     Accepts the Hugging Face remote-code model (`StripedHyenaModelForCausalLM`), the `evo` package's model
     (`Evo(...).model`, a bare `StripedHyena`, or the `Evo` object itself) and either tokenizer (`ByteTokenizer`,

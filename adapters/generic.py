@@ -18,8 +18,8 @@ from torch import nn
 from interp.adapters.base import DNA_ALPHABET, PROTEIN_ALPHABET, RNA_ALPHABET
 from interp.adapters.huggingface import (
     HFTokenAdapter,
-    _letter_token_id,
     as_transformers_tokenizer,
+    letter_token_id,
     probe_sequence,
     tokenizes_per_letter,
 )
@@ -130,6 +130,10 @@ def accepts_per_residue(tokenizer: Any) -> bool:
 class PerResidueAdapter(HFTokenAdapter):
     """Any Hugging Face masked or causal LM (or bare encoder) whose tokenizer has one token per residue.
 
+    Parts changed from `HFTokenAdapter`: none. It is the plainest composition of the three parts of `Adapter`
+    (`SequenceEncoding`, `ModelRunner`, `AttentionReading`) with a Hugging Face forward: only its construction
+    finds, rather than being told, what the named families (`interp.adapters.families`) set by hand.
+
     What it reads and how, all found rather than listed: masked or causal from the model's class
     (`model_head`), checked by one probe forward at construction (two sequences that differ only in their last
     residue: a causal model's earlier logits do not move) and read as the probe finds it, the alphabet from the vocabulary (`tokenizer_alphabet`), the special tokens around a
@@ -233,7 +237,7 @@ def describe_tokenizer(model: nn.Module, tokenizer: Any) -> str:
                 "residue; only a fast (BPE) tokenizer with offsets gets the token-resolution attention readout"
             )
     missing = {
-        kind: [letter for letter in alphabet if _letter_token_id(tokenizer, letter) is None]
+        kind: [letter for letter in alphabet if letter_token_id(tokenizer, letter) is None]
         for kind, alphabet, _ in ALPHABETS
     }
     closest = min(missing, key=lambda kind: len(missing[kind]))

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from interp.adapters.base import PROTEIN_ALPHABET, Encoded
-from interp.adapters.huggingface import HFTokenAdapter, _letter_token_id
+from interp.adapters.huggingface import HFTokenAdapter, letter_token_id
 from interp.adapters.registry import PRIORITY, register_adapter
 from interp.errors import InterpError, InvalidSequenceError
 
@@ -27,15 +27,17 @@ _PIECES = re.compile(r"<\+>|<->|.", re.S)
 def tokenizes_glm2(tokenizer: Any) -> bool:
     """Registry check: amino acids, lower-case nucleotides and both strand tokens are single tokens."""
     try:
-        return all(
-            _letter_token_id(tokenizer, t) is not None for t in (*PROTEIN_ALPHABET, *NUCLEOTIDES, *STRAND_TOKENS)
-        )
+        return all(letter_token_id(tokenizer, t) is not None for t in (*PROTEIN_ALPHABET, *NUCLEOTIDES, *STRAND_TOKENS))
     except (KeyError, TypeError, AttributeError, ValueError):
         return False
 
 
 class GLM2Adapter(HFTokenAdapter):
     """gLM2: one token per amino acid or nucleotide, strand tokens before each element.
+
+    Parts changed from `HFTokenAdapter`: `SequenceEncoding` (strand tokens in `check_sequence` and `encode`,
+    per-kind `mutation_table` and `letter_groups_for`, no complexes) and `ModelRunner` (`input_embedding` found
+    at `glm2.tok_embeddings`).
 
     Masked. Sequences mix upper-case amino acids and lower-case nucleotides, each element opened by a strand
     token, e.g. "<+>MKTAYIAK<->atgcgt". The alphabet is the union `PROTEIN_ALPHABET + "acgt"`; a residue is
@@ -56,7 +58,7 @@ class GLM2Adapter(HFTokenAdapter):
         options.setdefault("name", "glm2")
         options.setdefault("alphabet", PROTEIN_ALPHABET + NUCLEOTIDES)
         super().__init__(model, tokenizer, **options)
-        self._strand_ids = {t: _letter_token_id(self.tokenizer, t) for t in STRAND_TOKENS}
+        self._strand_ids = {t: letter_token_id(self.tokenizer, t) for t in STRAND_TOKENS}
         self.letter_groups = [
             torch.arange(len(PROTEIN_ALPHABET)),
             torch.arange(len(PROTEIN_ALPHABET), len(self.alphabet)),

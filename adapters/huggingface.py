@@ -10,14 +10,26 @@ import torch
 from torch import nn
 
 from interp.adapters.base import PROTEIN_ALPHABET, Adapter, ForwardOutput
+from interp.adapters.running import ModelRunner
 from interp.compat import eager_attention, register_recordable_outputs
 from interp.errors import InterpError
 
 _HUGE = 10**9
 
 
-def _letter_token_id(tokenizer: Any, letter: str) -> int | None:
-    """The token of a residue letter: the letter itself, or its SentencePiece form "▁A" (ProtT5)."""
+def letter_token_id(tokenizer: Any, letter: str) -> int | None:
+    """The id of the tokenizer's token for a residue letter (or any token text, e.g. a 6-mer or "<+>").
+
+    The token itself is tried first, then its SentencePiece form "▁A" (ProtT5). The per-letter adapters
+    build their ids with it, and the registry checks read vocabularies with it.
+
+    Args:
+        tokenizer: a transformers tokenizer (`convert_tokens_to_ids`, `unk_token_id`).
+        letter: the token's text.
+
+    Returns:
+        The token id, or None when the tokenizer has no such token (it maps it to its unknown token).
+    """
     for token in (letter, "\u2581" + letter):
         token_id = tokenizer.convert_tokens_to_ids(token)
         if token_id is not None and token_id != tokenizer.unk_token_id:
@@ -30,7 +42,7 @@ def tokenizer_has_letters(alphabet: str) -> Any:
 
     def accepts(tokenizer: Any) -> bool:
         try:
-            return all(_letter_token_id(tokenizer, letter) is not None for letter in alphabet)
+            return all(letter_token_id(tokenizer, letter) is not None for letter in alphabet)
         except (KeyError, TypeError, AttributeError):
             return False
 
@@ -91,7 +103,7 @@ def tokenizes_per_letter(alphabet: str) -> Any:
 
     def accepts(tokenizer: Any) -> bool:
         try:
-            lookup = {letter: _letter_token_id(tokenizer, letter) for letter in alphabet}
+            lookup = {letter: letter_token_id(tokenizer, letter) for letter in alphabet}
             if None in lookup.values():
                 return False
             probe = probe_sequence(alphabet)
@@ -118,7 +130,7 @@ def forward_takes(model: nn.Module, argument: str) -> bool:
 
 def special_token_layout(tokenizer: Any, letter: str) -> tuple[list[int], list[int]]:
     """The special tokens the tokenizer puts before and after a sequence, read off a one-letter probe."""
-    probe_id = _letter_token_id(tokenizer, letter)
+    probe_id = letter_token_id(tokenizer, letter)
     ids = list(tokenizer(letter, add_special_tokens=True)["input_ids"])
     if probe_id not in ids:
         raise InterpError(f"{type(tokenizer).__name__} does not tokenize {letter!r} as one token: {ids}")
@@ -128,13 +140,17 @@ def special_token_layout(tokenizer: Any, letter: str) -> tuple[list[int], list[i
 
 class HuggingFaceForward:
     """How a Hugging Face model is run: ids by keyword, and eager attention switched on where weights are asked
-    for (shared by the per-letter adapters and the token-resolution adapter)."""
+    for (shared by the per-letter adapters and the token-resolution adapter).
+
+    Changes two parts of `Adapter`: `ModelRunner` (`_run`: `model(input_ids=...)`) and `AttentionReading`
+    (`attention_weights_enabled`: eager attention for the block).
+    """
 
     model: nn.Module
     attention_source: str
 
     def _run(self, input_ids: torch.Tensor, *, output_attentions: bool, output_hidden_states: bool) -> ForwardOutput:
-        return Adapter._call_model(
+        return ModelRunner._call_model(
             self.model, input_ids, keyword=True, output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
         )  # fmt: skip
@@ -153,6 +169,9 @@ class HuggingFaceForward:
 
 class HFTokenAdapter(HuggingFaceForward, Adapter):
     """Any Hugging Face masked or causal LM whose tokenizer has a token per letter of the alphabet.
+
+    Parts changed: `SequenceEncoding` (letter ids, special tokens and length limit read off the tokenizer),
+    `ModelRunner` and `AttentionReading` (through `HuggingFaceForward`).
 
     The base of the per-letter families (ESM, ProtBert, ProtT5, ProGen2, RNA, DNA, gLM2); use it directly for
     another such model. The special tokens around a sequence are read off the tokenizer (it tokenizes the
@@ -206,7 +225,7 @@ class HFTokenAdapter(HuggingFaceForward, Adapter):
         self.name = str(name or getattr(getattr(model, "config", None), "model_type", None) or "hf")
         self.tokenizer = tokenizer
         for letter in alphabet:
-            if _letter_token_id(tokenizer, letter) is None:
+            if letter_token_id(tokenizer, letter) is None:
                 raise InterpError(f"{self.name}: the tokenizer has no token for residue letter {letter!r}")
         prefix, suffix = special_token_layout(tokenizer, alphabet[0])
         prefix = prefix if prefix_ids is None else list(prefix_ids)
@@ -233,10 +252,11 @@ class HFTokenAdapter(HuggingFaceForward, Adapter):
 
     def token_ids_for(self, letter: str) -> int:
         """The letter's token, or its SentencePiece form "▁A"; raises `InterpError` where there is neither."""
-        token_id = _letter_token_id(self.tokenizer, letter)
+        token_id = letter_token_id(self.tokenizer, letter)
         if token_id is None:
             raise InterpError(f"{self.name}: no token for {letter!r}")
         return token_id
+
 
 def _reads_left_to_right(model: nn.Module) -> bool:
     """Whether the model's class is a causal LM (`interp.adapters.generic.model_head`); False where it says

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from interp.adapters.base import DNA_ALPHABET, Encoded
-from interp.adapters.huggingface import HFTokenAdapter, _letter_token_id
+from interp.adapters.huggingface import HFTokenAdapter, letter_token_id
 from interp.adapters.registry import PRIORITY, register_adapter
 from interp.errors import InterpError
 
@@ -29,7 +29,7 @@ KMER = 6
 def tokenizes_kmers(tokenizer: Any) -> bool:
     """Registry check: the tokenizer holds every 6-mer and reads "ACGTAC" as one token."""
     try:
-        kmer_id = _letter_token_id(tokenizer, "ACGTAC")
+        kmer_id = letter_token_id(tokenizer, "ACGTAC")
         return kmer_id is not None and list(tokenizer("ACGTAC", add_special_tokens=False)["input_ids"]) == [kmer_id]
     except (KeyError, TypeError, AttributeError, ValueError):
         return False
@@ -37,6 +37,10 @@ def tokenizes_kmers(tokenizer: Any) -> bool:
 
 class NucleotideTransformerAdapter(HFTokenAdapter):
     """Nucleotide Transformer (v1, v2): 6-mer tokens, read and mutated at single-nucleotide resolution.
+
+    Parts changed from `HFTokenAdapter`: `SequenceEncoding` (6-mer `encode`, `mutation_table`, a limit in tokens:
+    `token_count`, `fits`) and `ModelRunner` (`residue_logits` marginalised per nucleotide; `input_embedding`
+    refused).
 
     Masked. The tokenizer reads DNA as non-overlapping 6-mers, leftover nucleotides as single tokens; maps stay
     [L, L] over nucleotides (see `mutation_table`, `residue_logits`). `max_tokens` is the model's limit in body
@@ -66,7 +70,7 @@ class NucleotideTransformerAdapter(HFTokenAdapter):
         if self.max_tokens is not None:
             self.max_length = KMER * max(self.max_tokens - (KMER - 1), 1)
         kmers = ["".join(p) for p in itertools.product(DNA_ALPHABET, repeat=KMER)]
-        ids = [_letter_token_id(self.tokenizer, k) for k in kmers]
+        ids = [letter_token_id(self.tokenizer, k) for k in kmers]
         if None in ids:
             raise InterpError(f"{self.name}: the tokenizer lacks 6-mer {kmers[ids.index(None)]!r}")
         self._kmer_id = dict(zip(kmers, cast(list[int], ids), strict=True))  # every id checked just above

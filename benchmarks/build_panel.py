@@ -36,9 +36,9 @@ from interp.panel import (
     ANTIBODY_PANEL_PATH,
     BUILTIN_PANEL_PATH,
     PanelEntry,
-    _read_builtin,
     build_antibody_panel,
     build_panel,
+    read_builtin,
 )
 from interp.structure import ContactMap, contact_map
 
@@ -104,7 +104,7 @@ def check_panel(path: Path, structures: Path) -> tuple[int, list[str]]:
         names = [str(n) for n in data["names"]]
         metadata = json.loads(str(data["metadata"]))
     by_name = dict(zip(names, files, strict=True))
-    entries = _read_builtin(path, None, float(metadata["threshold"]))
+    entries = read_builtin(path, None, float(metadata["threshold"]))
     mismatches = []
     counts = metadata["counts"]
     if "protein_chains" in counts:  # the antibody panel: one entry or one left-out reason per protein chain
@@ -141,7 +141,7 @@ def check_chain_types(path: Path) -> tuple[int, list[str]]:
         from anarcii import Anarcii
     except ImportError:
         return 0, []
-    entries = _read_builtin(path, None, 8.0)
+    entries = read_builtin(path, None, 8.0)
     threads = torch.get_num_threads()
     try:
         numberer = Anarcii(seq_type="unknown", mode="accuracy", cpu=True, ncpu=ANARCII_THREADS)

@@ -66,7 +66,7 @@ import torch
 
 from interp.errors import InterpError, InvalidSequenceError, StructureError
 from interp.io import atomic_write
-from interp.structure import ContactMap, _polymer_mask, _read_atoms, contact_map
+from interp.structure import ContactMap, contact_map, polymer_mask, read_atoms
 
 BUILTIN_PANEL_PATH = Path(__file__).resolve().parent / "panel_data" / "builtin_panel.npz"
 ANTIBODY_PANEL_PATH = Path(__file__).resolve().parent / "panel_data" / "antibody_panel.npz"
@@ -249,7 +249,7 @@ def _protein_chain_labels(atoms: Any) -> list[str]:
     """The protein chains of a structure's atoms in file order, by label ("-" for a blank chain id)."""
     labels = []
     for chain_id in dict.fromkeys(str(c) for c in atoms.chain_id):
-        mask, kind = _polymer_mask(atoms[atoms.chain_id == chain_id])
+        mask, kind = polymer_mask(atoms[atoms.chain_id == chain_id])
         if mask.any() and kind == "protein":
             labels.append(chain_id.strip() or "-")
     return labels
@@ -262,7 +262,7 @@ def _choose_chain(path: Path) -> str:
         StructureError: the file cannot be read or no chain qualifies (the message gives each chain's reason).
     """
     reasons: list[tuple[str, str, str]] = []
-    for label in _protein_chain_labels(_read_atoms(path)):
+    for label in _protein_chain_labels(read_atoms(path)):
         try:
             problem = _chain_problem(path, label)
         except InterpError as error:
@@ -411,10 +411,24 @@ def _decode(data: dict[str, np.ndarray], index: int, metadata: dict[str, Any], t
     return PanelEntry(str(data["names"][index]), sequence, truth, chain_type)
 
 
-def _read_builtin(
+def read_builtin(
     path: Path, limit: int | None, threshold: float, chain_types: frozenset[str] | None = None
 ) -> list[PanelEntry]:
-    """The entries of a shipped panel file in name order; with `chain_types`, only the entries of those types."""
+    """The entries of a shipped panel file in name order; with `chain_types`, only the entries of those types.
+
+    Args:
+        path: the panel file (`BUILTIN_PANEL_PATH`, `ANTIBODY_PANEL_PATH`, or one `build_panel` wrote).
+        limit: the most entries to return (the first in name order); None for all.
+        threshold: the contact distance of the true maps, in angstroms.
+        chain_types: only entries whose chain type is one of these (the antibody panel's "heavy", ...); None
+            for every entry.
+
+    Returns:
+        The entries, each with its sequence and true contact map.
+
+    Raises:
+        InterpError: the file is missing or is not a panel file interp can read.
+    """
     try:
         with np.load(path, allow_pickle=False) as npz:
             data = {key: npz[key] for key in npz.files}
@@ -494,7 +508,7 @@ def load_panel(source: str | os.PathLike = "builtin", *, limit: int | None = Non
     failures: list[tuple[str, str]] = []
     shipped = _shipped_panel(source)
     if shipped is not None:
-        entries = _read_builtin(shipped[0], limit, float(threshold), shipped[1])
+        entries = read_builtin(shipped[0], limit, float(threshold), shipped[1])
         label = str(source)
     else:
         path = Path(source)
@@ -670,7 +684,7 @@ def _protein_chains(files: list[Path]) -> tuple[list[_Chain], list[tuple[str, st
     unreadable: list[tuple[str, str]] = []
     for path in files:
         try:
-            atoms = _read_atoms(path)
+            atoms = read_atoms(path)
         except InterpError as error:
             unreadable.append((path.name, str(error)))
             continue

@@ -275,8 +275,14 @@ def _read_structure(path: PathLike) -> tuple[struc.AtomArray, bool]:
     return atoms[(atoms.element != "H") & (atoms.element != "D")], open_end
 
 
-def _read_atoms(path: PathLike) -> struc.AtomArray:
+def read_atoms(path: PathLike) -> struc.AtomArray:
     """Read the first model, first altloc, of a PDB or mmCIF file (gzipped or not), hydrogens removed.
+
+    Args:
+        path: the structure file.
+
+    Returns:
+        Its atoms (biotite `AtomArray`), every chain, without hydrogens.
 
     Raises:
         StructureError: the file is missing, cut short inside its atom records (the message names the line)
@@ -285,7 +291,15 @@ def _read_atoms(path: PathLike) -> struc.AtomArray:
     return _read_structure(path)[0]
 
 
-def _polymer_mask(atoms: struc.AtomArray) -> tuple[np.ndarray, str]:
+def polymer_mask(atoms: struc.AtomArray) -> tuple[np.ndarray, str]:
+    """Which atoms belong to the polymer a chain is made of: amino acids, or nucleotides where those are more.
+
+    Args:
+        atoms: the atoms of one chain.
+
+    Returns:
+        A boolean mask over the atoms [N] and the polymer's kind, "protein" or "nucleic".
+    """
     amino = struc.filter_amino_acids(atoms)
     nucleic = struc.filter_nucleotides(atoms)
     if nucleic.sum() > amino.sum():
@@ -298,7 +312,7 @@ def _select_chain(atoms: struc.AtomArray, chain: str | None, path: PathLike) -> 
     if chain is None:
         for candidate in chain_ids:
             selected = atoms[atoms.chain_id == candidate]
-            mask, kind = _polymer_mask(selected)
+            mask, kind = polymer_mask(selected)
             if mask.any():
                 return selected[mask], candidate, kind
         raise StructureError(f"{path}: no protein or nucleic-acid chain found")
@@ -308,7 +322,7 @@ def _select_chain(atoms: struc.AtomArray, chain: str | None, path: PathLike) -> 
         shown = ["'-' (blank)" if not c.strip() else c for c in chain_ids]
         raise ChainNotFoundError(f"{path}: chain {chain!r} not found; chains present: {', '.join(shown)}")
     selected = atoms[atoms.chain_id == matches[0]]
-    mask, kind = _polymer_mask(selected)
+    mask, kind = polymer_mask(selected)
     if not mask.any():
         raise StructureError(f"{path}: chain {chain!r} has no amino-acid or nucleotide residues")
     return selected[mask], matches[0], kind

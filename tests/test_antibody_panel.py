@@ -29,10 +29,10 @@ from interp.panel import (
     Panel,
     _antibody_domain,
     _Chain,
-    _read_builtin,
     build_antibody_panel,
     builtin_panel,
     load_panel,
+    read_builtin,
 )
 from interp.structure import contact_map
 
@@ -164,7 +164,7 @@ def test_unknown_source_names_the_shipped_panels(tmp_path):
     with pytest.raises(InterpError, match="antibody-heavy"):
         load_panel("antibody-kappa")
     with pytest.raises(InterpError, match="not a panel file"):
-        _read_builtin(tmp_path / "absent.npz", None, 8.0, frozenset({"heavy"}))
+        read_builtin(tmp_path / "absent.npz", None, 8.0, frozenset({"heavy"}))
 
 
 def test_build_without_anarcii_says_how_to_install_it(tmp_path, monkeypatch):
@@ -227,8 +227,8 @@ def test_build_reproduces_the_shipped_entries(tmp_path):
     seconds = time.perf_counter() - start
     assert torch.get_num_threads() == threads  # ANARCII sets the process's thread count; the build restores it
     assert report["entries"] == len(EXPECTED) and report["chain_types"] == metadata["counts"]["chain_types"]
-    built = _read_builtin(tmp_path / "antibody.npz", None, 8.0)
-    ours = _read_builtin(ANTIBODY_PANEL_PATH, None, 8.0)
+    built = read_builtin(tmp_path / "antibody.npz", None, 8.0)
+    ours = read_builtin(ANTIBODY_PANEL_PATH, None, 8.0)
     assert [(e.name, e.chain_type, e.sequence) for e in built] == [(e.name, e.chain_type, e.sequence) for e in ours]
     for a, b in zip(built, ours, strict=True):
         assert torch.equal(a.truth.contacts, b.truth.contacts) and torch.equal(a.truth.resolved, b.truth.resolved)
