@@ -65,3 +65,20 @@ def test_the_jacobian_is_scanned_for_nan_once_and_the_map_is_the_same(monkeypatc
     assert first_nonfinite(bad) == [1, 0, 2, 1]
     with pytest.raises(ContactMapError, match=r"first at index \[1, 0, 2, 1\]"):
         jacobian_to_contacts(bad)
+
+
+def test_each_record_is_checked_once_and_every_record_before_any_model_call(monkeypatch):
+    from interp.errors import InvalidSequenceError
+
+    model, tokenizer = esm_model("tiny")
+    explainer = CategoricalJacobian(model, tokenizer, fast=True)
+    checks: list[str | None] = []
+    check = explainer.adapter.check_sequence
+    monkeypatch.setattr(explainer.adapter, "check_sequence", lambda s, **k: checks.append(k.get("name")) or check(s, **k))
+    explainer.attribute(["MKTAYIAKQR", "MKTAYIAK"], names=["a", "b"])
+    assert checks == ["a", "b"]
+    calls = []
+    monkeypatch.setattr(explainer.adapter, "forward", lambda *a, **k: calls.append(1))
+    with pytest.raises(InvalidSequenceError, match="'b'"):
+        explainer.attribute(["MKTAYIAKQR", "MKT1"], names=["a", "b"])
+    assert not calls

@@ -14,7 +14,7 @@ from torch import nn
 from interp.adapters.base import Adapter, Encoded
 from interp.adapters.registry import get_adapter
 from interp.contacts import first_nonfinite, grouped_jacobian_to_contacts, jacobian_to_contacts
-from interp.errors import InsufficientMemoryError, InterpError, NonFiniteOutputError
+from interp.errors import InsufficientMemoryError, InterpError, NonFiniteOutputError, SequenceTooLongError
 from interp.prediction import ContactPrediction
 from interp.windows import stitch, window_spans
 
@@ -181,27 +181,38 @@ class Explainer:
         if names is not None and len(names) != len(sequences):
             raise InterpError(f"{len(names)} names for {len(sequences)} sequences")
         labels = list(names) if names is not None else [f"#{n + 1}" for n in range(len(sequences))]
-        window = self.long_sequences == "window"
-        for seq, label in zip(sequences, labels, strict=True):  # every record checked before any model call
-            self.adapter.check_sequence(seq, name=label, unknown=unknown, check_length=not window)
+        # every record checked (once: encoding checks it) before any model call
+        prepared = [self._prepare(seq, label, unknown) for seq, label in zip(sequences, labels, strict=True)]
         with eval_mode(self.adapter.model):
             results = [
-                self._explain_any_length(seq, label, None if names is None else label, unknown)
-                for seq, label in zip(sequences, labels, strict=True)
+                self._explain_any_length(item, label, None if names is None else label, unknown)
+                for item, label in zip(prepared, labels, strict=True)
             ]
         return results[0] if single else results
 
-    def _explain_any_length(self, sequence: str, label: str, name: str | None, unknown: str) -> ContactPrediction:
-        """One sequence; beyond the model's maximum length, overlapping windows stitched (interp.windows)."""
+    def _prepare(self, sequence: str, label: str, unknown: str) -> Encoded | str:
+        """The record encoded (which checks it), or, where it is longer than the model takes and is computed in
+        windows, the sequence after the checks of its letters (each window is encoded when it runs)."""
         try:
-            return self._explain_windows(sequence, label, name, unknown)
+            return self.adapter.encode(sequence, name=label, unknown=unknown)
+        except SequenceTooLongError:
+            if self.long_sequences != "window":
+                raise
+        self.adapter.check_sequence(sequence, name=label, unknown=unknown, check_length=False)
+        return sequence
+
+    def _explain_any_length(self, item: Encoded | str, label: str, name: str | None, unknown: str) -> ContactPrediction:
+        """One record; beyond the model's maximum length, overlapping windows stitched (interp.windows)."""
+        try:
+            if isinstance(item, Encoded):
+                return self._explain(item, name)
+            return self._explain_windows(item, label, name, unknown)
         except (NonFiniteOutputError, InsufficientMemoryError) as error:  # reported with the record's name
             raise type(error)(f"sequence {label!r}: {error}") from None
 
     def _explain_windows(self, sequence: str, label: str, name: str | None, unknown: str) -> ContactPrediction:
         limit = self.adapter.max_length
-        if limit is None or self.adapter.fits(sequence):
-            return self._explain(self.adapter.encode(sequence, name=label, unknown=unknown), name)
+        assert limit is not None  # only sequences that do not fit come here
         spans = window_spans(len(sequence), limit, self.window_overlap)
         warnings.warn(
             f"sequence {label!r} has {len(sequence)} residues, more than {self.adapter.name}'s {limit}: "
