@@ -24,8 +24,8 @@ from interp.adapters.huggingface import (
     merges_letters,
 )
 from interp.adapters.registry import ANY_MODEL_TYPE, PRIORITY, register_adapter
-from interp.compat import register_recordable_outputs
 from interp.errors import InterpError
+from interp.models.compat import register_recordable_outputs
 
 
 def is_bpe(tokenizer: Any) -> bool:

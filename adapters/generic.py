@@ -14,12 +14,15 @@ from typing import Any
 
 import torch
 from torch import nn
+from transformers.models.auto import modeling_auto
+from transformers.models.auto.modeling_auto import MODEL_FOR_MASKED_LM_MAPPING_NAMES
 
 from interp.adapters.base import DNA_ALPHABET, PROTEIN_ALPHABET, RNA_ALPHABET
 from interp.adapters.huggingface import (
     HFTokenAdapter,
     as_transformers_tokenizer,
     letter_token_id,
+    merges_letters,
     probe_sequence,
     tokenizes_per_letter,
 )
@@ -39,8 +42,6 @@ _CAUSAL_SUFFIXES = ("ForCausalLM", "LMHeadModel", "WithLMHead")
 
 def _mapping_classes(mapping_name: str) -> set[str]:
     """Class names in one of transformers' auto mappings (names only: nothing is imported)."""
-    from transformers.models.auto import modeling_auto
-
     names: set[str] = set()
     for value in getattr(modeling_auto, mapping_name, {}).values():
         names.update([value] if isinstance(value, str) else value)
@@ -92,8 +93,6 @@ def model_head(model: nn.Module) -> str:
 
 
 def _masked_model_types() -> set[str]:
-    from transformers.models.auto.modeling_auto import MODEL_FOR_MASKED_LM_MAPPING_NAMES
-
     return set(MODEL_FOR_MASKED_LM_MAPPING_NAMES)
 
 
@@ -189,7 +188,7 @@ class PerResidueAdapter(HFTokenAdapter):
         in their last residue. A causal LM leaves every earlier token's logits exactly as they were; a model that
         reads both ways (XLNet's and CPM-Ant's LM heads, an encoder's LM head without `is_decoder`) moves them.
         The class's claim is only the starting guess, so a model is never read in a layout it does not have."""
-        from interp.explainers.base import eval_mode
+        from interp.explainers.base import eval_mode  # cycle: interp.explainers.base imports adapters
 
         probe = probe_sequence(self.alphabet, 8)
         other = probe[:-1] + (self.alphabet[0] if probe[-1] != self.alphabet[0] else self.alphabet[1])
@@ -227,8 +226,6 @@ def describe_tokenizer(model: nn.Module, tokenizer: Any) -> str:
     Returns:
         A message naming the model and tokenizer and what the tokenizer does with a protein and a DNA sequence.
     """
-    from interp.adapters.huggingface import merges_letters
-
     label = f"{type(model).__name__} with {type(tokenizer).__name__}"
     for kind, alphabet, _ in ALPHABETS:
         if merges_letters(tokenizer, alphabet):

@@ -3,7 +3,7 @@ genomic element opened by a strand token `<+>` or `<->`, e.g. "<+>MKTAYIAK<->atg
 
 The Jacobian runs over the union alphabet (20 amino acids + a c g t): a residue is mutated only to
 letters of its own kind and read only over letters of its kind; each (kind, kind) block is post-processed
-on its own (`interp.contacts.grouped_jacobian_to_contacts`). Strand tokens are in the input, never in the map.
+on its own (`interp.maps.contacts.grouped_jacobian_to_contacts`). Strand tokens are in the input, never in the map.
 """
 
 from __future__ import annotations

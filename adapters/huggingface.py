@@ -7,12 +7,14 @@ import inspect
 from typing import Any
 
 import torch
+from tokenizers import Tokenizer
 from torch import nn
+from transformers import PreTrainedTokenizerFast
 
 from interp.adapters.base import PROTEIN_ALPHABET, Adapter, ForwardOutput
 from interp.adapters.running import ModelRunner
-from interp.compat import eager_attention, register_recordable_outputs
 from interp.errors import InterpError
+from interp.models.compat import eager_attention, register_recordable_outputs
 
 _HUGE = 10**9
 
@@ -52,13 +54,7 @@ def tokenizer_has_letters(alphabet: str) -> Any:
 def as_transformers_tokenizer(tokenizer: Any) -> Any:
     """A raw `tokenizers.Tokenizer` (what ProGen2's own sample.py loads from tokenizer.json) wrapped as a
     transformers `PreTrainedTokenizerFast`; any other tokenizer is returned as it is."""
-    try:
-        from tokenizers import Tokenizer
-    except ImportError:  # pragma: no cover - tokenizers ships with transformers
-        return tokenizer
     if isinstance(tokenizer, Tokenizer):
-        from transformers import PreTrainedTokenizerFast
-
         return PreTrainedTokenizerFast(tokenizer_object=tokenizer)
     return tokenizer
 
@@ -159,7 +155,7 @@ class HuggingFaceForward:
         """SDPA and flash attention return no weights: switch to eager attention for the block, then back.
 
         Returns:
-            A context manager (`interp.compat.eager_attention`); one that changes nothing when the weights come
+            A context manager (`interp.models.compat.eager_attention`); one that changes nothing when the weights come
             through hooks (`attention_source` other than "outputs").
         """
         if self.attention_source != "outputs":
@@ -261,7 +257,7 @@ class HFTokenAdapter(HuggingFaceForward, Adapter):
 def _reads_left_to_right(model: nn.Module) -> bool:
     """Whether the model's class is a causal LM (`interp.adapters.generic.model_head`); False where it says
     nothing (a custom class)."""
-    from interp.adapters.generic import CAUSAL, model_head
+    from interp.adapters.generic import CAUSAL, model_head  # cycle: adapters.generic imports this module
 
     try:
         return model_head(model) == CAUSAL

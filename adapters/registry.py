@@ -10,7 +10,9 @@ from typing import Any
 from torch import nn
 
 from interp.adapters.base import Adapter
+from interp.adapters.huggingface import as_transformers_tokenizer
 from interp.errors import InterpError
+from interp.models.compat import compiled_original, peft_base_model
 
 AdapterFactory = Callable[..., Adapter]
 TokenizerCheck = Callable[[Any], bool]
@@ -89,8 +91,6 @@ def unwrap_model(model: nn.Module) -> nn.Module:
     forward is the adapted model's); `Evo(...)` objects their `.model` (a StripedHyena). Wrappers nest (a
     compiled LoRA model) and are peeled in any order.
     """
-    from interp.compat import compiled_original, peft_base_model
-
     while True:
         inner = compiled_original(model) or peft_base_model(model)
         if inner is None:
@@ -133,7 +133,7 @@ def get_adapter(model: nn.Module | Adapter, tokenizer: Any = None, **options: An
 
     Example:
         >>> from interp.adapters import get_adapter
-        >>> from interp.stand_ins import esm_model
+        >>> from interp.testing.stand_ins import esm_model
         >>> model, tokenizer = esm_model("tiny")
         >>> adapter = get_adapter(model, tokenizer)
         >>> adapter
@@ -147,8 +147,6 @@ def get_adapter(model: nn.Module | Adapter, tokenizer: Any = None, **options: An
     """
     if isinstance(model, Adapter):
         return model
-    from interp.adapters.huggingface import as_transformers_tokenizer
-
     tokenizer = as_transformers_tokenizer(tokenizer)
     model = unwrap_model(model)
     by_class = _CLASS_REGISTRY.get(type(model).__name__)
@@ -171,7 +169,7 @@ def get_adapter(model: nn.Module | Adapter, tokenizer: Any = None, **options: An
             f"{type(model).__name__}: pass the model's tokenizer (AutoTokenizer.from_pretrained): it says which "
             "tokens are residues"
         )
-    from interp.adapters.generic import describe_tokenizer
+    from interp.adapters.generic import describe_tokenizer  # cycle: adapters.generic imports this module
 
     raise InterpError(
         describe_tokenizer(model, tokenizer) + " (or register_adapter(...) a factory for this model type)"

@@ -3,7 +3,7 @@
     python benchmarks/antibody_table.py                              # print the table
     python benchmarks/antibody_table.py --docs docs/benchmarks.md    # and rewrite the page's generated section
 
-Reads `summary.json` of the three runs (`benchmarks/results/contacts_antiberty`, `contacts_sapiens_heavy`,
+Reads `summary.json` of the three runs (`docs/results/contacts_antiberty`, `contacts_sapiens_heavy`,
 `contacts_sapiens_light`; the commands are on the benchmarks page) and writes, per model and method, the precision
 at L in each range beside the chance precision of a random pick on the same proteins and the ratio of the two.
 """

@@ -2,9 +2,9 @@
 
 Each run under one transformers version records its cells with INTERP_MATRIX_RESULTS=file.json:
 
-    INTERP_MATRIX_RESULTS=benchmarks/results/matrix_tf5.json pytest tests/test_architecture_matrix.py
+    INTERP_MATRIX_RESULTS=docs/results/matrix_tf5.json pytest tests/test_architecture_matrix.py
     (the same in the transformers 4.57 environment, into matrix_tf4.json)
-    python benchmarks/architecture_table.py benchmarks/results/matrix_tf{5,4}.json --docs docs/families.md
+    python benchmarks/architecture_table.py docs/results/matrix_tf{5,4}.json --docs docs/families.md
 
 and this script joins them: one row per (head, model type), the outcome of each explainer under each
 transformers version (ok, refused and why, skipped and why), and the totals of (architecture, explainer,

@@ -1,5 +1,5 @@
-"""Rebuild a shipped panel of proteins with known structures (`interp/panel_data/builtin_panel.npz`, or the antibody
-panel `antibody_panel.npz`) and check that every entry of the written file equals `interp.structure.contact_map` on
+"""Rebuild a shipped panel of proteins with known structures (`interp/structures/panel_data/builtin_panel.npz`, or the antibody
+panel `antibody_panel.npz`) and check that every entry of the written file equals `interp.structures.structure.contact_map` on
 its structure and chain.
 
     python benchmarks/build_panel.py                   # rebuild the built-in panel from ../shared/data/structures, then check
@@ -7,9 +7,9 @@ its structure and chain.
     python benchmarks/build_panel.py --panel antibody  # rebuild the antibody panel (needs ANARCII), then check
     python benchmarks/build_panel.py --check-only --panel antibody
     python -m interp.benchmarks.build_panel --structures DIR --out FILE
-The built-in panel: one chain per structure file, by the chain rule in `interp.panel` (30 to 1000 residues, the 20
+The built-in panel: one chain per structure file, by the chain rule in `interp.structures.panel` (30 to 1000 residues, the 20
 amino acids only, no numbering gap and no CA-CA step above 4.2 Angstrom). The antibody panel: the variable domain of
-every antibody chain ANARCII numbers (`pip install ".[antibody]"`; the antibody rule in `interp.panel`). The check
+every antibody chain ANARCII numbers (`pip install ".[antibody]"`; the antibody rule in `interp.structures.panel`). The check
 compares each entry's sequence, contacts (exactly), resolved mask (exactly), residue ids (exactly) and distances
 (within float16 rounding) with a fresh `contact_map(structure, chain=chain, sequence=entry.sequence)`; for the
 antibody panel, when ANARCII is installed, it also numbers every entry's sequence again and compares the chain type
@@ -28,9 +28,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from interp.data import find_data_dir
 from interp.errors import InterpError
-from interp.panel import (
+from interp.structures.panel import (
     ANARCII_THREADS,
     ANTIBODY_CHAIN_TYPES,
     ANTIBODY_PANEL_PATH,
@@ -40,7 +39,8 @@ from interp.panel import (
     build_panel,
     read_builtin,
 )
-from interp.structure import ContactMap, contact_map
+from interp.structures.structure import ContactMap, contact_map
+from interp.testing.data import find_data_dir
 
 FLOAT16_RTOL = 2.0**-11  # round-to-nearest float16: relative error at most half a unit in the last place
 

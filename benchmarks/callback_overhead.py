@@ -5,7 +5,7 @@ the categorical-Jacobian callback, side by side in one process.
     python benchmarks/callback_overhead.py            # ESM-2-35M shape, validation (and the callback) every 100 steps
     python benchmarks/callback_overhead.py --shape 150M --device cuda   # on a GPU
     python benchmarks/callback_overhead.py --quick    # 8M shape, fewer steps
-The panel: the first `--panel-size` chains of the built-in structure panel (`interp.panel`) of at most
+The panel: the first `--panel-size` chains of the built-in structure panel (`interp.structures.panel`) of at most
 `--max-length` residues. Besides the measured overhead at `--every`, the result gives each callback's seconds per
 evaluation and the overhead it would have at other schedules (evaluation seconds / (n x seconds per step)).
 """
@@ -26,8 +26,8 @@ from interp.benchmarks.common import (
     write_results,
 )
 from interp.callbacks import ContactPrecisionMonitor
-from interp.panel import builtin_panel
-from interp.stand_ins import esm_model
+from interp.structures.panel import builtin_panel
+from interp.testing.stand_ins import esm_model
 
 
 class MLM(pl.LightningModule):
@@ -81,7 +81,7 @@ def run(panel, args, explainer: str | None) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--shape", default="35M", help="an ESM-2 shape of interp.stand_ins.ESM_SHAPES")
+    parser.add_argument("--shape", default="35M", help="an ESM-2 shape of interp.testing.stand_ins.ESM_SHAPES")
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--every", type=int, default=100, help="validation (and callback) every n steps")
     parser.add_argument("--length", type=int, default=128, help="training sequence length")

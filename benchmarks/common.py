@@ -20,15 +20,15 @@ _HERE = Path(__file__).resolve().parent  # the benchmarks folder (its parent: a 
 
 
 def default_results_dir() -> Path:
-    """Where a suite writes when no `--out` is given: `benchmarks/results` when run from a checkout's root (the
+    """Where a suite writes when no `--out` is given: `docs/results` when run from a checkout's root (the
     folder the README quotes), else `./interp-benchmarks` in the working directory."""
-    return Path("benchmarks/results") if Path("benchmarks").is_dir() else Path("interp-benchmarks")
+    return Path("docs/results") if Path("benchmarks").is_dir() and Path("docs").is_dir() else Path("interp-benchmarks")
 
 
 def add_out_argument(parser: argparse.ArgumentParser) -> None:
     """The `--out DIR` option every suite takes (`interp benchmark --out` passes it on)."""
     parser.add_argument("--out", type=Path, default=default_results_dir(), help="folder for the result files "
-                        "(default: benchmarks/results from a checkout's root, else ./interp-benchmarks)")  # fmt: skip
+                        "(default: docs/results from a checkout's root, else ./interp-benchmarks)")  # fmt: skip
 
 
 AMINO_ACIDS = "ACDEFGHIKLMNPQRSTVWY"

@@ -133,7 +133,7 @@ def untrained_contact_head(model: Any) -> str | None:
     Returns:
         The reason, for the summary's "Not available on this model" list; None where the head may be used.
     """
-    from interp.embedded_model import DEFAULT_MODEL_DIR
+    from interp.models.embedded_model import DEFAULT_MODEL_DIR
 
     source = str(getattr(model.config, "_name_or_path", "") or "")
     if not source:

@@ -52,8 +52,8 @@ from interp.benchmarks.contact_methods import (
     prepare,
 )
 from interp.errors import InterpError
-from interp.io import atomic_write
-from interp.metrics import DEFAULT_KS, RANGES, chance_precision, nanmean_precision, precision_matrix
+from interp.files.io import atomic_write
+from interp.scoring.metrics import DEFAULT_KS, RANGES, chance_precision, nanmean_precision, precision_matrix
 
 CSV_COLUMNS = ["protein", "length", "method", "range", "k", "precision", "seconds"]
 
@@ -108,7 +108,7 @@ def precision_rows(
 
 
 def chance_by_range(truth: Any) -> dict[str, float]:
-    """The chance precision of one protein in each range (`interp.metrics.chance_precision`).
+    """The chance precision of one protein in each range (`interp.scoring.metrics.chance_precision`).
 
     Args:
         truth: the panel entry's truth (`.contacts` and `.resolved`).
@@ -171,7 +171,7 @@ def check_run(out: Path, run: dict[str, Any]) -> None:
 
 
 def nanmean(values: Iterable[float]) -> float:
-    """The mean of the values that are not NaN (`interp.metrics.nanmean_precision` of one number per protein).
+    """The mean of the values that are not NaN (`interp.scoring.metrics.nanmean_precision` of one number per protein).
 
     Args:
         values: numbers, NaN for one left out.
@@ -336,7 +336,7 @@ def summary_markdown(payload: dict[str, Any]) -> str:
 
 def write_report(out: Path, payload: dict[str, Any]) -> None:
     """summary.md and the precision-versus-cost plot from the summary payload, each written atomically."""
-    from interp.plotting import plot_tradeoff
+    from interp.files.plotting import plot_tradeoff
 
     with atomic_write(out / "summary.md") as handle:
         handle.write(summary_markdown(payload))
@@ -429,8 +429,8 @@ class Progress:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Run the benchmark; returns the summary payload (also written to `--out`)."""
-    from interp.loading import load_model
-    from interp.panel import load_panel
+    from interp.models.loading import load_model
+    from interp.structures.panel import load_panel
 
     args = parse_args(argv)
     if args.rewrite_summary:

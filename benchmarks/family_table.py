@@ -2,10 +2,10 @@
 
 Each run under one transformers version writes its cells with INTERP_CONFORMANCE_RESULTS=file.json:
 
-    INTERP_CONFORMANCE_RESULTS=benchmarks/results/conformance_tf5.json pytest tests/test_upstream_families.py
+    INTERP_CONFORMANCE_RESULTS=docs/results/conformance_tf5.json pytest tests/test_upstream_families.py
     (the same in a transformers 4.57 environment, into conformance_tf4.json, and for ESM C in an environment
     with EvolutionaryScale's esm package and transformers 4.48.1, into conformance_esm.json)
-    python benchmarks/family_table.py benchmarks/results/conformance_{tf5,tf4,esm}.json
+    python benchmarks/family_table.py docs/results/conformance_{tf5,tf4,esm}.json
 
 and this script joins them: per family and explainer, the transformers versions where the cell was verified
 (auto-detected and explicit adapter alike), or the refusal's reason; and the count of (family, explainer,

@@ -21,10 +21,10 @@ import torch
 
 from interp.benchmarks.common import add_out_argument, machine, markdown_table, write_results
 from interp.callbacks import ContactPrecisionMonitor
-from interp.data import find_data_dir
-from interp.io import save_contacts
-from interp.metrics import precision_table
-from interp.structure import contact_map
+from interp.files.io import save_contacts
+from interp.scoring.metrics import precision_table
+from interp.structures.structure import contact_map
+from interp.testing.data import find_data_dir
 from interp.training.alignments import load_family
 from interp.training.masked_lm import MaskedLMModule, alignment_loader, encode_rows, family_model, letter_ids
 from interp.training.pseudo_likelihood import fit_potts
@@ -33,7 +33,7 @@ LONG = "long_P@L"
 
 
 def data_dir() -> Path:
-    """The data folder (interp.data.find_data_dir), or a clear exit when it is absent."""
+    """The data folder (interp.testing.data.find_data_dir), or a clear exit when it is absent."""
     found = find_data_dir()
     if found is None:
         raise SystemExit("family data not found: set INTERP_DATA or put shared/data beside the repository")
@@ -147,7 +147,7 @@ positions, no dropout) trained from scratch by `benchmarks/family_training.py --
 {row["id"]} family alignment ({entry["sequences"]} rows, gaps as a token).
 
 - Alignment: {row["msa_source"]} (licence {row["licence_msa"]}).
-- Structure for `target.npz` (C-beta contacts < 8 A, computed by `interp.structure.contact_map`):
+- Structure for `target.npz` (C-beta contacts < 8 A, computed by `interp.structures.structure.contact_map`):
   {row["structure_source"]} (PDB coordinates: wwPDB, CC0).
 - Recipe: {entry["steps"]} steps, batch {args.batch_size}, {args.mask:.0%} of tokens selected (80/10/10),
   AdamW lr {args.lr} with {args.warmup} warm-up steps then cosine, weight decay {args.weight_decay}, seed {args.seed}.
@@ -242,7 +242,7 @@ def save_tradeoff(result: dict[str, Any], path: Path) -> None:
     """Seconds per sequence against long-range P@L for each explainer on the trained model."""
     import matplotlib.pyplot as plt
 
-    from interp.plotting import plot_tradeoff
+    from interp.files.plotting import plot_tradeoff
 
     rows = [{"method": m, "seconds": result[f"{m}_seconds"], "long_P@L": result[f"{m}_P@L"]}
             for m in ("jacobian", "fast_jacobian", "gradient", "attention")]  # fmt: skip
@@ -257,7 +257,7 @@ def save_mean_tradeoff(results: list[dict[str, Any]], path: Path) -> None:
     """Mean seconds per sequence against mean long-range P@L of each explainer, proteins and RNA apart."""
     import matplotlib.pyplot as plt
 
-    from interp.plotting import plot_tradeoff
+    from interp.files.plotting import plot_tradeoff
 
     kinds = [k for k in ("protein", "rna") if any(r["kind"] == k for r in results)]
     figure, axes = plt.subplots(1, len(kinds), figsize=(5.5 * len(kinds), 4), squeeze=False)
@@ -279,7 +279,7 @@ def save_curve(result: dict[str, Any], path: Path) -> None:
     """The callbacks' precision curve with the Potts baseline as a line: the README's figure."""
     import matplotlib.pyplot as plt
 
-    from interp.plotting import plot_precision_curve
+    from interp.files.plotting import plot_precision_curve
 
     figure = plot_precision_curve({"": result["curve"]}, keys=["jacobian", "attention"],
                                   title=f"{result['family']}: long-range P@L while training")  # fmt: skip

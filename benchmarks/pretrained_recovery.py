@@ -1,6 +1,6 @@
 """Masked-residue recovery of the pretrained antibody models on the antibody panel: a sanity figure for their weights.
 
-    python -m interp.benchmarks.pretrained_recovery --out benchmarks/results
+    python -m interp.benchmarks.pretrained_recovery --out docs/results
 
 Each residue of each chain is masked in turn (one forward per residue, the rest of the chain as it is) and the
 model's most likely letter among the 20 amino acids is compared with the true one. AntiBERTy reads every chain of
@@ -20,7 +20,7 @@ import torch
 
 from interp.adapters.base import PROTEIN_ALPHABET as AMINO_ACIDS
 from interp.benchmarks.common import default_results_dir, machine, markdown_table
-from interp.io import atomic_write
+from interp.files.io import atomic_write
 
 PANELS = {"antiberty": "antibody", "sapiens-heavy": "antibody-heavy", "sapiens-light": "antibody-light"}
 
@@ -53,8 +53,8 @@ def masked_recovery(model: Any, tokenizer: Any, sequence: str) -> float:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Measure every model on its chains; print and write the table."""
-    from interp.loading import load_model
-    from interp.panel import load_panel
+    from interp.models.loading import load_model
+    from interp.structures.panel import load_panel
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=default_results_dir())

@@ -12,9 +12,9 @@ import functools
 import torch
 
 from interp.benchmarks.common import add_out_argument, machine, markdown_table, timed, write_results
-from interp.embedded_model import default_model, default_target
 from interp.explainers import CategoricalJacobian
-from interp.metrics import precision_table
+from interp.models.embedded_model import default_model, default_target
+from interp.scoring.metrics import precision_table
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -93,7 +93,7 @@ class Targets:
 
     def __init__(self, workdir: Path, structure_sample: Path | None = None) -> None:
         from interp.explainers import AttentionReadout, CategoricalJacobian
-        from interp.stand_ins import esm_model
+        from interp.testing.stand_ins import esm_model
 
         self.workdir = workdir
         model, tokenizer = esm_model("tiny", seed=0)
@@ -148,7 +148,7 @@ class Targets:
 
     def structure(self, data: bytes, suffix: str, truncate: float | None = None) -> None:
         """Random bytes, or a real structure truncated, as a structure file: a contact map or StructureError."""
-        from interp.structure import contact_map
+        from interp.structures.structure import contact_map
 
         if truncate is not None and self.structure_sample is not None:
             data = self.structure_sample[: int(len(self.structure_sample) * truncate)]
@@ -199,7 +199,7 @@ class Targets:
         RRFormatError for a residue < 1 or > L, i == j or a non-finite score; else the map that keeps each
         pair's largest score (-inf elsewhere), exactly."""
         from interp.errors import RRFormatError
-        from interp.io import read_rr
+        from interp.files.io import read_rr
 
         path = self._fresh("rr") / "input.rr"
         path.write_text(rr_text(length, pairs, header))
@@ -261,7 +261,7 @@ class Targets:
         """`Trainer.predict` with the ContactWriter on a hostile FASTA: every record indexed or reported as
         failed, exactly once; files only inside the output folder; no temporary file left."""
         from interp.callbacks import ContactWriter, read_failures, read_index
-        from interp.extraction import ExplainerModule, FastaDataModule
+        from interp.callbacks.extraction import ExplainerModule, FastaDataModule
 
         folder, fasta, headers = self._hostile_fasta("extraction", ids, texts)
         out = folder / "out"
@@ -341,8 +341,8 @@ def fuzz_plan(targets: Targets) -> list[tuple[str, Any, Callable[..., None]]]:
 
 
 def structure_sample(root: Path | None = None) -> Path | None:
-    """A real crystal structure to truncate, from the data folder (`root`, else interp.data's) when it is there."""
-    from interp.data import find_data_dir
+    """A real crystal structure to truncate, from the data folder (`root`, else interp.testing.data's) when it is there."""
+    from interp.testing.data import find_data_dir
 
     root = root or find_data_dir()
     found = sorted(root.glob("protein/*/*.pdb")) if root is not None else []
@@ -352,8 +352,8 @@ def structure_sample(root: Path | None = None) -> Path | None:
 # ---------- kill -9 half-way, then restart ----------
 def _predict_child(fasta: str, out: str) -> None:
     from interp.callbacks import ContactWriter
-    from interp.extraction import ExplainerModule, FastaDataModule
-    from interp.stand_ins import esm_model
+    from interp.callbacks.extraction import ExplainerModule, FastaDataModule
+    from interp.testing.stand_ins import esm_model
 
     model, tokenizer = esm_model("tiny", seed=3)
     trainer = pl.Trainer(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False,
@@ -425,7 +425,7 @@ def training_resume(workdir: Path) -> dict[str, Any]:
     import random
 
     from interp.callbacks import ContactPrecisionMonitor
-    from interp.embedded_model import default_target
+    from interp.models.embedded_model import default_target
     from interp.training.masked_lm import MaskedLMModule, alignment_loader, encode_rows, family_model, letter_ids
 
     target = default_target()
@@ -462,8 +462,8 @@ def training_resume(workdir: Path) -> dict[str, Any]:
 def _map_digest_child() -> None:
     import hashlib
 
-    from interp.embedded_model import default_model, default_target
     from interp.explainers import CategoricalJacobian
+    from interp.models.embedded_model import default_model, default_target
 
     model, tokenizer = default_model()
     contacts = CategoricalJacobian(model, tokenizer).attribute(default_target().sequence[:80]).contacts
@@ -486,8 +486,8 @@ def determinism_across_processes(workdir: Path) -> dict[str, Any]:
 # ---------- DDP: 2 CPU processes against 1 ----------
 def _ddp_child(kind: str, devices: int, fasta: str, out: str) -> None:
     from interp.callbacks import ContactPrecisionMonitor, ContactWriter
-    from interp.embedded_model import default_model, default_target
-    from interp.extraction import ExplainerModule, FastaDataModule
+    from interp.callbacks.extraction import ExplainerModule, FastaDataModule
+    from interp.models.embedded_model import default_model, default_target
 
     model, tokenizer = default_model()
     strategy = "ddp_spawn" if devices > 1 else "auto"

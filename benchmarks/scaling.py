@@ -28,9 +28,9 @@ from interp.benchmarks.common import (
     write_results,
 )
 from interp.benchmarks.speed import peak_rss_bytes
-from interp.contacts import jacobian_to_contacts
 from interp.explainers import AttentionReadout, CategoricalJacobian
-from interp.stand_ins import esm_model
+from interp.maps.contacts import jacobian_to_contacts
+from interp.testing.stand_ins import esm_model
 
 
 def child(length: int, positions: int) -> dict:

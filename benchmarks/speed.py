@@ -29,10 +29,10 @@ from interp.benchmarks.common import (
     timed,
     write_results,
 )
-from interp.contacts import jacobian_to_contacts, top_pairs
 from interp.explainers import AttentionReadout, CategoricalJacobian, GradientJacobian
 from interp.explainers.categorical import auto_batch_size
-from interp.stand_ins import STAND_INS, esm_model
+from interp.maps.contacts import jacobian_to_contacts, top_pairs
+from interp.testing.stand_ins import STAND_INS, esm_model
 
 
 def family_rows(length: int = 64) -> list[dict]:

@@ -1,5 +1,6 @@
 """interp.callbacks: Lightning callbacks (contact precision while a model trains, contact-map images,
-the prediction writer for distributed extraction).
+the prediction writer for distributed extraction) and the `Trainer.predict` extraction beside them
+(`interp.callbacks.extraction`: `ExplainerModule`, `FastaDataModule`).
 
 Installed as `interp.callbacks` (never as a top-level `callbacks` module). Callbacks are named by role, as
 Lightning's are (`LearningRateMonitor`): `ContactPrecisionMonitor` watches the torchmetrics

@@ -12,9 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 from interp.callbacks.contact_precision import ContactPrecisionMonitor
 from interp.errors import InterpError
+from interp.files.io import atomic_write
 
 
 class ContactMapLogger(pl.Callback):
@@ -108,16 +111,11 @@ def _safe(name: str) -> str:
 def _figure_array(figure: Any) -> Any:
     """The figure as an RGB array [H, W, 3], drawn on its own Agg canvas (interp's figures are made without pyplot,
     so they start with a bare canvas that cannot render; the user's matplotlib backend is left alone)."""
-    import numpy as np
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
     canvas = FigureCanvasAgg(figure)
     canvas.draw()
     return np.asarray(canvas.buffer_rgba())[..., :3].copy()
 
 
 def _save_png(folder: Path, name: str, step: int, figure: Any) -> None:
-    from interp.io import atomic_write
-
     with atomic_write(folder / f"{name}_step{step:08d}.png", "wb") as handle:
         figure.savefig(handle, dpi=100, format="png")

@@ -19,9 +19,10 @@ from torch import nn
 
 from interp.adapters import get_adapter
 from interp.errors import InterpError
+from interp.explainers import make_explainer
 from interp.methods import TRAINING_METHODS
-from interp.metrics import DEFAULT_KS, ContactPrecision
-from interp.truth import true_contacts
+from interp.scoring.metrics import DEFAULT_KS, ContactPrecision
+from interp.scoring.truth import true_contacts
 
 EXPLAINERS = TRAINING_METHODS  # interp.methods: the methods the callback offers
 
@@ -43,7 +44,7 @@ def named_panel(panel: Sequence[tuple[str, Any]] | str | os.PathLike, size: int 
         if size is not None:
             raise InterpError("panel_size goes with a named panel (\"builtin\", a folder or a TSV), not a list of pairs")
         return panel
-    from interp.panel import builtin_panel, load_panel
+    from interp.structures.panel import builtin_panel, load_panel  # deferred: biotite only for named panels
 
     if str(panel) == "builtin":
         entries = builtin_panel(BUILTIN_PANEL_SIZE if size is None else size)
@@ -65,9 +66,9 @@ class ContactPrecisionMonitor(pl.Callback):
 
     Args:
         panel: (sequence, structure file | ContactMap | bool map) pairs; or "builtin", the panel of crystal
-            structures shipped with interp (`interp.panel.builtin_panel`: the first `panel_size` chains by PDB id,
+            structures shipped with interp (`interp.structures.panel.builtin_panel`: the first `panel_size` chains by PDB id,
             no files needed); "antibody", "antibody-heavy" or "antibody-light", the shipped antibody variable
-            domains (for an antibody model); or a folder of PDB/mmCIF files or a TSV file (`interp.panel.load_panel`).
+            domains (for an antibody model); or a folder of PDB/mmCIF files or a TSV file (`interp.structures.panel.load_panel`).
         panel_size: with a named panel, how many of its proteins to use (default 8 for "builtin", all for an
             antibody panel, a folder or a TSV); must be None with a list of pairs.
         tokenizer: the model's tokenizer.
@@ -129,8 +130,6 @@ class ContactPrecisionMonitor(pl.Callback):
         return found
 
     def _make_explainer(self, model: nn.Module) -> Any:
-        from interp.explainers import make_explainer
-
         if callable(self.explainer):
             return self.explainer(model, self.tokenizer)
         return make_explainer(self.explainer, get_adapter(model, self.tokenizer))

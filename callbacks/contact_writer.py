@@ -17,7 +17,8 @@ from typing import Any
 import lightning.pytorch as pl
 from lightning.pytorch.callbacks import BasePredictionWriter
 
-from interp.io import safe_file_name, save_contacts
+from interp.files.io import safe_file_name, save_contacts
+from interp.maps.prediction import ContactPrediction
 
 INDEX = "index.jsonl"
 FAILED = "failed.jsonl"
@@ -170,8 +171,6 @@ class ContactWriter(BasePredictionWriter):
             The record id and its `ContactPrediction` (the map loaded from its .npz, named by the id), one
             record at a time, in index order.
         """
-        from interp.prediction import ContactPrediction
-
         for record_id, entry in read_index(output_dir).items():
             prediction = ContactPrediction.load(entry["path"])
             prediction.name = record_id

@@ -4,8 +4,8 @@
   `interp.benchmarks` live in their own folders (`adapters/`, ...; pyproject's package-dir), so a tree
   laid out as installed is linked together under `build/docs-source/` before the build: real folders (griffe
   does not walk into linked ones) holding links to the source files, no copies.
-- The figures that the benchmark scripts write to `benchmarks/results/` are served as `results/`, so the
-  pages show the committed figures without a second copy in `docs/`.
+- The benchmark results live in `docs/results/`, beside the pages that quote them: their figures are served
+  as they are, and their JSON and Markdown tables are left out of the site (`exclude_docs` in mkdocs.yml).
 """
 
 from __future__ import annotations
@@ -14,12 +14,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from mkdocs.structure.files import File, Files
-
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "build" / "docs-source"  # mkdocs.yml's mkdocstrings `paths`
 SUBPACKAGES = {"adapters": "adapters", "callbacks": "callbacks", "benchmarks": "benchmarks"}  # as in pyproject
-RESULTS = ROOT / "benchmarks" / "results"
 
 
 def link_package(source: Path, target: Path) -> None:
@@ -50,8 +47,3 @@ def on_config(config: Any) -> Any:
     link_source_tree()  # `mkdocs serve` reloads: pick up modules added since
     return config
 
-
-def on_files(files: Files, config: Any) -> Files:
-    for figure in sorted(RESULTS.rglob("*.png")):
-        files.append(File.generated(config, f"results/{figure.relative_to(RESULTS).as_posix()}", abs_src_path=str(figure)))
-    return files

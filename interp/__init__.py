@@ -4,6 +4,7 @@ Everything but the error classes is imported on first use (PEP 562), so that `in
 answer without loading torch, transformers or biotite; type checkers see the imports below.
 """
 
+import importlib
 from typing import TYPE_CHECKING
 
 from interp.errors import (
@@ -23,7 +24,16 @@ from interp.errors import (
 )
 
 if TYPE_CHECKING:
-    from interp.contacts import (
+    from interp.explainers import (
+        AttentionReadout,
+        CategoricalJacobian,
+        Explainer,
+        GradientJacobian,
+        RepresentationJacobian,
+        residue_attributions,
+    )
+    from interp.files.io import load_contacts, read_alignment, read_fasta, read_rr, save_contacts, write_rr
+    from interp.maps.contacts import (
         Pair,
         apc,
         center_jacobian,
@@ -34,20 +44,11 @@ if TYPE_CHECKING:
         top_pairs,
         zero_diagonal,
     )
-    from interp.explainers import (
-        AttentionReadout,
-        CategoricalJacobian,
-        Explainer,
-        GradientJacobian,
-        RepresentationJacobian,
-        residue_attributions,
-    )
-    from interp.io import load_contacts, read_alignment, read_fasta, read_rr, save_contacts, write_rr
-    from interp.loading import load_model
-    from interp.metrics import ContactPrecision, contact_precision, precision_table
-    from interp.panel import load_panel
-    from interp.prediction import ContactPrediction
-    from interp.structure import ContactMap, contact_map
+    from interp.maps.prediction import ContactPrediction
+    from interp.models.loading import load_model
+    from interp.scoring.metrics import ContactPrecision, contact_precision, precision_table
+    from interp.structures.panel import load_panel
+    from interp.structures.structure import ContactMap, contact_map
 
 __version__ = "0.1.0"
 
@@ -55,21 +56,19 @@ _LAZY = {  # name -> the module that defines it, imported on first use of the na
     **dict.fromkeys(["AttentionReadout", "CategoricalJacobian", "Explainer", "GradientJacobian",
                      "RepresentationJacobian", "residue_attributions"], "interp.explainers"),
     **dict.fromkeys(["Pair", "apc", "center_jacobian", "frobenius_norm", "jacobian_to_contacts", "symmetrize",
-                     "symmetrize_jacobian", "top_pairs", "zero_diagonal"], "interp.contacts"),
+                     "symmetrize_jacobian", "top_pairs", "zero_diagonal"], "interp.maps.contacts"),
     **dict.fromkeys(["load_contacts", "read_alignment", "read_fasta", "read_rr", "save_contacts", "write_rr"],
-                    "interp.io"),
-    **dict.fromkeys(["ContactPrecision", "contact_precision", "precision_table"], "interp.metrics"),
-    "ContactPrediction": "interp.prediction",
-    **dict.fromkeys(["ContactMap", "contact_map"], "interp.structure"),
-    "load_model": "interp.loading",
-    "load_panel": "interp.panel",
+                    "interp.files.io"),
+    **dict.fromkeys(["ContactPrecision", "contact_precision", "precision_table"], "interp.scoring.metrics"),
+    "ContactPrediction": "interp.maps.prediction",
+    **dict.fromkeys(["ContactMap", "contact_map"], "interp.structures.structure"),
+    "load_model": "interp.models.loading",
+    "load_panel": "interp.structures.panel",
 }  # fmt: skip
 
 
 def __getattr__(name: str):
     if name in _LAZY:
-        import importlib
-
         value = getattr(importlib.import_module(_LAZY[name]), name)
         globals()[name] = value
         return value

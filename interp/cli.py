@@ -8,7 +8,11 @@ Every error the user can fix (an `InterpError`, a missing file) ends in one `err
 from __future__ import annotations
 
 import contextlib
+import csv
+import importlib
+import math
 import sys
+import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,7 +38,7 @@ AUTOCAST_DTYPES = ("bfloat16", "float16")
 
 def _echo_error(message: str) -> None:
     """One line on stderr, on a line of its own even while a progress bar is drawn."""
-    from tqdm.auto import tqdm  # tqdm is light: no torch
+    from tqdm.auto import tqdm  # deferred: tqdm.auto adds ~50 ms to start-up
 
     tqdm.write(message.replace("unknown='mask'", "--unknown mask"), file=sys.stderr)
 
@@ -79,7 +83,7 @@ class _Notes:
 
 def _quiet_transformers() -> None:
     """No "Loading weights" bars or load reports from transformers: the command says what matters itself."""
-    from transformers.utils import logging as transformers_logging
+    from transformers.utils import logging as transformers_logging  # deferred: start-up without torch
 
     transformers_logging.disable_progress_bar()
     transformers_logging.set_verbosity_error()
@@ -87,8 +91,6 @@ def _quiet_transformers() -> None:
 
 def _print_table(table: dict[str, float], too_short: dict[str, str] | None = None) -> None:
     """The precision table, three decimals (as `interp demo`); "n/a" with the reason where a cell has no value."""
-    import math
-
     too_short = too_short or {}
     for key, value in table.items():
         if key in too_short or math.isnan(value):
@@ -118,7 +120,7 @@ def _torch_dtype(name: str | None, allowed: tuple[str, ...], option: str) -> Any
         return None
     if name not in allowed:
         raise typer.BadParameter(f"{option} {name!r}: choose from {', '.join(allowed)}")
-    import torch
+    import torch  # deferred: start-up without torch
 
     return getattr(torch, name)
 
@@ -134,8 +136,8 @@ def contact_map_command(
     threshold: Annotated[float, typer.Option(help="Contact distance cut-off in Angstrom.")] = 8.0,
 ) -> None:
     """Compute the true contact map of one chain and save it as .npz."""
-    from interp.io import save_contacts
-    from interp.structure import contact_map
+    from interp.files.io import save_contacts  # deferred: start-up without torch
+    from interp.structures.structure import contact_map  # deferred: start-up without biotite
 
     with _user_errors():
         truth = contact_map(structure, chain=chain, atom=atom, threshold=threshold)
@@ -147,7 +149,7 @@ def contact_map_command(
 
 def _read_sequence(text: str) -> str:
     """--sequence: a FASTA file (its first record) or the letters themselves."""
-    from interp.io import read_fasta
+    from interp.files.io import read_fasta  # deferred: start-up without torch
 
     path = Path(text)
     if path.exists():
@@ -159,7 +161,7 @@ def _read_sequence(text: str) -> str:
 
 def _too_short(pred: Any, truth: Any, table: dict[str, float], length: int | None) -> dict[str, str]:
     """{metric: why} for the ranges where the prediction lists fewer scorable pairs than P@k needs."""
-    from interp.metrics import listed_candidates, resolve_k, resolve_range
+    from interp.scoring.metrics import listed_candidates, resolve_k, resolve_range  # deferred: start-up without torch
 
     out = {}
     effective = int(truth.resolved.sum()) if length is None else length
@@ -197,11 +199,9 @@ def score(
     interp's own files (.npz, .pairs.csv, .rr) give the same numbers. Where an RR or CSV file lists too few
     pairs in a range for a k, that cell reads "n/a" with the reason, not a lower precision.
     """
-    import csv
-
-    from interp.io import atomic_write, load_contacts, read_pairs_csv, read_rr
-    from interp.metrics import precision_table
-    from interp.structure import contact_map
+    from interp.files.io import atomic_write, load_contacts, read_pairs_csv, read_rr  # deferred: start-up without torch
+    from interp.scoring.metrics import precision_table  # deferred: start-up without torch
+    from interp.structures.structure import contact_map  # deferred: start-up without biotite
 
     if structure is not None and structure_file is not None:
         raise typer.BadParameter("give the structure once: as the second argument or as --structure")
@@ -242,7 +242,7 @@ def score(
 def _prepared_records(fasta: Path, notes: _Notes) -> list[tuple[str, str, str]]:
     """(identifier, file stem, sequence) per FASTA record: the header's first word names the record; lower
     case is read as upper case and a trailing '*' (stop codon) dropped, each said once."""
-    from interp.io import read_fasta, unique_file_stems
+    from interp.files.io import read_fasta, unique_file_stems  # deferred: start-up without torch
 
     records = read_fasta(fasta, allow_empty=True)  # an empty record is reported with the others
     ids = [r.name.split()[0] if r.name.split() else f"record_{n + 1}" for n, r in enumerate(records)]
@@ -284,7 +284,7 @@ def contacts(
     with its identifier and the others go on (exit code 1); bad options and unreadable files stop before any
     work (exit code 2).
     """
-    from tqdm.auto import tqdm
+    from tqdm.auto import tqdm  # deferred: tqdm.auto adds ~50 ms to start-up
 
     _check_method(method)
     if unknown not in ("error", "mask"):
@@ -294,9 +294,9 @@ def contacts(
     notes = _Notes()
     with _user_errors():
         records = _prepared_records(fasta, notes)
-        from interp.loading import load_model
-        from interp.outputs import write_prediction_files
-        from interp.structure import read_chain
+        from interp.files.outputs import write_prediction_files  # deferred: start-up without torch
+        from interp.models.loading import load_model  # deferred: start-up without transformers
+        from interp.structures.structure import read_chain  # deferred: start-up without biotite
 
         structure_chain = None if structure is None else read_chain(structure, chain=chain)  # read once
         _quiet_transformers()
@@ -334,13 +334,11 @@ def demo(
     ] = None,
 ) -> None:
     """Contacts of 1a3a from the embedded default model (offline), scored against its crystal structure."""
-    import time
-
     methods = method or ["jacobian", "attention"]
     for name in methods:
         _check_method(name)
-    from interp.embedded_model import DEFAULT_MODEL_DIR, default_model, default_target
-    from interp.outputs import write_prediction_files
+    from interp.files.outputs import write_prediction_files  # deferred: start-up without torch
+    from interp.models.embedded_model import DEFAULT_MODEL_DIR, default_model, default_target  # deferred: start-up
 
     model, tokenizer = default_model()
     target = default_target()
@@ -392,7 +390,7 @@ def benchmark(
     out: Annotated[
         Path | None,
         typer.Option(
-            help="Folder for the result files (default: benchmarks/results when run from a checkout's root, "
+            help="Folder for the result files (default: docs/results when run from a checkout's root, "
             "else ./interp-benchmarks)."
         ),
     ] = None,
@@ -415,16 +413,13 @@ def benchmark(
         raise typer.BadParameter(f"unknown suite {suite!r}; choose from {', '.join(BENCHMARKS)}, all")
     if ctx.args and len(names) > 1:
         raise typer.BadParameter(f"options {ctx.args} go to one suite; name it instead of 'all'")
-    import importlib
-    import time
-
     if show_help:  # the suite's own parser prints its options (importing the suite loads torch)
         typer.echo(f"interp benchmark {suite} [--quick] [--out DIR] [SUITE OPTIONS]; the suite's options:\n")
         module_name = BENCHMARKS[suite][0]
         with contextlib.suppress(SystemExit):
             importlib.import_module(f"interp.benchmarks.{module_name}").main(["--help"])
         raise typer.Exit(0)
-    import torch
+    import torch  # deferred: start-up without torch
 
     seconds = {}
     for name in names:

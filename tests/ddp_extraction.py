@@ -8,8 +8,8 @@ import sys
 import lightning.pytorch as pl
 
 from interp.callbacks import ContactWriter
-from interp.extraction import ExplainerModule, FastaDataModule
-from interp.stand_ins import esm_model
+from interp.callbacks.extraction import ExplainerModule, FastaDataModule
+from interp.testing.stand_ins import esm_model
 
 if __name__ == "__main__":
     fasta, out, method = sys.argv[1:4]

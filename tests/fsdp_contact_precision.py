@@ -19,7 +19,7 @@ import lightning.pytorch as pl
 import torch
 
 from interp.callbacks import ContactPrecisionMonitor
-from interp.stand_ins import esm_model
+from interp.testing.stand_ins import esm_model
 
 LENGTHS = (31, 44, 57)  # three proteins, three lengths: a 2/1 split would run different numbers of forwards
 

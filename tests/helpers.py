@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from interp.data import find_data_dir
+from interp.testing.data import find_data_dir
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = find_data_dir(REPO.parent / "shared" / "data")  # $INTERP_DATA first

@@ -23,7 +23,7 @@ import torch
 from helpers import DATA, requires_data
 
 from interp.errors import InterpError
-from interp.panel import (
+from interp.structures.panel import (
     ANTIBODY_PANEL_PATH,
     BUILTIN_PANEL_PATH,
     Panel,
@@ -34,7 +34,7 @@ from interp.panel import (
     load_panel,
     read_builtin,
 )
-from interp.structure import contact_map
+from interp.structures.structure import contact_map
 
 AMINO_ACIDS = set("ACDEFGHIKLMNPQRSTVWY")
 EXPECTED = {  # name -> chain type, as built from ../shared/data/structures with ANARCII 2.0.8

@@ -8,9 +8,9 @@ import math
 from interp.benchmarks.common import markdown_table, random_protein
 from interp.benchmarks.scaling import slope
 from interp.benchmarks.speed import batch_sweep, deviation, reference_jacobian
-from interp.contacts import jacobian_to_contacts
 from interp.explainers import CategoricalJacobian
-from interp.stand_ins import esm_model
+from interp.maps.contacts import jacobian_to_contacts
+from interp.testing.stand_ins import esm_model
 
 
 def test_reference_loop_and_explainer_agree_and_the_batch_sweep_runs():
@@ -38,7 +38,7 @@ def test_docs_family_table_is_the_one_generated_from_the_conformance_runs():
     from interp.benchmarks.family_table import load, table
 
     root = Path(__file__).resolve().parents[1]
-    results = root / "benchmarks" / "results"
+    results = root / "docs" / "results"
     files = ["conformance_tf5.json", "conformance_tf4.json", "conformance_esm.json"]
     markdown, counts = table(load([results / name for name in files]))
     assert counts["failing"] == 0 and counts["verified"] > 0
@@ -64,7 +64,7 @@ for module in pkgutil.iter_modules(interp.benchmarks.__path__):
     importlib.import_module('interp.benchmarks.' + module.name)
 builtins.__import__ = real
 import tempfile, matplotlib, torch, interp
-from interp.outputs import write_prediction_files
+from interp.files.outputs import write_prediction_files
 pred = interp.ContactPrediction('MKTAYIAKQR', 'test', torch.rand(10, 10))
 pred.plot()
 write_prediction_files(pred, tempfile.mkdtemp())
@@ -99,4 +99,4 @@ def test_docs_antibody_results_are_the_ones_generated_from_the_committed_runs():
 
     root = Path(__file__).resolve().parents[1]
     page = (root / "docs" / "benchmarks.md").read_text()
-    assert page.split(START, 1)[1].split(END, 1)[0].strip() == table(root / "benchmarks" / "results").strip()
+    assert page.split(START, 1)[1].split(END, 1)[0].strip() == table(root / "docs" / "results").strip()

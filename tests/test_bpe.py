@@ -13,7 +13,7 @@ import torch
 from interp.adapters import get_adapter
 from interp.errors import InterpError
 from interp.explainers import AttentionReadout, CategoricalJacobian, GradientJacobian, RepresentationJacobian
-from interp.stand_ins import bpe_protein_model
+from interp.testing.stand_ins import bpe_protein_model
 
 SEQUENCE = "MKTAYIAKQRQISFVKSHFSRQ"
 

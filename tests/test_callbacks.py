@@ -11,8 +11,8 @@ from helpers import requires_data
 from interp.callbacks import ContactPrecisionMonitor
 from interp.errors import InterpError
 from interp.explainers import AttentionReadout
-from interp.metrics import precision_table
-from interp.stand_ins import esm_model
+from interp.scoring.metrics import precision_table
+from interp.testing.stand_ins import esm_model
 
 RNG = np.random.default_rng(0)
 PANEL_SEQS = ["".join(RNG.choice(list("ACDEFGHIKLMNPQRSTVWY"), n)) for n in (40, 52)]
@@ -91,7 +91,7 @@ def test_state_dict_round_trip_and_clear_errors():
 
 @requires_data
 def test_panel_from_a_structure_file(data_dir):
-    from interp.structure import contact_map
+    from interp.structures.structure import contact_map
 
     path = data_dir / "protein/1a3a_A/1a3a.pdb"
     sequence = contact_map(path, chain="A").sequence
@@ -195,7 +195,7 @@ def test_contact_map_logger_needs_a_precision_callback():
 def test_precision_curves_from_history_and_from_a_csv_log(tmp_path):
     from lightning.pytorch.loggers import CSVLogger
 
-    from interp.plotting import plot_precision_curve
+    from interp.files.plotting import plot_precision_curve
 
     module = TinyMLM()
     callback = ContactPrecisionMonitor(PANEL, tokenizer=module.tokenizer, every_n_steps=2, ranges=["long"], ks=["L"])
@@ -223,7 +223,7 @@ def test_the_old_callback_name_still_works_with_a_deprecation_warning():
 def test_the_builtin_panel_needs_no_structure_files():
     """`panel="builtin"` takes the first `panel_size` chains of the shipped panel (8 by default), each scored
     against its own true map; a list of pairs with a size is refused."""
-    from interp.panel import builtin_panel
+    from interp.structures.panel import builtin_panel
 
     model, tokenizer = esm_model("tiny")
     callback = ContactPrecisionMonitor("builtin", panel_size=3, tokenizer=tokenizer)

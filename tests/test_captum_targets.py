@@ -17,7 +17,7 @@ from interp.adapters import get_adapter
 from interp.errors import InterpError
 from interp.explainers import AttentionReadout, CategoricalJacobian, GradientJacobian
 from interp.explainers.captum_targets import CaptumTarget, captum_target, residue_attributions
-from interp.stand_ins import bpe_protein_model, causal_protein_model, dna_model, esm_model
+from interp.testing.stand_ins import bpe_protein_model, causal_protein_model, dna_model, esm_model
 
 PROTEIN = "MKTAYIAKQRQISFVKSH"
 DNA = "ACGTTGCAACGGTACCAT"

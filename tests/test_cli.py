@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from helpers import requires_data, run_cli
 
-from interp.io import load_contacts
+from interp.files.io import load_contacts
 
 
 @requires_data
@@ -43,9 +43,9 @@ def test_demo_runs_offline_on_the_embedded_model_and_writes_every_output(demo_ou
 
     import torch
 
-    from interp.embedded_model import default_model, default_target
     from interp.explainers import CategoricalJacobian
-    from interp.metrics import precision_table
+    from interp.models.embedded_model import default_model, default_target
+    from interp.scoring.metrics import precision_table
 
     tmp_path, stdout = demo_outputs
     files = sorted(p.name for p in tmp_path.iterdir())
@@ -69,7 +69,7 @@ def test_demo_runs_offline_on_the_embedded_model_and_writes_every_output(demo_ou
 
 
 def test_contacts_writes_each_record_and_reports_the_bad_one(tmp_path):
-    from interp.embedded_model import default_target
+    from interp.models.embedded_model import default_target
 
     query = default_target().sequence
     fasta = tmp_path / "in.fa"
@@ -85,13 +85,13 @@ def test_contacts_writes_each_record_and_reports_the_bad_one(tmp_path):
 
 @requires_data
 def test_contacts_with_a_local_model_folder_and_a_structure(tmp_path, data_dir):
-    from interp.stand_ins import esm_model
+    from interp.testing.stand_ins import esm_model
 
     model, tokenizer = esm_model("tiny")
     model.save_pretrained(tmp_path / "model")
     tokenizer.save_pretrained(tmp_path / "model")
     pdb = data_dir / "protein/1a3a_A/1a3a.pdb"
-    from interp.structure import contact_map
+    from interp.structures.structure import contact_map
 
     sequence = contact_map(pdb, chain="A").sequence
     (tmp_path / "in.fa").write_text(f">1a3a\n{sequence}\n")
@@ -107,7 +107,7 @@ def test_remote_code_stays_off_unless_asked(tmp_path):
     import json
 
     from interp.errors import InterpError
-    from interp.loading import load_model
+    from interp.models.loading import load_model
 
     folder = tmp_path / "remote"
     folder.mkdir()
@@ -155,7 +155,7 @@ def _printed_table(stdout: str) -> dict[str, str]:
 @pytest.mark.parametrize("method", ["categorical_jacobian", "attention_mean"])
 def test_every_output_format_scores_as_the_demo_printed(demo_outputs, data_dir, method):
     """Re-scoring interp's own .npz, pairs CSV and RR file gives the numbers `interp demo` printed, every cell."""
-    from interp.embedded_model import default_target
+    from interp.models.embedded_model import default_target
 
     out, stdout = demo_outputs
     column = 1 if method == "categorical_jacobian" else 2
@@ -256,7 +256,7 @@ def test_the_method_is_checked_before_the_model_is_loaded(tmp_path):
 
 
 def test_an_explainer_refused_by_the_model_is_one_error_line(tmp_path):
-    from interp.stand_ins import bpe_protein_model
+    from interp.testing.stand_ins import bpe_protein_model
 
     model, tokenizer = bpe_protein_model()
     model.save_pretrained(tmp_path / "bpe")
@@ -273,7 +273,7 @@ def test_an_explainer_refused_by_the_model_is_one_error_line(tmp_path):
 def test_lower_case_stop_codons_unknown_letters_and_long_sequences(tmp_path):
     """Lower case is read as upper case and a trailing '*' dropped (each said once); --unknown mask masks X;
     a record longer than the model is computed in windows, said once in words, not as a raw UserWarning."""
-    from interp.embedded_model import default_target
+    from interp.models.embedded_model import default_target
 
     query = default_target().sequence
     fasta = tmp_path / "in.fa"

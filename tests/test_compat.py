@@ -1,4 +1,4 @@
-"""Each private or undocumented behaviour interp relies on (interp.compat), checked against the installed
+"""Each private or undocumented behaviour interp relies on (interp.models.compat), checked against the installed
 torch and transformers: an upgrade that changes one fails here, by name."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import pytest
 import torch
 import transformers
 
-from interp import compat
-from interp.stand_ins import esm_model
+from interp.models import compat
+from interp.testing.stand_ins import esm_model
 
 TRANSFORMERS_5 = int(transformers.__version__.split(".")[0]) >= 5
 
@@ -84,7 +84,7 @@ def test_the_vmap_fallback_warning_text_is_what_torch_says():
 
 
 def test_torch_compile_keeps_the_original_module_as_orig_mod():
-    from interp.compat import compiled_original
+    from interp.models.compat import compiled_original
 
     model = torch.nn.Linear(3, 2)
     compiled = torch.compile(model)
@@ -95,8 +95,8 @@ def test_torch_compile_keeps_the_original_module_as_orig_mod():
 
 def test_peft_hands_over_its_base_model_with_the_adapters_injected():
     peft = pytest.importorskip("peft")
-    from interp.compat import peft_base_model
-    from interp.stand_ins import esm_model
+    from interp.models.compat import peft_base_model
+    from interp.testing.stand_ins import esm_model
 
     model, _ = esm_model("tiny")
     wrapped = peft.get_peft_model(model, peft.LoraConfig(r=2, target_modules=["query"]))

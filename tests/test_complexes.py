@@ -10,7 +10,7 @@ from helpers import assert_maps_close, reference_postprocess
 from interp.adapters import PROTEIN_ALPHABET, CustomAdapter, get_adapter
 from interp.errors import InterpError, InvalidSequenceError, SequenceTooLongError
 from interp.explainers import AttentionReadout, CategoricalJacobian
-from interp.stand_ins import esm_model, esmc_model
+from interp.testing.stand_ins import esm_model, esmc_model
 
 CHAINS = ("MKTAYIAKQ", "RQISFVKSHF")
 

@@ -20,11 +20,11 @@ from helpers import two_strand_reference
 from interp.adapters import get_adapter
 from interp.errors import InterpError, InvalidSequenceError
 from interp.explainers import AttentionReadout, CategoricalJacobian, RepresentationJacobian
-from interp.stand_ins import SAMPLE_SEQUENCES, STAND_INS, dna_model, rnafm_model
+from interp.testing.stand_ins import SAMPLE_SEQUENCES, STAND_INS, dna_model, rnafm_model
 
 HAS_MULTIMOLECULE = importlib.util.find_spec("multimolecule") is not None
 
-FAMILIES = {  # every stand-in of interp.stand_ins whose tokenizer the conformance tests can read
+FAMILIES = {  # every stand-in of interp.testing.stand_ins whose tokenizer the conformance tests can read
     name: (stand_in.build, SAMPLE_SEQUENCES[stand_in.kind], stand_in.causal, stand_in.needs)
     for name, stand_in in STAND_INS.items()
     if stand_in.conformance

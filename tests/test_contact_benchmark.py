@@ -24,10 +24,10 @@ from interp.benchmarks.common import machine, machine_lines
 from interp.benchmarks.contacts import main, precision_text, significant_text
 from interp.cli import app
 from interp.errors import InterpError
-from interp.loading import load_model
-from interp.metrics import RANGES
-from interp.panel import load_panel
-from interp.stand_ins import protbert_model
+from interp.models.loading import load_model
+from interp.scoring.metrics import RANGES
+from interp.structures.panel import load_panel
+from interp.testing.stand_ins import protbert_model
 
 QUICK = ["--model", "default", "--panel", "builtin", "--no-progress"]
 
@@ -323,7 +323,7 @@ def test_number_formats_and_the_header_without_a_known_commit():
 
 def tiny_esm_folder(folder, *, contact_head: bool):
     """A tiny random ESM saved as users save theirs, with or without the contact head's weights in its file."""
-    from interp.stand_ins import esm_model
+    from interp.testing.stand_ins import esm_model
 
     model, tokenizer = esm_model("tiny", seed=1)
     state = {k: v for k, v in model.state_dict().items() if contact_head or "contact_head" not in k}

@@ -9,7 +9,8 @@ from helpers import reference_postprocess
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from interp.contacts import (
+from interp.errors import ContactMapError
+from interp.maps.contacts import (
     apc,
     center_jacobian,
     frobenius_norm,
@@ -17,7 +18,6 @@ from interp.contacts import (
     symmetrize_jacobian,
     top_pairs,
 )
-from interp.errors import ContactMapError
 
 reference_contacts = reference_postprocess
 

@@ -23,12 +23,12 @@ PUBLIC_MODULES = [
     "interp.explainers",
     "interp.adapters",
     "interp.callbacks",
-    "interp.extraction",
+    "interp.callbacks.extraction",
     "interp.training",
-    "interp.plotting",
-    "interp.loading",
-    "interp.pretrained",
-    "interp.stand_ins",
+    "interp.files.plotting",
+    "interp.models.loading",
+    "interp.models.pretrained",
+    "interp.testing.stand_ins",
 ]
 SECTION = re.compile(r"^(Args|Arguments|Returns|Yields|Raises|Attributes|Example|Examples|Note|Notes):\s*$", re.M)
 SKIPPED_PARAMETERS = {"self", "cls", "args", "kwargs"}

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from interp import AttentionReadout, InterpError
-from interp.stand_ins import esm_model, protbert_model
+from interp.testing.stand_ins import esm_model, protbert_model
 
 SEQ = "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEV"
 

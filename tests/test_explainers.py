@@ -20,8 +20,8 @@ from interp.errors import (
     SequenceTooLongError,
 )
 from interp.explainers import AttentionReadout, CategoricalJacobian, GradientJacobian, RepresentationJacobian
-from interp.prediction import ContactPrediction
-from interp.stand_ins import esm_model, protbert_model
+from interp.maps.prediction import ContactPrediction
+from interp.testing.stand_ins import esm_model, protbert_model
 
 SEQ = "MKTAYIAKQRQISFVKSH"
 
@@ -392,16 +392,16 @@ def test_partial_jacobian_rows(esm):
 
 
 def test_symmetrized_apc_equals_apc_of_the_symmetric_map():
-    from interp.contacts import apc
     from interp.explainers.attention import symmetrized_apc
+    from interp.maps.contacts import apc
 
     maps = torch.rand(5, 9, 9, dtype=torch.float64)
     torch.testing.assert_close(symmetrized_apc(maps), apc(maps + maps.transpose(1, 2)))
 
 
 def test_prediction_precision_against_a_structure_file(esm, data_dir):
-    from interp.metrics import precision_table
-    from interp.structure import contact_map
+    from interp.scoring.metrics import precision_table
+    from interp.structures.structure import contact_map
 
     model, tokenizer = esm
     structure = data_dir / "protein/1a3a_A/1a3a.pdb"

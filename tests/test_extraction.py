@@ -14,10 +14,10 @@ import torch
 
 from interp.callbacks import ContactWriter, read_failures, read_index
 from interp.callbacks.contact_writer import safe_file_name
+from interp.callbacks.extraction import ExplainerModule, FastaDataModule
 from interp.errors import FastaFormatError
 from interp.explainers import AttentionReadout, CategoricalJacobian
-from interp.extraction import ExplainerModule, FastaDataModule
-from interp.stand_ins import esm_model
+from interp.testing.stand_ins import esm_model
 
 HERE = Path(__file__).resolve().parent
 

@@ -14,9 +14,9 @@ from test_callbacks import TinyMLM
 from typer.testing import CliRunner
 
 from interp.callbacks import ContactMapLogger, ContactPrecisionMonitor, ContactWriter
+from interp.callbacks.extraction import ExplainerModule, FastaDataModule
 from interp.cli import app
-from interp.extraction import ExplainerModule, FastaDataModule
-from interp.stand_ins import esm_model
+from interp.testing.stand_ins import esm_model
 
 UMASK = 0o027  # group may read, others nothing: a cluster's shared result folder
 EXPECTED = 0o666 & ~UMASK

@@ -12,10 +12,10 @@ import torch
 from helpers import assert_maps_close
 
 from interp.adapters import get_adapter
-from interp.contacts import grouped_jacobian_to_contacts, jacobian_to_contacts
 from interp.errors import InvalidSequenceError
 from interp.explainers import CategoricalJacobian
-from interp.stand_ins import glm2_model
+from interp.maps.contacts import grouped_jacobian_to_contacts, jacobian_to_contacts
+from interp.testing.stand_ins import glm2_model
 
 PROTEIN, NUCLEOTIDES = "ACDEFGHIKLMNPQRSTVWY", "acgt"
 

@@ -11,7 +11,7 @@ import torch
 from helpers import DATA, families, requires_data
 
 from interp.errors import AlignmentFormatError, EmptySequenceError, FastaFormatError, RRFormatError
-from interp.io import atomic_write, load_contacts, read_alignment, read_fasta, read_rr, save_contacts, write_rr
+from interp.files.io import atomic_write, load_contacts, read_alignment, read_fasta, read_rr, save_contacts, write_rr
 
 
 @requires_data

@@ -13,7 +13,7 @@ from helpers import assert_maps_close, kmer_marginal_logits, reference_postproce
 from interp.adapters import get_adapter
 from interp.errors import InterpError, SequenceTooLongError
 from interp.explainers import AttentionReadout, CategoricalJacobian, GradientJacobian
-from interp.stand_ins import nucleotide_transformer_model
+from interp.testing.stand_ins import nucleotide_transformer_model
 
 
 def test_kmer_jacobian_equals_retokenised_naive_loop():

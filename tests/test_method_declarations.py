@@ -19,8 +19,7 @@ from interp.callbacks import ContactPrecisionMonitor
 from interp.cli import app
 from interp.errors import InterpError
 from interp.explainers import RepresentationJacobian, make_explainer
-from interp.io import load_contacts
-from interp.loading import load_model
+from interp.files.io import load_contacts
 from interp.methods import (
     DECLARED,
     SHARED_OPTIONS,
@@ -29,7 +28,8 @@ from interp.methods import (
     check_method,
     methods_table,
 )
-from interp.stand_ins import esm_model
+from interp.models.loading import load_model
+from interp.testing.stand_ins import esm_model
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 SEQUENCE = "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQ"

@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from interp.errors import ContactMapError
-from interp.io import read_rr
-from interp.metrics import ContactPrecision, chance_precision, contact_precision, precision_table, resolve_k
-from interp.structure import contact_map
+from interp.files.io import read_rr
+from interp.scoring.metrics import ContactPrecision, chance_precision, contact_precision, precision_table, resolve_k
+from interp.structures.structure import contact_map
 
 
 def naive_precision(pred, truth, resolved, k, min_sep, max_sep, length=None):

@@ -16,8 +16,8 @@ import torch
 from helpers import DATA, requires_data
 
 from interp.errors import InterpError
-from interp.panel import BUILTIN_PANEL_PATH, Panel, PanelEntry, builtin_panel, load_panel
-from interp.structure import contact_map
+from interp.structures.panel import BUILTIN_PANEL_PATH, Panel, PanelEntry, builtin_panel, load_panel
+from interp.structures.structure import contact_map
 
 AMINO_ACIDS = set("ACDEFGHIKLMNPQRSTVWY")
 

@@ -9,23 +9,23 @@ from pathlib import Path
 import pytest
 import torch
 
-from interp.plotting import method_title, plot_contact_map, plot_tradeoff, precision_subtitle
-from interp.prediction import ContactPrediction
+from interp.files.plotting import method_title, plot_contact_map, plot_tradeoff, precision_subtitle
+from interp.maps.prediction import ContactPrediction
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
 def target():
-    from interp.embedded_model import default_target
+    from interp.models.embedded_model import default_target
 
     return default_target()
 
 
 @pytest.fixture(scope="module")
 def attention_prediction(target):
-    from interp.embedded_model import default_model
     from interp.explainers import make_explainer
+    from interp.models.embedded_model import default_model
 
     model, tokenizer = default_model()
     return make_explainer("attention", model, tokenizer).attribute([target.sequence], names=[target.name])[0]
@@ -148,7 +148,7 @@ def test_a_given_axes_is_drawn_into(tmp_path):
 
 
 def benchmark_points() -> list[dict]:
-    summary = json.loads((ROOT / "benchmarks" / "results" / "contacts_default" / "summary.json").read_text())
+    summary = json.loads((ROOT / "docs" / "results" / "contacts_default" / "summary.json").read_text())
     return [{"method": r["method"], "seconds": r["seconds_per_protein"], "long_P@L": r["long_P@L"]}
             for r in summary["summary"]]  # fmt: skip
 

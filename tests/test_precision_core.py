@@ -16,7 +16,7 @@ from interp.benchmarks.contacts import nanmean, precision_rows, summarise
 from interp.callbacks import ContactPrecisionMonitor
 from interp.errors import ContactMapError
 from interp.explainers import AttentionReadout
-from interp.metrics import (
+from interp.scoring.metrics import (
     DEFAULT_KS,
     RANGES,
     ContactPrecision,
@@ -25,7 +25,7 @@ from interp.metrics import (
     precision_matrix,
     precision_table,
 )
-from interp.stand_ins import esm_model
+from interp.testing.stand_ins import esm_model
 
 SEPARATIONS = {"short": (6, 11), "medium": (12, 23), "long": (24, None), "sep1+": (1, None), "sep3-8": (3, 8)}
 RANGE_SPECS = ["short", "medium", "long", (1, None), (3, 8)]

@@ -18,7 +18,7 @@ from helpers import assert_maps_close, run_cli
 import interp
 from interp.benchmarks.pretrained_recovery import masked_recovery
 from interp.errors import InterpError
-from interp.pretrained import PRETRAINED_MODELS, load_pretrained
+from interp.models.pretrained import PRETRAINED_MODELS, load_pretrained
 
 # masked-residue recovery measured over the whole antibody panel (benchmarks/pretrained_recovery.py): the lowest chain
 # 0.578 for AntiBERTy, 0.550 for Sapiens-heavy (a camelid nanobody), 0.636 for Sapiens-light; chance is 0.05

@@ -12,8 +12,8 @@ from interp.adapters import EsmAdapter, NucleotideTransformerAdapter, get_adapte
 from interp.errors import InterpError
 from interp.explainers import make_explainer
 from interp.methods import METHOD_NAMES, METHODS, TRAINING_METHODS, check_method, method_recorded_as
-from interp.stand_ins import esm_model, nucleotide_transformer_model
-from interp.truth import true_contacts
+from interp.scoring.truth import true_contacts
+from interp.testing.stand_ins import esm_model, nucleotide_transformer_model
 
 
 def test_built_in_adapters_never_tie_so_import_order_cannot_decide():
@@ -71,8 +71,8 @@ def test_every_method_builds_the_explainer_that_records_its_name():
 
 
 def test_the_cli_the_callback_and_extraction_read_the_method_table():
-    from interp import cli, extraction
-    from interp.callbacks import contact_precision
+    from interp import cli
+    from interp.callbacks import contact_precision, extraction
 
     assert cli.METHODS == METHOD_NAMES and contact_precision.EXPLAINERS == TRAINING_METHODS
     with pytest.raises(InterpError, match="not one of"):
@@ -84,7 +84,7 @@ def test_true_contacts_from_a_map_a_contact_map_and_a_wrong_shape():
     contacts, resolved = true_contacts("MKTAY", bool_map)
     assert torch.equal(contacts, bool_map) and resolved is None
 
-    class Holder:  # anything with .contacts and .resolved, as interp.structure.ContactMap
+    class Holder:  # anything with .contacts and .resolved, as interp.structures.structure.ContactMap
         contacts = bool_map
         resolved = torch.tensor([True, True, False, True, True])
 

@@ -11,11 +11,11 @@ import pytest
 import torch
 
 from interp.adapters import get_adapter
-from interp.embedded_model import default_model, default_target
 from interp.errors import InsufficientMemoryError, InterpError, NonFiniteOutputError
 from interp.explainers import AttentionReadout, CategoricalJacobian, GradientJacobian
 from interp.explainers.memory import JacobianPlan, activation_bytes_per_sequence
-from interp.stand_ins import esm_model
+from interp.models.embedded_model import default_model, default_target
+from interp.testing.stand_ins import esm_model
 
 SEQ = "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQAPILSRVGDGTQDNLSGAEKAVQVKVKALPDAQFEVVHSLAKWKRQTLGQHDFSAGEGLYTHMKALRPDEDRLSPLHSVYVDQWDWERVMGDGERQFSTLKSTVEAIWAGIKATEAAVSEEFGLAPFLPDQIHFVHSQELLSRYPDLDAKGRERAIAKDLGAVFLVGIGGKLSDGHRHDVRAPDYDDWSTPSELGHAGLNGDILVWNPVLEDAFELSSMGIRVDADTLKHQLALTGDEDRLELEWHQALLRGEMPQTIGGGIGQSRLTMLLLQLPHIGQVQCGVWPAACRESVPALL"
 
@@ -155,7 +155,7 @@ def test_infinite_logits_name_the_record_and_the_mutant(tiny):
 
 def test_weights_that_would_run_code_are_not_unpickled(tmp_path):
     """A .bin checkpoint with a pickled payload: refused (weights_only), the payload never runs."""
-    from interp.loading import load_model
+    from interp.models.loading import load_model
 
     model, tokenizer = esm_model("tiny", seed=0)
     folder = tmp_path / "hostile"
@@ -220,7 +220,7 @@ def test_package_never_evaluates_strings_or_unpickles():
 
 
 def test_numpy_files_with_objects_are_refused(tmp_path):
-    from interp.io import load_contacts
+    from interp.files.io import load_contacts
 
     path = tmp_path / "objects.npz"
     np.savez(path, contacts=np.zeros((3, 3)), sequence=np.array([{"a": 1}], dtype=object))

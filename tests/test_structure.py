@@ -12,8 +12,8 @@ import pytest
 from helpers import DATA, families, requires_data
 
 from interp.errors import ChainNotFoundError, InvalidSequenceError, SequenceMismatchError, StructureError
-from interp.io import read_alignment
-from interp.structure import contact_map
+from interp.files.io import read_alignment
+from interp.structures.structure import contact_map
 
 THREE_TO_ONE = dict(
     ALA="A", ARG="R", ASN="N", ASP="D", CYS="C", GLN="Q", GLU="E", GLY="G", HIS="H", ILE="I",

@@ -7,7 +7,7 @@ import torch
 from helpers import requires_data
 
 from interp.errors import InterpError
-from interp.metrics import contact_precision
+from interp.scoring.metrics import contact_precision
 from interp.training.alignments import FamilyAlignment, load_family, sequence_weights
 from interp.training.masked_lm import MaskedLMModule, encode_rows, family_model, letter_ids
 from interp.training.planted_potts import gibbs_sample, planted_potts
@@ -69,7 +69,7 @@ def test_potts_fit_reports_the_loss_at_its_fitted_parameters():
 
 @requires_data
 def test_potts_baseline_on_1a3a_finds_long_range_contacts(data_dir):
-    from interp.structure import contact_map
+    from interp.structures.structure import contact_map
 
     family = load_family(data_dir / "protein/1a3a_A/1a3a_1_A.a3m")
     truth = contact_map(data_dir / "protein/1a3a_A/1a3a.pdb", sequence=family.query)

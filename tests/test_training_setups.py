@@ -12,7 +12,7 @@ import torch
 from interp import AttentionReadout, CategoricalJacobian, GradientJacobian
 from interp.adapters import EsmAdapter, get_adapter
 from interp.callbacks import ContactPrecisionMonitor
-from interp.stand_ins import esm_model
+from interp.testing.stand_ins import esm_model
 
 SEQ = "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEV"
 GENERATOR = torch.Generator().manual_seed(3)

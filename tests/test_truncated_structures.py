@@ -22,8 +22,8 @@ from biotite.structure import filter_amino_acids
 from helpers import DATA, requires_data, run_cli
 
 from interp.errors import StructureError
-from interp.io import read_alignment, save_contacts
-from interp.structure import ContactMap, contact_map
+from interp.files.io import read_alignment, save_contacts
+from interp.structures.structure import ContactMap, contact_map
 
 FRACTIONS = [k / 10 for k in range(1, 10)]
 ATOM_RECORDS = (b"ATOM", b"HETATM", b"ANISOU")

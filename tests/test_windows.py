@@ -10,8 +10,8 @@ import torch
 from interp.adapters import CustomAdapter
 from interp.errors import SequenceTooLongError
 from interp.explainers import AttentionReadout, CategoricalJacobian
-from interp.stand_ins import esm_model
-from interp.windows import stitch, window_spans
+from interp.explainers.windows import stitch, window_spans
+from interp.testing.stand_ins import esm_model
 
 
 def test_window_spans_cover_the_sequence_with_overlap():

@@ -9,15 +9,15 @@ import torch
 from helpers import requires_data
 from typer.testing import CliRunner
 
-import interp.contacts
-import interp.structure
+import interp.maps.contacts
+import interp.structures.structure
 from interp.cli import app
-from interp.contacts import first_nonfinite, jacobian_to_contacts
 from interp.errors import ContactMapError
 from interp.explainers import CategoricalJacobian, GradientJacobian
-from interp.prediction import ContactPrediction
-from interp.stand_ins import esm_model
-from interp.structure import contact_map, read_chain
+from interp.maps.contacts import first_nonfinite, jacobian_to_contacts
+from interp.maps.prediction import ContactPrediction
+from interp.structures.structure import contact_map, read_chain
+from interp.testing.stand_ins import esm_model
 
 
 @requires_data
@@ -38,8 +38,8 @@ def test_interp_contacts_reads_the_structure_once_and_scores_each_record_once(da
     sequence = read_chain(path, chain="A").sequence
     (tmp_path / "in.fa").write_text(f">first\n{sequence}\n>second\n{sequence[:-3]}\n")
     reads, scores = [], []
-    read_structure, precision = interp.structure._read_structure, ContactPrediction.precision
-    monkeypatch.setattr(interp.structure, "_read_structure", lambda *a: reads.append(a) or read_structure(*a))
+    read_structure, precision = interp.structures.structure._read_structure, ContactPrediction.precision
+    monkeypatch.setattr(interp.structures.structure, "_read_structure", lambda *a: reads.append(a) or read_structure(*a))
     monkeypatch.setattr(ContactPrediction, "precision", lambda self, *a, **k: scores.append(self.name)
                         or precision(self, *a, **k))  # fmt: skip
     result = CliRunner().invoke(app, ["contacts", "--fasta", str(tmp_path / "in.fa"), "--out", str(tmp_path / "out"),
@@ -52,8 +52,8 @@ def test_interp_contacts_reads_the_structure_once_and_scores_each_record_once(da
 def test_the_jacobian_is_scanned_for_nan_once_and_the_map_is_the_same(monkeypatch):
     model, tokenizer = esm_model("tiny")
     scanned: list[int] = []
-    scan = interp.contacts.first_nonfinite
-    monkeypatch.setattr(interp.contacts, "first_nonfinite", lambda t, *a: scanned.append(t.dim()) or scan(t, *a))
+    scan = interp.maps.contacts.first_nonfinite
+    monkeypatch.setattr(interp.maps.contacts, "first_nonfinite", lambda t, *a: scanned.append(t.dim()) or scan(t, *a))
     for explainer in (CategoricalJacobian(model, tokenizer, keep_jacobian=True),
                       GradientJacobian(model, tokenizer, keep_jacobian=True)):  # fmt: skip
         scanned.clear()

@@ -125,7 +125,7 @@ def glm2() -> Family:
     needs_transformers_4("gLM2")
     config_class = remote_class("glm2_pkg", "configuration_glm2.gLM2Config")
     model_class = remote_class("glm2_pkg", "modeling_glm2.gLM2ForMaskedLM")
-    from interp.stand_ins import GLM2_VOCAB, _vocab_file
+    from interp.testing.stand_ins import GLM2_VOCAB, _vocab_file
 
     _seeded(3)
     model = model_class(config_class(dim=64, depth=2, heads=4, vocab_size=len(GLM2_VOCAB), swiglu_multiple_of=16)).eval()

@@ -34,7 +34,7 @@ def make_explainer(method: str, model: Any, tokenizer: Any = None, **options: An
 
     Example:
         >>> from interp.explainers import make_explainer
-        >>> from interp.stand_ins import esm_model
+        >>> from interp.testing.stand_ins import esm_model
         >>> model, tokenizer = esm_model("tiny")
         >>> make_explainer("fast-jacobian", model, tokenizer).attribute("MKTAYIAKQR").method
         'fast_categorical_jacobian'

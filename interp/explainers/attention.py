@@ -17,9 +17,9 @@ from einops import rearrange
 from torch import nn
 
 from interp.adapters.base import Adapter, Encoded
-from interp.contacts import norm_map_to_contacts
 from interp.errors import InterpError
 from interp.explainers.base import Explainer, check_finite_output, eval_mode, model_name
+from interp.explainers.categorical import CategoricalJacobian
 from interp.explainers.combiners import (
     EsmHeadCombiner,
     HeadSubsetCombiner,
@@ -29,11 +29,12 @@ from interp.explainers.combiners import (
     pair_features,
 )
 from interp.explainers.memory import check_attention_memory
-from interp.io import atomic_write
+from interp.files.io import atomic_write
+from interp.maps.contacts import norm_map_to_contacts
+from interp.maps.prediction import ContactPrediction
 from interp.methods import COMBINERS  # declared with the attention method
-from interp.metrics import contact_precision
-from interp.prediction import ContactPrediction
-from interp.truth import true_contacts
+from interp.scoring.metrics import contact_precision
+from interp.scoring.truth import true_contacts
 
 
 def symmetrized_apc(maps: torch.Tensor) -> torch.Tensor:
@@ -283,15 +284,13 @@ class AttentionReadout(Explainer):
 
         Example:
             >>> from interp import AttentionReadout
-            >>> from interp.stand_ins import esm_model
+            >>> from interp.testing.stand_ins import esm_model
             >>> model, tokenizer = esm_model("tiny")
             >>> readout = AttentionReadout(model, tokenizer, combiner="calibrated")
             >>> readout.calibrate(["MKTAYIAKQR"], k=4).save("heads.json")
             >>> AttentionReadout(model, tokenizer).load("heads.json").attribute("MKTAYIAKQR").method
             'attention_calibrated'
         """
-        from interp.explainers.categorical import CategoricalJacobian
-
         if not sequences:
             raise InterpError("calibrate() needs at least one sequence")
         explainer = jacobian or CategoricalJacobian(self.adapter.model, adapter=self.adapter)

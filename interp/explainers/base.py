@@ -13,10 +13,10 @@ from torch import nn
 
 from interp.adapters.base import Adapter, Encoded
 from interp.adapters.registry import get_adapter
-from interp.contacts import first_nonfinite, grouped_jacobian_to_contacts, jacobian_to_contacts
 from interp.errors import InsufficientMemoryError, InterpError, NonFiniteOutputError, SequenceTooLongError
-from interp.prediction import ContactPrediction
-from interp.windows import stitch, window_spans
+from interp.explainers.windows import stitch, window_spans
+from interp.maps.contacts import first_nonfinite, grouped_jacobian_to_contacts, jacobian_to_contacts
+from interp.maps.prediction import ContactPrediction
 
 
 @contextlib.contextmanager
@@ -49,7 +49,7 @@ def available_memory_bytes(device: torch.device) -> int:
 def check_finite_output(values: torch.Tensor, what: str, describe: Callable[[int], str] | None = None) -> None:
     """Refuse NaN or infinite model outputs, naming the row (e.g. the mutant) that produced them.
 
-    Checked in blocks of rows (`interp.contacts.first_nonfinite`). The explainers check every output as it
+    Checked in blocks of rows (`interp.maps.contacts.first_nonfinite`). The explainers check every output as it
     arrives, so the Jacobian they assemble is not scanned again (`jacobian_to_contacts(checked=True)`).
     """
     bad = first_nonfinite(values)
@@ -169,7 +169,7 @@ class Explainer:
 
         Example:
             >>> from interp import CategoricalJacobian
-            >>> from interp.stand_ins import esm_model
+            >>> from interp.testing.stand_ins import esm_model
             >>> model, tokenizer = esm_model("tiny")
             >>> CategoricalJacobian(model, tokenizer).attribute("MKTAYIAKQR").contacts.shape
             torch.Size([10, 10])
@@ -202,7 +202,7 @@ class Explainer:
         return sequence
 
     def _explain_any_length(self, item: Encoded | str, label: str, name: str | None, unknown: str) -> ContactPrediction:
-        """One record; beyond the model's maximum length, overlapping windows stitched (interp.windows)."""
+        """One record; beyond the model's maximum length, overlapping windows stitched (interp.explainers.windows)."""
         try:
             if isinstance(item, Encoded):
                 return self._explain(item, name)

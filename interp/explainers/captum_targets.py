@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+from captum.attr import FeatureAblation, IntegratedGradients, Saliency
 from einops import rearrange, reduce, repeat
 from torch import nn
 
@@ -150,7 +151,7 @@ def captum_target(
     Example:
         >>> from captum.attr import IntegratedGradients
         >>> from interp.explainers.captum_targets import captum_target
-        >>> from interp.stand_ins import esm_model
+        >>> from interp.testing.stand_ins import esm_model
         >>> model, tokenizer = esm_model("tiny")
         >>> target = captum_target(model, tokenizer, "MKTAYIAKQR", position=3)
         >>> attributions, delta = IntegratedGradients(target.forward_func).attribute(
@@ -269,7 +270,7 @@ def residue_attributions(
 
     Example:
         >>> from interp.explainers.captum_targets import residue_attributions
-        >>> from interp.stand_ins import esm_model
+        >>> from interp.testing.stand_ins import esm_model
         >>> model, tokenizer = esm_model("tiny")
         >>> residue_attributions("integrated_gradients", model, tokenizer, "MKTAYIAKQR", position=3).shape
         torch.Size([10])
@@ -285,8 +286,6 @@ def residue_attributions(
         )
     built = captum_target(model, tokenizer, sequence, position=position, target=target, letter=letter,
                           baseline=baseline, adapter=adapter, name=name)  # fmt: skip
-    from captum.attr import FeatureAblation, IntegratedGradients, Saliency  # on first use: captum loads slowly
-
     attributions: Any
     if method == "integrated_gradients":
         attributions = IntegratedGradients(built.forward_func).attribute(

@@ -21,7 +21,7 @@ from interp.adapters.base import Adapter, Encoded, ForwardOutput
 from interp.errors import InterpError
 from interp.explainers.base import Explainer, available_memory_bytes, check_finite_output
 from interp.explainers.memory import JacobianPlan, activation_bytes_per_sequence, check_jacobian_memory
-from interp.prediction import ContactPrediction
+from interp.maps.prediction import ContactPrediction
 
 CPU_MAX_BATCH = 32
 CPU_TOKENS_PER_BATCH = 8192  # a CPU is compute-bound well before this: larger batches only cost memory
@@ -162,7 +162,7 @@ class CategoricalJacobian(Explainer):
 
         Example:
             >>> from interp import CategoricalJacobian
-            >>> from interp.stand_ins import esm_model
+            >>> from interp.testing.stand_ins import esm_model
             >>> model, tokenizer = esm_model("tiny")
             >>> CategoricalJacobian(model, tokenizer).jacobian("MKTAYIAKQR").shape
             torch.Size([10, 20, 10, 20])

@@ -19,11 +19,11 @@ from torch.utils.hooks import RemovableHandle
 from tqdm.auto import tqdm
 
 from interp.adapters.base import Adapter, EmbeddingSite, Encoded
-from interp.compat import quiet_vmap_fallback
 from interp.errors import InterpError
 from interp.explainers.base import Explainer, check_finite_output
 from interp.explainers.memory import JacobianPlan, activation_bytes_per_sequence, check_jacobian_memory
-from interp.prediction import ContactPrediction
+from interp.maps.prediction import ContactPrediction
+from interp.models.compat import quiet_vmap_fallback
 
 
 class GradientJacobian(Explainer):

@@ -10,7 +10,7 @@ import torch
 from einops import rearrange
 
 from interp.errors import AlignmentFormatError
-from interp.io import read_alignment
+from interp.files.io import read_alignment
 
 PROTEIN_STATES = "ACDEFGHIKLMNPQRSTVWY-"
 RNA_STATES = "ACGU-"

@@ -15,8 +15,10 @@ import lightning.pytorch as pl
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset, WeightedRandomSampler
+from transformers import EsmConfig, EsmForMaskedLM
 
 from interp.errors import InterpError
+from interp.testing.stand_ins import esm_tokenizer
 
 
 def family_model(
@@ -44,7 +46,7 @@ def family_model(
     shape: dict[str, Any] = {"hidden_size": width, "num_hidden_layers": layers, "num_attention_heads": heads,
              "intermediate_size": 2 * width, "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}  # fmt: skip
     if kind == "rna":
-        import multimolecule
+        import multimolecule  # optional: the rna extra
 
         tokenizer = multimolecule.RnaTokenizer()
         config = multimolecule.RnaFmConfig(
@@ -57,10 +59,6 @@ def family_model(
             **shape,
         )
         return multimolecule.RnaFmForMaskedLM(config), tokenizer
-    from transformers import EsmConfig, EsmForMaskedLM
-
-    from interp.stand_ins import esm_tokenizer
-
     config = EsmConfig(
         vocab_size=33, pad_token_id=1, mask_token_id=32, position_embedding_type="absolute",
         max_position_embeddings=length + 4, token_dropout=False, emb_layer_norm_before=False, **shape,

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import torch
 from einops import rearrange
 
-from interp.compat import lbfgs_state
-from interp.contacts import jacobian_to_contacts
 from interp.errors import InterpError
+from interp.maps.contacts import jacobian_to_contacts
+from interp.models.compat import lbfgs_state
 
 
 @dataclass

@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+import csv
+import math
+import os
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import torch
+from matplotlib import colormaps
+from matplotlib.colors import ListedColormap
+from matplotlib.figure import Figure  # no pyplot: no global figure registry, no backend chosen for the user
+from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
+from matplotlib.transforms import offset_copy
+
+from interp.methods import method_recorded_as
+from interp.scoring.metrics import unpack_truth
 
 __all__ = ["method_title", "plot_contact_map", "plot_precision_curve", "plot_tradeoff", "precision_subtitle"]
 
@@ -35,8 +48,6 @@ def method_title(method: str) -> str:
         return _METHOD_TITLES[method]
     if method.startswith("attention_"):
         return f"attention readout ({method.removeprefix('attention_').replace('_', '-')})"
-    from interp.methods import method_recorded_as
-
     known = method_recorded_as(method)
     if known is not None:  # a method added to the table but not here: its summary's headline
         return known.summary.split(":")[0]
@@ -52,8 +63,6 @@ def precision_subtitle(table: Mapping[str, float]) -> str:
     Returns:
         E.g. "long-range P@L = 0.345, P@L/5 = 0.690".
     """
-    import math
-
     def number(key: str) -> str:
         value = table.get(key, math.nan)
         return "n/a" if math.isnan(value) else f"{value:.3f}"
@@ -63,8 +72,6 @@ def precision_subtitle(table: Mapping[str, float]) -> str:
 
 def _residue_ticks(length: int) -> tuple[list[int], list[str]]:
     """Tick positions (0-based indices) labelled with 1-based residue numbers: 1 and round numbers."""
-    from matplotlib.ticker import MaxNLocator
-
     numbers = [int(v) for v in MaxNLocator(nbins=6, integer=True, steps=[1, 2, 2.5, 5, 10]).tick_values(1, length)]
     numbers = [n for n in numbers if 1 <= n <= length]
     step = numbers[1] - numbers[0] if len(numbers) > 1 else length
@@ -78,8 +85,7 @@ def _colour_range(scores: torch.Tensor) -> tuple[float, float]:
     the 99th percentile, so that neither the many near-zero pairs nor a few extreme ones set the contrast."""
     if not scores.numel():
         return 0.0, 1.0
-    import numpy as np  # torch.quantile refuses more than 2**24 values (L above about 5,800)
-
+    # numpy: torch.quantile refuses more than 2**24 values (L above about 5,800)
     low, high = (float(v) for v in np.quantile(scores.numpy(), [0.5, 0.99]))
     if high <= low:
         low, high = float(scores.min()), float(scores.max())
@@ -87,8 +93,6 @@ def _colour_range(scores: torch.Tensor) -> tuple[float, float]:
 
 
 def _true_map(truth: Any) -> torch.Tensor:
-    from interp.metrics import unpack_truth
-
     return unpack_truth(truth)[0].bool().cpu()
 
 
@@ -117,12 +121,6 @@ def plot_contact_map(prediction: Any, truth: Any = None, *, ax: Any = None, k: i
     Returns:
         The matplotlib Figure (the one holding `ax` when given).
     """
-    import numpy as np
-    from matplotlib.colors import ListedColormap
-    from matplotlib.figure import Figure  # no pyplot: no global figure registry, no backend chosen for the user
-    from matplotlib.lines import Line2D
-    from matplotlib.transforms import offset_copy
-
     contacts = prediction.contacts.detach().float().cpu()
     length = contacts.shape[0]
     if ax is None:
@@ -218,8 +216,6 @@ def plot_precision_curve(history: Any, *, keys: Any = None, ax: Any = None, titl
     Returns:
         The matplotlib Figure (the one holding `ax` when given).
     """
-    from matplotlib.figure import Figure  # no pyplot: no global figure registry, no backend chosen for the user
-
     series = _curve_series(history, keys)
     if ax is None:
         fig = Figure(figsize=(6, 4))
@@ -239,10 +235,6 @@ def plot_precision_curve(history: Any, *, keys: Any = None, ax: Any = None, titl
 
 
 def _curve_series(history: Any, keys: Any) -> dict[str, tuple[list[float], list[float]]]:
-    import csv
-    import math
-    import os
-
     if isinstance(history, (str, os.PathLike)):  # CSVLogger metrics.csv: one column per logged name
         with open(history, newline="") as handle:
             rows = list(csv.DictReader(handle))
@@ -299,9 +291,6 @@ def plot_tradeoff(rows: list[dict[str, Any]], *, x: str = "seconds", y: str = "l
     Returns:
         The matplotlib Figure (the one holding `ax` when given).
     """
-    from matplotlib import colormaps
-    from matplotlib.figure import Figure  # no pyplot: no global figure registry, no backend chosen for the user
-
     if ax is None:
         fig = Figure(figsize=(7, 4.2), layout="constrained")
         ax = fig.subplots()

@@ -1,5 +1,5 @@
 """Stand-in models: small random-weight models built from real Hugging Face config classes, offline, for
-tests, benchmarks and examples (the shipped trained model is `interp.embedded_model`).
+tests, benchmarks and examples (the shipped trained model is `interp.models.embedded_model`).
 
 `esm_model("tiny")` is a 2-layer ESM-2 with random weights; `esm_model("8M")` has the shape of ESM-2 8M
 (6 layers, 320 wide, 20 heads), the standard for timing. Tokenizers are built from the real vocabularies.
@@ -7,6 +7,8 @@ tests, benchmarks and examples (the shipped trained model is `interp.embedded_mo
 
 from __future__ import annotations
 
+import itertools
+import random
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,8 +16,22 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from tokenizers import Tokenizer, models, pre_tokenizers, processors, trainers
+from transformers import (
+    BertConfig,
+    BertForMaskedLM,
+    BertTokenizer,
+    EsmConfig,
+    EsmForMaskedLM,
+    EsmTokenizer,
+    GPT2Config,
+    GPT2LMHeadModel,
+    PreTrainedTokenizerFast,
+    T5Config,
+    T5EncoderModel,
+)
 
-from interp.compat import set_config_attention_implementation
+from interp.models.compat import set_config_attention_implementation
 
 ESM_VOCAB = "<cls> <pad> <eos> <unk> L A G V S E R T I D P K Q N F Y M H W C X B U Z O . - <null_1> <mask>".split()
 PROTBERT_VOCAB = "[PAD] [UNK] [CLS] [SEP] [MASK] L A G V E S I K R D T P N Q F Y M H C W X U B Z O".split()
@@ -47,8 +63,6 @@ def esm_tokenizer() -> Any:
     Returns:
         A transformers `EsmTokenizer` (its vocabulary file is written once under the temporary directory).
     """
-    from transformers import EsmTokenizer
-
     return EsmTokenizer(_vocab_file(ESM_VOCAB, "esm_vocab.txt"))
 
 
@@ -71,8 +85,6 @@ def esm_model(shape: str = "tiny", *, seed: int = 0, attn_implementation: str = 
     Raises:
         KeyError: if `shape` is not a key of `ESM_SHAPES`.
     """
-    from transformers import EsmConfig, EsmForMaskedLM
-
     settings: dict[str, Any] = dict(ESM_SHAPES[shape])
     settings.update(overrides)
     config = EsmConfig(
@@ -104,8 +116,6 @@ def protbert_model(*, seed: int = 0, attn_implementation: str = "sdpa", **overri
     Returns:
         The pair (model in eval mode, tokenizer).
     """
-    from transformers import BertConfig, BertForMaskedLM, BertTokenizer
-
     settings: dict[str, Any] = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 128}
     settings.update(overrides)
     config = BertConfig(vocab_size=len(PROTBERT_VOCAB), max_position_embeddings=512, pad_token_id=0, **settings)
@@ -127,7 +137,7 @@ def esmc_model(*, seed: int = 0, **overrides: Any) -> tuple[Any, Any]:
     Returns:
         The pair (model in eval mode, `EsmcTokenizer`).
     """
-    from transformers import EsmcConfig, EsmcForMaskedLM, EsmcTokenizer
+    from transformers import EsmcConfig, EsmcForMaskedLM, EsmcTokenizer  # not in older transformers
 
     settings: dict[str, Any] = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 128}
     settings.update(overrides)
@@ -137,9 +147,6 @@ def esmc_model(*, seed: int = 0, **overrides: Any) -> tuple[Any, Any]:
 
 def _word_level_tokenizer(vocab: list[str], *, metaspace: bool, specials: dict[str, str], eos: str | None):
     """A fast tokenizer with one token per residue letter (plain, or SentencePiece-style "▁A")."""
-    from tokenizers import Tokenizer, models, pre_tokenizers, processors
-    from transformers import PreTrainedTokenizerFast
-
     backend = Tokenizer(models.WordLevel({token: i for i, token in enumerate(vocab)}, unk_token=specials["unk_token"]))
     if metaspace:
         backend.pre_tokenizer = pre_tokenizers.Metaspace(replacement="\u2581", prepend_scheme="always")
@@ -169,8 +176,6 @@ def causal_protein_model(*, seed: int = 0, **overrides: Any) -> tuple[Any, Any]:
     Returns:
         The pair (model in eval mode, tokenizer).
     """
-    from transformers import GPT2Config, GPT2LMHeadModel
-
     settings: dict[str, Any] = {"n_embd": 64, "n_layer": 2, "n_head": 4, "n_positions": 512}
     settings.update(overrides)
     tokenizer = _word_level_tokenizer(
@@ -199,8 +204,6 @@ def prott5_encoder_model(*, seed: int = 0, **overrides: Any) -> tuple[Any, Any]:
     Returns:
         The pair (model in eval mode, tokenizer).
     """
-    from transformers import T5Config, T5EncoderModel
-
     settings: dict[str, Any] = {"d_model": 64, "num_layers": 2, "num_heads": 4, "d_ff": 128, "d_kv": 16}
     settings.update(overrides)
     tokenizer = _word_level_tokenizer(
@@ -227,7 +230,7 @@ def rnafm_model(*, seed: int = 0, family: str = "rnafm", **overrides: Any) -> tu
     Raises:
         KeyError: if `family` is neither "rnafm" nor "rinalmo".
     """
-    import multimolecule
+    import multimolecule  # optional: the rna extra
 
     config_cls, model_cls = {
         "rnafm": (multimolecule.RnaFmConfig, multimolecule.RnaFmForMaskedLM),
@@ -263,8 +266,6 @@ def dna_model(*, causal: bool = True, seed: int = 0, **overrides: Any) -> tuple[
     Returns:
         The pair (model in eval mode, tokenizer).
     """
-    from transformers import BertConfig, BertForMaskedLM, GPT2Config, GPT2LMHeadModel
-
     tokenizer = _word_level_tokenizer(
         DNA_VOCAB, metaspace=False, eos=None,
         specials={"unk_token": "<unk>", "pad_token": "<pad>", "bos_token": "<bos>", "eos_token": "<eos>",
@@ -293,10 +294,6 @@ def nucleotide_transformer_model(*, seed: int = 0, **overrides: Any) -> tuple[An
     Returns:
         The pair (model in eval mode, tokenizer).
     """
-    import itertools
-
-    from transformers import EsmConfig, EsmForMaskedLM, EsmTokenizer
-
     kmers = ["".join(p) for p in itertools.product("ATCG", repeat=6)]
     vocab = ["<unk>", "<pad>", "<mask>", "<cls>", "<eos>", "<bos>", *kmers, "A", "T", "C", "G", "N"]
     settings: dict[str, Any] = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 128}
@@ -321,11 +318,6 @@ def bpe_protein_model(*, seed: int = 0, vocab_size: int = 300) -> tuple[Any, Any
     Returns:
         The pair (model in eval mode, `PreTrainedTokenizerFast`).
     """
-    import random
-
-    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
-    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
-
     rng = random.Random(seed)
     corpus = ["".join(rng.choice("ACDEFGHIKLMNPQRSTVWY") for _ in range(200)) for _ in range(200)]
     backend = Tokenizer(models.BPE(unk_token="<unk>"))
@@ -364,8 +356,6 @@ def glm2_model(*, seed: int = 0, **overrides: Any) -> tuple[Any, Any]:
     Returns:
         The pair (model in eval mode, tokenizer).
     """
-    from transformers import EsmConfig, EsmForMaskedLM, EsmTokenizer
-
     settings: dict[str, Any] = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 128}
     settings.update(overrides)
     config = EsmConfig(vocab_size=len(GLM2_VOCAB), max_position_embeddings=1026, pad_token_id=1,

@@ -21,7 +21,7 @@ the weights are read with ``torch.load(weights_only=True)``: tensors, plus, for 
 ``argparse.Namespace`` of its training options (plain values), allowed by name.
 
 Example:
-    >>> from interp.pretrained import PRETRAINED_MODELS
+    >>> from interp.models.pretrained import PRETRAINED_MODELS
     >>> sorted(PRETRAINED_MODELS)
     ['antiberty', 'sapiens-heavy', 'sapiens-light']
 """
@@ -37,6 +37,15 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from tokenizers import Regex, Tokenizer, models, pre_tokenizers, processors
+from transformers import (
+    BertConfig,
+    BertForMaskedLM,
+    BertTokenizer,
+    PreTrainedTokenizerFast,
+    RobertaConfig,
+    RobertaForMaskedLM,
+)
 
 from interp.errors import InterpError
 
@@ -61,7 +70,7 @@ class PretrainedModel:
         loader: builds (model, tokenizer) from the package's folder.
 
     Example:
-        >>> from interp.pretrained import PRETRAINED_MODELS
+        >>> from interp.models.pretrained import PRETRAINED_MODELS
         >>> entry = PRETRAINED_MODELS["sapiens-heavy"]
         >>> entry.package, entry.version, entry.licence
         ('sapiens', '1.0.5', 'MIT')
@@ -90,7 +99,7 @@ def package_folder(entry: PretrainedModel) -> Path:
     Raises:
         InterpError: the package is not installed, or is another version than the one that ships the weights.
     """
-    from importlib.metadata import PackageNotFoundError, version
+    from importlib.metadata import PackageNotFoundError, version  # per call: tests patch metadata.version
 
     try:
         installed = version(entry.package)
@@ -114,8 +123,6 @@ def package_folder(entry: PretrainedModel) -> Path:
 
 def _load_antiberty(folder: Path) -> tuple[Any, Any]:
     """AntiBERTy's BERT and LM head as `BertForMaskedLM`, with its own WordPiece vocabulary."""
-    from transformers import BertConfig, BertForMaskedLM, BertTokenizer
-
     weights_dir = folder / "trained_models" / "AntiBERTy_md_smooth"
     settings = json.loads((weights_dir / "config.json").read_text())
     for key in ("_name_or_path", "architectures", "transformers_version", "gradient_checkpointing"):
@@ -145,9 +152,6 @@ def sapiens_tokenizer(letters: list[str]) -> Any:
     Returns:
         A `PreTrainedTokenizerFast` that saves and reloads with `AutoTokenizer`.
     """
-    from tokenizers import Regex, Tokenizer, models, pre_tokenizers, processors
-    from transformers import PreTrainedTokenizerFast
-
     vocab = {token: index for index, token in enumerate([*FAIRSEQ_SPECIALS, *letters, "<mask>"])}
     core = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
     core.pre_tokenizer = pre_tokenizers.Split(Regex(r"<mask>|\S"), behavior="isolated")
@@ -177,8 +181,6 @@ def convert_sapiens(checkpoint: dict[str, Any], letters: list[str]) -> Any:
         InterpError: the checkpoint is not a fairseq RoBERTa masked LM this converter knows (a tensor left
             over or missing, another activation, pre-layer-norm blocks).
     """
-    from transformers import RobertaConfig, RobertaForMaskedLM
-
     options = vars(checkpoint["args"])
     tensors = {key.replace("decoder.sentence_encoder.", "encoder.sentence_encoder.").replace("decoder.lm_head.", "encoder.lm_head."): value
                for key, value in checkpoint["model"].items()}  # fmt: skip

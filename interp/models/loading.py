@@ -10,7 +10,12 @@ from pathlib import Path
 from pickle import UnpicklingError  # the exception class only: nothing here unpickles
 from typing import Any
 
+from huggingface_hub import constants, get_session, try_to_load_from_cache
+from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer
+
 from interp.errors import InterpError
+from interp.models.embedded_model import default_model
+from interp.models.pretrained import PRETRAINED_MODELS, load_pretrained
 
 DEFAULT = "default"
 
@@ -22,7 +27,7 @@ def load_model(name_or_path: str, *, trust_remote_code: bool = False, device: st
     """(model in eval mode, tokenizer). Tries a masked-LM head, then a causal-LM head, then the bare encoder
     (ProtT5-style), causal first where the checkpoint's saved `architectures` name a causal LM; "default" is
     the embedded 1a3a model, and "antiberty", "sapiens-heavy" and "sapiens-light" are the antibody language
-    models whose weights ship in PyPI packages (`interp.pretrained`), all offline.
+    models whose weights ship in PyPI packages (`interp.models.pretrained`), all offline.
 
     Weights come from safetensors, or from .bin files through `torch.load(weights_only=True)`; a repository's
     own code runs only with `trust_remote_code=True`. RNA models register through `multimolecule` when it is
@@ -30,7 +35,7 @@ def load_model(name_or_path: str, *, trust_remote_code: bool = False, device: st
 
     Args:
         name_or_path: a Hugging Face Hub name ("facebook/esm2_t6_8M_UR50D"), a local model folder, or
-            "default" for the embedded model, or a name in `interp.pretrained.PRETRAINED_MODELS`.
+            "default" for the embedded model, or a name in `interp.models.pretrained.PRETRAINED_MODELS`.
         trust_remote_code: allow the model's repository to run its own code (read it first).
         device: where to move the model ("cpu", "cuda", "cuda:1"); None leaves it where it loads.
         dtype: a torch dtype to cast the model to (e.g. torch.bfloat16); None keeps the stored one.
@@ -46,20 +51,14 @@ def load_model(name_or_path: str, *, trust_remote_code: bool = False, device: st
             file holds Python objects besides tensors, or no model class loads it.
     """
     if name_or_path == DEFAULT:
-        from interp.embedded_model import default_model
-
         model, tokenizer = default_model()
         return _place(model, device, dtype), tokenizer
-    from interp.pretrained import PRETRAINED_MODELS, load_pretrained
-
     if name_or_path in PRETRAINED_MODELS and not Path(name_or_path).exists():
         model, tokenizer = load_pretrained(name_or_path)
         return _place(model, device, dtype), tokenizer
     hub = {"local_files_only": True} if _needs_cache_only(name_or_path) else {}
-    from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer
-
     with contextlib.suppress(ImportError):
-        import multimolecule  # noqa: F401  (registers the RNA models with the Auto classes)
+        import multimolecule  # noqa: F401  (optional rna extra: registers RNA models with the Auto classes)
     try:
         config = AutoConfig.from_pretrained(name_or_path, trust_remote_code=trust_remote_code, **hub)
     except ValueError as error:
@@ -100,8 +99,6 @@ def _needs_cache_only(name_or_path: str) -> bool:
         InterpError: the model is neither a local folder nor in the local cache, and the Hub cannot be reached
             or offline mode is on (the message says how to use a local folder).
     """
-    from huggingface_hub import constants, get_session, try_to_load_from_cache
-
     if Path(name_or_path).exists():
         return False
     if constants.HF_HUB_OFFLINE:

@@ -15,9 +15,9 @@ from typing import Any
 
 import torch
 
-from interp.contacts import Pair
-from interp.io import atomic_write, safe_file_name, write_rr
-from interp.metrics import RANGES, unpack_truth
+from interp.files.io import atomic_write, safe_file_name, write_rr
+from interp.maps.contacts import Pair
+from interp.scoring.metrics import RANGES, unpack_truth
 
 __all__ = ["pairs_for_every_range", "write_prediction_files"]
 
@@ -26,7 +26,7 @@ def pairs_for_every_range(contacts: torch.Tensor, *, resolved: torch.Tensor | No
                           min_separation: int = 6) -> list[Pair]:  # fmt: skip
     """The pairs a file must list for P@L, P@L/2 and P@L/5 of every range to be scored from it.
 
-    In each range of `interp.metrics.RANGES` (short, medium, long), the best pairs down to the L-th pair
+    In each range of `interp.scoring.metrics.RANGES` (short, medium, long), the best pairs down to the L-th pair
     whose two residues are resolved; their union, ranked as `interp.top_pairs` ranks (score, then (i, j)).
 
     Args:

@@ -9,10 +9,11 @@ from typing import Any
 
 import torch
 
-from interp.contacts import Pair, top_pairs
-from interp.errors import ContactMapError
-from interp.io import load_contacts, save_contacts
-from interp.metrics import DEFAULT_KS, precision_table
+from interp.errors import ContactMapError, InterpError
+from interp.files.io import load_contacts, save_contacts
+from interp.maps.contacts import Pair, top_pairs
+from interp.scoring.metrics import DEFAULT_KS, precision_table
+from interp.scoring.truth import true_contacts
 
 
 @dataclass
@@ -83,8 +84,6 @@ class ContactPrediction:
                 sequence (`ChainNotFoundError`, `SequenceMismatchError`).
             ContactMapError: if a range or k is not valid or the predicted map holds NaN.
         """
-        from interp.truth import true_contacts
-
         contacts, resolved = true_contacts(self.sequence, truth, chain=chain, name=self.name)
         return precision_table(self.contacts, contacts, resolved=resolved, ranges=ranges, ks=ks, length=length)
 
@@ -108,8 +107,6 @@ class ContactPrediction:
         """
         bounds = self.chain_boundaries
         if not (0 <= first < len(bounds) - 1 and 0 <= second < len(bounds) - 1):
-            from interp.errors import InterpError
-
             raise InterpError(f"chains {first} and {second}: this prediction has {len(bounds) - 1} chain(s)")
         return self.contacts[bounds[first] : bounds[first + 1], bounds[second] : bounds[second + 1]]
 
@@ -140,9 +137,9 @@ class ContactPrediction:
             precision: `self.precision(truth)` when the caller already has it (it is not computed again).
 
         Returns:
-            The matplotlib Figure (the one holding `ax` when given); see `interp.plotting.plot_contact_map`.
+            The matplotlib Figure (the one holding `ax` when given); see `interp.files.plotting.plot_contact_map`.
         """
-        from interp.plotting import plot_contact_map
+        from interp.files.plotting import plot_contact_map  # deferred: matplotlib only when a figure is drawn
 
         return plot_contact_map(self, truth=truth, ax=ax, k=k, min_separation=min_separation, precision=precision)
 

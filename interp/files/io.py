@@ -7,6 +7,7 @@ and rename it, so an interrupted write never leaves a half-written output.
 from __future__ import annotations
 
 import contextlib
+import csv
 import gzip
 import hashlib
 import math
@@ -22,8 +23,8 @@ from typing import IO, Any, NamedTuple, cast
 import numpy as np
 import torch
 
-from interp.contacts import Pair, top_pairs
 from interp.errors import AlignmentFormatError, ContactMapError, EmptySequenceError, FastaFormatError, RRFormatError
+from interp.maps.contacts import Pair, top_pairs
 
 PathLike = str | os.PathLike
 
@@ -356,7 +357,7 @@ def write_rr(
         target: the TARGET header's value.
         method: the METHOD header's value.
         pairs: the pairs to write instead of the top k, best first, with their scores from `contact_map`
-            (e.g. `interp.outputs.pairs_for_every_range`).
+            (e.g. `interp.files.outputs.pairs_for_every_range`).
 
     Raises:
         RRFormatError: if `sequence` does not have L residues.
@@ -449,8 +450,6 @@ def read_pairs_csv(path: PathLike) -> RRContacts:
         RRFormatError: if the header lacks `i_1based`, `j_1based` or `score` (a CSV with plain `i` and `j`
             columns does not say which residue numbering it uses, so it is refused), or a row does not parse.
     """
-    import csv
-
     pairs: list[tuple[int, int, float]] = []
     with _open_text(path) as handle:
         reader = csv.DictReader(handle)

@@ -18,8 +18,10 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from interp.callbacks.contact_writer import read_index
 from interp.errors import FastaFormatError, InterpError
-from interp.io import read_fasta
+from interp.explainers import make_explainer
+from interp.files.io import read_fasta
 from interp.methods import check_method
 
 __all__ = ["ExplainerModule", "FastaDataModule"]
@@ -62,8 +64,6 @@ class ExplainerModule(pl.LightningModule):
             every later call in this process.
         """
         if self._explainer is None:
-            from interp.explainers import make_explainer
-
             self._explainer = make_explainer(self.method, self.model, self.tokenizer, **self.options)
         return self._explainer
 
@@ -120,8 +120,6 @@ class FastaDataModule(pl.LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         """Read the FASTA records, refuse duplicate ids, and leave out those `skip_done` has finished."""
-        from interp.callbacks.contact_writer import read_index
-
         records: list[tuple[str, str]] = []
         seen: dict[str, str] = {}
         for path in self.paths:

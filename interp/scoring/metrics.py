@@ -88,7 +88,7 @@ def resolve_range(spec: RangeSpec) -> tuple[str, int, int | None]:
 
 def unpack_truth(truth: Any, resolved: Any = None) -> tuple[torch.Tensor, torch.Tensor | None]:
     """(bool contacts, bool resolved or None) from a bool map or anything with `.contacts` (and optionally
-    `.resolved`, as `interp.structure.ContactMap` has); an explicit `resolved` wins."""
+    `.resolved`, as `interp.structures.structure.ContactMap` has); an explicit `resolved` wins."""
     if hasattr(truth, "contacts"):
         if resolved is None:
             resolved = getattr(truth, "resolved", None)
@@ -355,7 +355,7 @@ def chance_precision(
 
     Example:
         >>> import torch
-        >>> from interp.metrics import chance_precision
+        >>> from interp.scoring.metrics import chance_precision
         >>> truth = torch.zeros(30, 30, dtype=torch.bool)
         >>> truth[0, 29] = truth[29, 0] = True
         >>> chance_precision(truth, min_separation=24)  # 1 contact among the 21 pairs with j - i >= 24

@@ -1,6 +1,6 @@
 """A panel of proteins with known structures: the built-in one shipped in the package, a folder of structures, or a TSV.
 
-The built-in panel (`interp/panel_data/builtin_panel.npz`) holds one chain from each of the crystal structures
+The built-in panel (`interp/structures/panel_data/builtin_panel.npz`) holds one chain from each of the crystal structures
 in the project's data (`../shared/data/structures`, 148 non-redundant PDB entries) that has a chain passing the
 chain rule below. Atomic coordinates from the Protein Data Bank are public domain (the wwPDB releases the
 archive under CC0 1.0); the file's metadata says so too, with the source, the chain rule, the threshold, the
@@ -14,13 +14,13 @@ model would read a chimeric sequence; a skip in the numbering alone (antibody-st
 Angstrom step) loses no residue and is kept. Files with no such chain are left out (the
 metadata lists each with its reason).
 
-The truth of each entry is exactly what `interp.structure.contact_map(path, chain=chain)` returns (C-beta,
+The truth of each entry is exactly what `interp.structures.structure.contact_map(path, chain=chain)` returns (C-beta,
 C-alpha for glycine, a virtual C-beta where missing, contacts below 8 Angstrom). The file stores the contacts
 exactly (bit-packed upper triangles) and the distances as float16, so the stored 8 Angstrom contacts are
 exact while contacts re-thresholded at another cutoff carry float16 rounding (about 0.004 Angstrom at 8
 Angstrom: a pair that close to the cutoff may land on either side).
 
-The antibody panel (`interp/panel_data/antibody_panel.npz`; `load_panel("antibody")`, `"antibody-heavy"`,
+The antibody panel (`interp/structures/panel_data/antibody_panel.npz`; `load_panel("antibody")`, `"antibody-heavy"`,
 `"antibody-light"`) holds the antibody variable domains of the same structures, numbered with ANARCII (Oxford
 Protein Informatics Group, BSD-3-Clause; `pip install ".[antibody]"`) in the IMGT scheme. `build_antibody_panel`
 (or `python benchmarks/build_panel.py --panel antibody`) rebuilds it.
@@ -41,7 +41,7 @@ which no chain is typed K or L (score at least 25) is a "nanobody". The entry's 
 protein chain left out with its reason, and each entry's ANARCII score and span.
 
 Example:
-    >>> from interp.panel import builtin_panel
+    >>> from interp.structures.panel import builtin_panel
     >>> panel = builtin_panel(3)
     >>> len(panel), panel[0].name < panel[1].name
     (3, True)
@@ -65,8 +65,8 @@ import numpy as np
 import torch
 
 from interp.errors import InterpError, InvalidSequenceError, StructureError
-from interp.io import atomic_write
-from interp.structure import ContactMap, contact_map, polymer_mask, read_atoms
+from interp.files.io import atomic_write
+from interp.structures.structure import ContactMap, contact_map, polymer_mask, read_atoms
 
 BUILTIN_PANEL_PATH = Path(__file__).resolve().parent / "panel_data" / "builtin_panel.npz"
 ANTIBODY_PANEL_PATH = Path(__file__).resolve().parent / "panel_data" / "antibody_panel.npz"
@@ -106,13 +106,13 @@ ANTIBODY_RULE = (
 )
 CONTACTS_NOTE = (
     "C-beta (C-alpha for glycine, virtual C-beta where missing) closer than 8 Angstrom, "
-    "by interp.structure.contact_map; stored exactly as bit-packed upper triangles"
+    "by interp.structures.structure.contact_map; stored exactly as bit-packed upper triangles"
 )
 DISTANCES_NOTE = "float16 upper triangles (re-thresholding carries about 0.004 Angstrom rounding at 8 A)"
 PROVENANCE = (
     "Atomic coordinates from the Protein Data Bank (wwPDB, https://www.wwpdb.org); PDB data are public "
     "domain, released under CC0 1.0. Each entry is one chain of one crystal structure; its contacts and "
-    "distances are what interp.structure.contact_map computes from the coordinates."
+    "distances are what interp.structures.structure.contact_map computes from the coordinates."
 )
 
 
@@ -499,7 +499,7 @@ def load_panel(source: str | os.PathLike = "builtin", *, limit: int | None = Non
             loaded.
 
     Example:
-        >>> from interp.panel import load_panel
+        >>> from interp.structures.panel import load_panel
         >>> panel = load_panel("builtin", limit=2)
         >>> [len(entry.sequence) == len(entry.truth) for entry in panel]
         [True, True]
@@ -556,7 +556,7 @@ def builtin_panel(size: int | None = None, *, threshold: float = 8.0) -> Panel:
 
 def _display_path(folder: Path) -> str:
     """The folder relative to the checkout (../shared/data/structures) where it lies beside it, else as given."""
-    checkout = Path(__file__).resolve().parents[1]
+    checkout = Path(__file__).resolve().parents[2]
     try:
         return os.path.relpath(folder.resolve(), checkout)
     except ValueError:  # another drive
@@ -670,7 +670,7 @@ def _import_anarcii() -> tuple[Any, str]:
         InterpError: ANARCII is not installed.
     """
     try:
-        from anarcii import Anarcii
+        from anarcii import Anarcii  # optional: the antibody extra
     except ImportError:
         raise InterpError(
             'building the antibody panel needs ANARCII, the antibody numbering tool: pip install ".[antibody]"'

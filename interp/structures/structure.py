@@ -578,7 +578,7 @@ class StructureChain:
 
     def contact_map(self, sequence: str | None = None, threshold: float = 8.0, *,
                     min_identity: float = 0.9) -> ContactMap:  # fmt: skip
-        """The true contacts of this chain in the index space of `sequence` (see `interp.structure.contact_map`).
+        """The true contacts of this chain in the index space of `sequence` (see `interp.structures.structure.contact_map`).
 
         Args:
             sequence: align the chain to it; None uses the chain's own sequence.

@@ -11,7 +11,7 @@ from typing import Any
 import torch
 
 from interp.errors import InterpError
-from interp.metrics import unpack_truth
+from interp.scoring.metrics import unpack_truth
 
 
 def true_contacts(
@@ -33,7 +33,7 @@ def true_contacts(
         InterpError: the map does not cover the sequence (or the structure cannot be read or aligned).
     """
     if isinstance(truth, (str, os.PathLike)):
-        from interp.structure import contact_map
+        from interp.structures.structure import contact_map  # deferred: biotite only for structure files
 
         truth = contact_map(truth, chain=chain, sequence=sequence)
     contacts, resolved = unpack_truth(truth)

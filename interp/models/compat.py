@@ -26,8 +26,8 @@ def register_recordable_outputs(model: nn.Module) -> None:
     `__init__` and would return no attentions or hidden states. transformers 4 has no registry: a no-op.
     """
     try:
-        from transformers import PreTrainedModel
-        from transformers.utils.output_capturing import _CAN_RECORD_REGISTRY
+        from transformers import PreTrainedModel  # guarded with the private import below
+        from transformers.utils.output_capturing import _CAN_RECORD_REGISTRY  # private: transformers 5 only
     except ImportError:
         return
     for module in model.modules():
@@ -87,7 +87,7 @@ def compiled_original(model: Any) -> nn.Module | None:
     original module (sharing its parameters) as `_orig_mod`. Explaining through the original runs it eagerly: no
     compilation for any input shape (a Jacobian's batches, a panel of proteins of different lengths).
     """
-    from torch._dynamo.eval_frame import OptimizedModule
+    from torch._dynamo.eval_frame import OptimizedModule  # private API: if it moves, only this fails
 
     if isinstance(model, OptimizedModule):
         original = model._orig_mod
