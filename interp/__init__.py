@@ -29,6 +29,7 @@ if TYPE_CHECKING:
         CategoricalJacobian,
         Explainer,
         GradientJacobian,
+        MutationEffects,
         RepresentationJacobian,
         residue_attributions,
     )
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
         top_pairs,
         zero_diagonal,
     )
+    from interp.maps.effects import EffectTable
     from interp.maps.prediction import ContactPrediction
     from interp.models.loading import load_model
     from interp.scoring.metrics import ContactPrecision, contact_precision, precision_table
@@ -53,7 +55,7 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 _LAZY = {  # name -> the module that defines it, imported on first use of the name
-    **dict.fromkeys(["AttentionReadout", "CategoricalJacobian", "Explainer", "GradientJacobian",
+    **dict.fromkeys(["AttentionReadout", "CategoricalJacobian", "Explainer", "GradientJacobian", "MutationEffects",
                      "RepresentationJacobian", "residue_attributions"], "interp.explainers"),
     **dict.fromkeys(["Pair", "apc", "center_jacobian", "frobenius_norm", "jacobian_to_contacts", "symmetrize",
                      "symmetrize_jacobian", "top_pairs", "zero_diagonal"], "interp.maps.contacts"),
@@ -61,6 +63,7 @@ _LAZY = {  # name -> the module that defines it, imported on first use of the na
                     "interp.files.io"),
     **dict.fromkeys(["ContactPrecision", "contact_precision", "precision_table"], "interp.scoring.metrics"),
     "ContactPrediction": "interp.maps.prediction",
+    "EffectTable": "interp.maps.effects",
     **dict.fromkeys(["ContactMap", "contact_map"], "interp.structures.structure"),
     "load_model": "interp.models.loading",
     "load_panel": "interp.structures.panel",
@@ -83,8 +86,10 @@ __all__ = [
     "AttentionReadout",
     "CategoricalJacobian",
     "ContactPrediction",
+    "EffectTable",
     "Explainer",
     "GradientJacobian",
+    "MutationEffects",
     "RepresentationJacobian",
     "residue_attributions",
     "AlignmentFormatError",

@@ -6,6 +6,7 @@ from interp.explainers.attention import AttentionReadout
 from interp.explainers.base import Explainer
 from interp.explainers.captum_targets import CaptumTarget, captum_target, residue_attributions
 from interp.explainers.categorical import CategoricalJacobian, RepresentationJacobian
+from interp.explainers.effects import MutationEffects
 from interp.explainers.gradient import GradientJacobian
 from interp.methods import METHOD_NAMES, check_method
 
@@ -44,4 +45,4 @@ def make_explainer(method: str, model: Any, tokenizer: Any = None, **options: An
 
 
 __all__ = ["METHODS", "AttentionReadout", "CaptumTarget", "CategoricalJacobian", "Explainer", "GradientJacobian",
-           "RepresentationJacobian", "captum_target", "make_explainer", "residue_attributions"]  # fmt: skip
+           "MutationEffects", "RepresentationJacobian", "captum_target", "make_explainer", "residue_attributions"]  # fmt: skip

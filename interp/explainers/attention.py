@@ -65,6 +65,8 @@ class AttentionReadout(Explainer):
         combiner: "mean" works at once; "top_k" and "logistic" need `fit`, "calibrated" needs `calibrate`;
             "esm_head" applies the model's own trained contact head (ESM-2), equal to transformers'
             `predict_contacts` off the diagonal, and works under SDPA too.
+        per_layer: also give one map per layer (`ContactPrediction.layer_contacts`, [layers, L, L]) from the same
+            forward: each layer's heads (symmetrised, APC-corrected) averaged, as the "mean" combiner averages all.
         memory_limit: bytes the readout may use (None: free memory); longer inputs are refused before the forward.
         show_progress: accepted for symmetry with the Jacobians (one forward needs no bar).
         **window_options: `long_sequences` and `window_overlap`, passed to `Explainer`.
@@ -84,6 +86,7 @@ class AttentionReadout(Explainer):
         *,
         adapter: Adapter | None = None,
         combiner: str = "mean",
+        per_layer: bool = False,
         memory_limit: int | None = None,
         show_progress: bool = False,
         **window_options: Any,
@@ -108,6 +111,7 @@ class AttentionReadout(Explainer):
                 )
             self.combiner = EsmHeadCombiner.from_linear(head)
         self.combiner_kind = combiner
+        self.per_layer = per_layer
 
     # --- per-head maps -------------------------------------------------------------------------
     def head_maps(self, sequence: str | Encoded, *, unknown: str = "error") -> torch.Tensor:
@@ -128,6 +132,21 @@ class AttentionReadout(Explainer):
             InsufficientMemoryError: the [layers, heads, T, T] maps would not fit in `memory_budget()`.
             InterpError: the model returned no attention weights, or an invalid sequence.
             NonFiniteOutputError: NaN or infinite attention weights (the layer is named).
+        """
+        return rearrange(self.layer_head_maps(sequence, unknown=unknown), "l h i j -> (l h) i j")
+
+    def layer_head_maps(self, sequence: str | Encoded, *, unknown: str = "error") -> torch.Tensor:
+        """`head_maps` by layer: [layers, heads, L, L] (the same maps, head h of layer l at [l, h]).
+
+        Args:
+            sequence: a sequence, or one already encoded by the adapter.
+            unknown: "error" refuses letters outside the alphabet; "mask" puts the mask token there.
+
+        Returns:
+            A float32 CPU tensor [layers, heads, L, L].
+
+        Raises:
+            InsufficientMemoryError, InterpError, NonFiniteOutputError: as `head_maps`.
         """
         encoded = sequence if isinstance(sequence, Encoded) else self.adapter.encode(sequence, unknown=unknown)
         adapter = self.adapter
@@ -159,8 +178,9 @@ class AttentionReadout(Explainer):
         else:
             device_positions = positions.to(stacked.device)
             stacked = stacked.index_select(2, device_positions).index_select(3, device_positions)
-        maps = rearrange(stacked, "l h i j -> (l h) i j").float().cpu()
-        return symmetrized_apc(maps)
+        n_layers = stacked.shape[0]
+        maps = symmetrized_apc(rearrange(stacked, "l h i j -> (l h) i j").float().cpu())
+        return rearrange(maps, "(l h) i j -> l h i j", l=n_layers)
 
     def _explain(self, encoded: Encoded, name: str | None) -> ContactPrediction:
         if self.combiner is None:
@@ -168,8 +188,12 @@ class AttentionReadout(Explainer):
                 f"combiner {self.combiner_kind!r} is not fitted: call fit(sequences, structures, k=...) "
                 "(top_k, logistic), calibrate(sequences, k=...) (calibrated), or load(path)"
             )
-        combined = self.combiner.combine(self.head_maps(encoded))
+        by_layer = self.layer_head_maps(encoded)
+        combined = self.combiner.combine(rearrange(by_layer, "l h i j -> (l h) i j"))
         contacts = norm_map_to_contacts(combined.float(), use_apc=False)
+        layers = None
+        if self.per_layer:
+            layers = torch.stack([norm_map_to_contacts(layer.mean(dim=0), use_apc=False) for layer in by_layer])
         return ContactPrediction(
             sequence=encoded.sequence,
             method=f"attention_{self.combiner.kind}",
@@ -180,6 +204,7 @@ class AttentionReadout(Explainer):
                 "model": model_name(self.adapter.model),
                 "combiner": self.combiner.to_dict(),
             },
+            layer_contacts=layers,
         )
 
     # --- fitting combiners -----------------------------------------------------------------------

@@ -21,6 +21,16 @@ from interp.adapters.base import Adapter, Encoded, ForwardOutput
 from interp.errors import InterpError
 from interp.explainers.base import Explainer, available_memory_bytes, check_finite_output
 from interp.explainers.memory import JacobianPlan, activation_bytes_per_sequence, check_jacobian_memory
+from interp.explainers.sweep_readouts import (
+    LayerMaps,
+    MutationScores,
+    SweepPlan,
+    SweepReadout,
+    both_strands,
+    layer_contacts,
+    sweep_rows_per_position,
+)
+from interp.maps.effects import EffectTable
 from interp.maps.prediction import ContactPrediction
 
 CPU_MAX_BATCH = 32
@@ -63,6 +73,12 @@ class CategoricalJacobian(Explainer):
         dtype: autocast dtype (e.g. torch.bfloat16), or None for the model's own precision.
         keep_jacobian: keep the raw tensor on the prediction.
         compile: run the mutant passes through `torch.compile(model)` (the model itself is untouched).
+        per_layer: also read one contact map per layer from the same passes (`ContactPrediction.layer_contacts`,
+            [layers, L, L]; see `interp.explainers.sweep_readouts.LayerMaps`): no extra forward, each pass also
+            returns its hidden states.
+        effects: also read single-mutant scores from the same passes (`ContactPrediction.effects`, an
+            `EffectTable`): the wild-type marginal always; the mutant's log-likelihood from the letter sweep, the
+            masked marginal from the `fast` sweep.
         memory_limit: bytes the run may use (None: the device's free memory); a run that would need more is
             refused before it starts, with the settings that would fit (InsufficientMemoryError).
         show_progress: a progress bar over the batches.
@@ -87,6 +103,8 @@ class CategoricalJacobian(Explainer):
         dtype: torch.dtype | None = None,
         keep_jacobian: bool = False,
         compile: bool = False,
+        per_layer: bool = False,
+        effects: bool = False,
         memory_limit: int | None = None,
         show_progress: bool = False,
         **window_options: Any,
@@ -110,6 +128,10 @@ class CategoricalJacobian(Explainer):
         self.batch_size = batch_size
         self.dtype = dtype
         self.keep_jacobian = keep_jacobian
+        self.per_layer = per_layer
+        self.effects = effects
+        if effects and not self.reads_logits:
+            raise InterpError("effects=True reads the logits: use CategoricalJacobian, not RepresentationJacobian")
         if fast:
             self.method = "fast_categorical_jacobian"
 
@@ -137,7 +159,12 @@ class CategoricalJacobian(Explainer):
         return token_positions, table
 
     def jacobian(
-        self, sequence: str | Encoded, *, unknown: str = "error", positions: Sequence[int] | None = None
+        self,
+        sequence: str | Encoded,
+        *,
+        unknown: str = "error",
+        positions: Sequence[int] | None = None,
+        readouts: Sequence[SweepReadout] = (),
     ) -> torch.Tensor:
         """The raw Jacobian [L, S, L, X] (S letters, or 1 mask for fast; X output letters or features).
 
@@ -150,6 +177,8 @@ class CategoricalJacobian(Explainer):
             unknown: "error" refuses letters outside the alphabet; "mask" puts the mask token there.
             positions: mutate only these 0-based residues (their rows are filled, the others stay zero);
                 None mutates every residue.
+            readouts: readouts of the sweep (`interp.explainers.sweep_readouts`) that see every batch as it
+                arrives: per-layer maps, mutation scores.
 
         Returns:
             A float32 tensor [L, S, L, X] on the model's device, J[p, s, q] = f(residue p set to s)[q] - f[q],
@@ -191,6 +220,11 @@ class CategoricalJacobian(Explainer):
         sub_index = torch.cat([torch.tensor([0], device=device), sub_index])
 
         kwargs = self._forward_kwargs()
+        if any(r.needs_hidden_states for r in readouts):
+            kwargs = {**kwargs, "output_hidden_states": True}
+        plan = SweepPlan(encoded, n_subs, sweep_rows_per_position(pos_index, length), masked=self.fast)
+        for readout in readouts:
+            readout.start(plan)
         batch_size = self._batch_size(len(ids))
         if not self.compile:  # a compiled model keeps one batch shape (padding), an eager one just shrinks
             batch_size = min(batch_size, len(pos_index))
@@ -210,9 +244,12 @@ class CategoricalJacobian(Explainer):
             rows = torch.arange(batch_size, device=device)[mutated]
             batch[rows, token_positions[p[mutated]]] = subs[p[mutated], s[mutated]]
             with torch.no_grad(), self._autocast():  # not inference_mode: see AttentionReadout.head_maps
-                values = self._readout(self._runner.forward(batch, **kwargs), encoded)[:n_real].float()
+                output = self._runner.forward(batch, **kwargs)
+                values = self._readout(output, encoded)[:n_real].float()
             check_finite_output(values, "outputs", functools.partial(self._describe_row, p, s, subs))
             p, s = p[:n_real], s[:n_real]
+            for readout in readouts:
+                readout.observe(p, s, output, values)
             if wild_type is None:
                 wild_type = values[0].clone()
                 # allocated outside inference mode, so the caller may post-process it in place
@@ -277,8 +314,27 @@ class CategoricalJacobian(Explainer):
 
     def _explain(self, encoded: Encoded, name: str | None) -> ContactPrediction:
         self.check_memory(encoded)
-        jac = self._strand_jacobian(encoded, self.jacobian)
-        return self._jacobian_prediction(encoded, jac, name, self.keep_jacobian)
+        strands: list[tuple[LayerMaps | None, MutationScores | None]] = []
+
+        def one_strand(strand: Encoded) -> torch.Tensor:
+            layers = LayerMaps(self.adapter) if self.per_layer else None
+            scores = MutationScores(self.adapter) if self.effects and not strands else None  # the strand as written
+            strands.append((layers, scores))
+            return self.jacobian(strand, readouts=[r for r in (layers, scores) if r is not None])
+
+        jac = self._strand_jacobian(encoded, one_strand)
+        prediction = self._jacobian_prediction(encoded, jac, name, self.keep_jacobian)
+        if self.per_layer:
+            norms = [layers.norm_maps() for layers, _ in strands if layers is not None]
+            combined = norms[0] if len(norms) == 1 else both_strands(norms[0], norms[1])
+            prediction.layer_contacts = layer_contacts(combined, self.adapter.name)
+        scores = strands[0][1]
+        if scores is not None:
+            prediction.effects = EffectTable(
+                encoded.sequence, self.adapter.alphabet, scores.finish(), name=name,
+                metadata={**prediction.metadata, "causal": self.adapter.causal},
+            )  # fmt: skip
+        return prediction
 
 
 class RepresentationJacobian(CategoricalJacobian):

@@ -28,6 +28,10 @@ class ContactPrediction:
         contacts: the predicted map [L, L], float32, symmetric with a zero diagonal; higher means more likely.
         jacobian: the raw Jacobian [L, A, L, B] (CPU) when kept, else None.
         name: the record's name (a FASTA header), or None.
+        layer_contacts: one map per layer [layers, L, L] (layer 1 first) when the explainer was asked for them
+            (`per_layer=True`), else None.
+        effects: the single-mutant scores (`interp.EffectTable`) when the Jacobian was asked for them
+            (`effects=True`), else None.
         metadata: extra facts about the run, e.g. "adapter", "model", "chain_boundaries" for a complex, "windows" and
             "covered" for a sequence computed in windows.
 
@@ -50,6 +54,8 @@ class ContactPrediction:
     jacobian: torch.Tensor | None = None
     name: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    layer_contacts: torch.Tensor | None = None
+    effects: Any = None
 
     def __len__(self) -> int:
         return len(self.sequence)
@@ -110,6 +116,27 @@ class ContactPrediction:
             raise InterpError(f"chains {first} and {second}: this prediction has {len(bounds) - 1} chain(s)")
         return self.contacts[bounds[first] : bounds[first + 1], bounds[second] : bounds[second + 1]]
 
+    def layer_precision(self, truth: Any, *, chain: str | None = None, ranges: tuple = ("short", "medium", "long"),
+                        ks: tuple = DEFAULT_KS) -> list[dict[str, float]]:  # fmt: skip
+        """P@L/k by range of every layer's map (`layer_contacts`), scored as `precision` scores the map.
+
+        Args:
+            truth: as for `precision`.
+            chain: as for `precision`.
+            ranges: as for `precision`.
+            ks: as for `precision`.
+
+        Returns:
+            One dict per layer (layer 1 first), from "{range}_P@{k}" to the precision.
+
+        Raises:
+            InterpError: the prediction holds no per-layer maps (the explainer ran without `per_layer=True`).
+        """
+        if self.layer_contacts is None:
+            raise InterpError("this prediction holds no per-layer maps: run the explainer with per_layer=True")
+        contacts, resolved = true_contacts(self.sequence, truth, chain=chain, name=self.name)
+        return [precision_table(layer, contacts, resolved=resolved, ranges=ranges, ks=ks) for layer in self.layer_contacts]
+
     def top(self, k: int | None = None, min_separation: int = 6) -> list[Pair]:
         """The k best pairs (default L) with j - i >= min_separation, best first.
 
@@ -144,7 +171,7 @@ class ContactPrediction:
         return plot_contact_map(self, truth=truth, ax=ax, k=k, min_separation=min_separation, precision=precision)
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write an .npz with the map, sequence, method (and the name and Jacobian when set).
+        """Write an .npz with the map, sequence, method (and the name, Jacobian and per-layer maps when set).
 
         `metadata` is not written. The file is replaced atomically (see `interp.save_contacts`).
 
@@ -152,7 +179,7 @@ class ContactPrediction:
             path: the file to write, exactly as named (no suffix is appended).
         """
         save_contacts(path, self.contacts, sequence=self.sequence, method=self.method, name=self.name,
-                      jacobian=self.jacobian)  # fmt: skip
+                      jacobian=self.jacobian, layer_contacts=self.layer_contacts)  # fmt: skip
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> ContactPrediction:
@@ -177,6 +204,7 @@ class ContactPrediction:
             contacts=data["contacts"],
             jacobian=data.get("jacobian"),
             name=data.get("name"),
+            layer_contacts=data.get("layer_contacts"),
         )
 
     def __repr__(self) -> str:
