@@ -6,7 +6,9 @@ the explainer uses, nothing else), our exact fp32 path (eager and torch.compile)
 eager and compiled), the attention readout and the gradient Jacobian. Peak memory at L = 1024 runs in a
 child process. GPU mode: with CUDA present everything runs on the GPU, the times are absolute, the exact
 path is also timed at several batch sizes (batching is the GPU's win) and memory is CUDA's peak.
-Usage: python benchmarks/speed.py [--lengths 64 128 256] [--quick] [--device cpu|cuda]
+`--per-layer`: what the sweep's readouts cost (per-layer maps, mutation effects) against the plain Jacobian,
+the variants timed in turn at one batch size, best of `--repeats`.
+Usage: python benchmarks/speed.py [--lengths 64 128 256] [--quick] [--device cpu|cuda] [--per-layer]
 """
 
 from __future__ import annotations
@@ -63,6 +65,61 @@ def family_rows(length: int = 64) -> list[dict]:
             "ms_per_residue": 1000 * seconds / length,
         })  # fmt: skip
     return rows
+
+
+READOUT_VARIANTS = {  # name: CategoricalJacobian options
+    "plain": {},
+    "per_layer": {"per_layer": True},
+    "effects": {"effects": True},
+    "per_layer+effects": {"per_layer": True, "effects": True},
+    "fast": {"fast": True},
+    "fast+per_layer+effects": {"fast": True, "per_layer": True, "effects": True},
+}
+
+
+def readout_rows(model, tokenizer, length: int, repeats: int, log) -> list[dict]:
+    """Seconds of the Jacobian with and without each readout of its sweep, at one batch size, the variants
+    timed in turn (so drifts of the machine hit each alike), best of `repeats`; overhead against plain
+    (fast variants: against plain fast)."""
+    sequence = random_protein(length, seed=length)
+    batch = auto_batch_size(CategoricalJacobian(model, tokenizer).adapter, length + 2, every_layer=True)
+    explainers = {name: CategoricalJacobian(model, tokenizer, batch_size=batch, **options)
+                  for name, options in READOUT_VARIANTS.items()}  # fmt: skip
+    cuda = next(model.parameters()).device.type == "cuda"
+    for explainer in explainers.values():  # warm-up at this shape
+        explainer.jacobian(sequence, positions=[0])
+    best: dict[str, float] = {}
+    peak: dict[str, float] = {}
+    for repeat in range(repeats):
+        for name, explainer in explainers.items():
+            if cuda:
+                torch.cuda.reset_peak_memory_stats()
+            seconds, _ = timed(functools.partial(explainer.attribute, sequence))
+            best[name] = min(best.get(name, seconds), seconds)
+            if cuda:
+                peak[name] = torch.cuda.max_memory_allocated() / 1e9
+            log(f"L={length} repeat {repeat + 1}: {name} {seconds:.2f}s")
+    rows = []
+    for name, seconds in best.items():
+        base = best["fast" if name.startswith("fast") else "plain"]
+        rows.append({"L": length, "batch": batch, "variant": name, "seconds": seconds,
+                     "overhead_pct": 100 * (seconds / base - 1), **({"cuda_peak_GB": peak[name]} if cuda else {})})  # fmt: skip
+    return rows
+
+
+def readout_main(args, log) -> None:
+    """The --per-layer mode: the readouts' overhead table."""
+    model, tokenizer = esm_model("8M")
+    model = model.to(args.device)
+    lengths = args.lengths if args.lengths != [64, 128, 256] else [256]
+    rows = [row for length in lengths for row in readout_rows(model, tokenizer, length, args.repeats, log)]
+    columns = ["L", "batch", "variant", "seconds", "overhead_pct", *(["cuda_peak_GB"] if args.device == "cuda" else [])]
+    payload = {"machine": machine(), "device": args.device, "model": "ESM-2 8M shape, random weights",
+               "repeats": args.repeats, "rows": rows}  # fmt: skip
+    text = ("Overhead of the sweep's readouts against the plain categorical Jacobian (fast variants: against "
+            f"the plain fast Jacobian), best of {args.repeats}:\n\n" + markdown_table(rows, columns))  # fmt: skip
+    name = "speed_readouts" + ("_gpu" if args.device == "cuda" else "")
+    print(write_results(name, payload, text, args.out).read_text())
 
 
 def _letters_and_ids(model, tokenizer, sequence: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -225,9 +282,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--memory-child", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--families", action="store_true", help="only the per-adapter-family table")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--per-layer", action="store_true",
+                        help="only the readouts' overhead (per-layer maps, mutation effects) at L = 256")  # fmt: skip
+    parser.add_argument("--repeats", type=int, default=1, help="with --per-layer: best of this many runs")
     add_out_argument(parser)
     args = parser.parse_args(argv)
     out = args.out
+    if args.per_layer:
+        readout_main(args, lambda message: print(message, flush=True))
+        return
     if args.families:
         rows = family_rows()
         table = markdown_table(rows, ["family", "adapter", "causal", "alphabet", "L", "seconds", "ms_per_residue"])

@@ -38,14 +38,14 @@ CPU_TOKENS_PER_BATCH = 8192  # a CPU is compute-bound well before this: larger b
 GPU_MAX_BATCH = 1024
 
 
-def auto_batch_size(adapter: Adapter, n_tokens: int, available: int | None = None) -> int:
+def auto_batch_size(adapter: Adapter, n_tokens: int, available: int | None = None, *, every_layer: bool = False) -> int:
     """How many mutants fit in one forward: a quarter of free memory (or of `available` bytes) over a
-    per-sequence activation estimate.
+    per-sequence activation estimate (with `every_layer`, one that also returns every layer's hidden states).
 
     On a CPU the forward is compute-bound well below this, so the batch is also capped (CPU_MAX_BATCH
     sequences and CPU_TOKENS_PER_BATCH tokens).
     """
-    per_sequence = activation_bytes_per_sequence(adapter, n_tokens)
+    per_sequence = activation_bytes_per_sequence(adapter, n_tokens, every_layer=every_layer)
     device = adapter.device
     budget = (available_memory_bytes(device) if available is None else available) // 4
     cap = GPU_MAX_BATCH if device.type == "cuda" else min(CPU_MAX_BATCH, CPU_TOKENS_PER_BATCH // n_tokens)
@@ -278,7 +278,13 @@ class CategoricalJacobian(Explainer):
 
     def _batch_size(self, n_tokens: int) -> int:
         """Mutants per forward: the caller's batch_size, else what fits in the memory budget."""
-        return self.batch_size or auto_batch_size(self.adapter, n_tokens, self.memory_budget())
+        return self.batch_size or auto_batch_size(self.adapter, n_tokens, self.memory_budget(),
+                                                  every_layer=self._returns_every_layer)  # fmt: skip
+
+    @property
+    def _returns_every_layer(self) -> bool:
+        """Whether each forward returns every layer's hidden states (per-layer maps, hidden-state readout)."""
+        return self.per_layer or not self.reads_logits
 
     def _output_width(self) -> int:
         """Values read per residue: the alphabet's logits (hidden size in RepresentationJacobian)."""
@@ -288,7 +294,8 @@ class CategoricalJacobian(Explainer):
         """Refuse (InsufficientMemoryError, with the settings that fit) a run that would not fit in memory.
 
         The estimate counts the [L, S, L, X] float32 Jacobian (four copies where both strands are read, one
-        more with `keep_jacobian`) plus one batch of forward activations, against `memory_budget()`.
+        more with `keep_jacobian`) plus one batch of forward activations (with every layer's hidden states when
+        `per_layer` reads them) and the per-layer maps [layers, L, L] per strand, against `memory_budget()`.
 
         Args:
             encoded: the sequence as the adapter encodes it (`explainer.adapter.encode(sequence)`).
@@ -306,8 +313,10 @@ class CategoricalJacobian(Explainer):
             width=self._output_width(),
             copies=(4 if both_strands else 1) + int(self.keep_jacobian),  # both strands: two, a flip, a sum
             batch_size=self._batch_size(n_tokens),
-            per_sequence=activation_bytes_per_sequence(self.adapter, n_tokens),
-        )
+            per_sequence=activation_bytes_per_sequence(self.adapter, n_tokens, every_layer=self._returns_every_layer),
+            readout_bytes=(2 if both_strands else 1) * 4 * self.adapter.shape.layers * len(encoded.sequence) ** 2
+            if self.per_layer else 0,
+        )  # fmt: skip
         check_jacobian_memory(plan, available=self.memory_budget(), device=self.adapter.device, what=type(self).__name__,
                               keep_jacobian=self.keep_jacobian,
                               can_go_fast=self.adapter.mask_token_id is not None and not self.fast)  # fmt: skip

@@ -13,10 +13,16 @@ from interp.errors import InsufficientMemoryError
 GB = 1e9
 
 
-def activation_bytes_per_sequence(adapter: Adapter, n_tokens: int) -> int:
-    """A generous estimate of one sequence's forward activations (hidden states, feed-forward, attention, logits)."""
+def activation_bytes_per_sequence(adapter: Adapter, n_tokens: int, *, every_layer: bool = False) -> int:
+    """A generous estimate of one sequence's forward activations (hidden states, feed-forward, attention, logits).
+
+    With `every_layer`, the forward also returns every layer's hidden states, and a readout keeps a float32
+    copy of them at the residues (per-layer maps, the representation Jacobian): twice (layers + 1) x tokens x
+    hidden more.
+    """
     shape = adapter.shape
-    return 4 * n_tokens * (8 * shape.hidden + 2 * shape.intermediate + 2 * shape.heads * n_tokens + shape.vocab)
+    kept = 2 * (shape.layers + 1) * shape.hidden if every_layer else 0
+    return 4 * n_tokens * (8 * shape.hidden + 2 * shape.intermediate + 2 * shape.heads * n_tokens + shape.vocab + kept)
 
 
 @dataclass(frozen=True)
@@ -29,6 +35,7 @@ class JacobianPlan:
     copies: int
     batch_size: int
     per_sequence: int
+    readout_bytes: int = 0  # what the sweep's readouts keep (per-layer maps: layers x L x L float32 per strand)
 
     @property
     def buffer_bytes(self) -> int:
@@ -36,7 +43,7 @@ class JacobianPlan:
 
     @property
     def needed_bytes(self) -> int:
-        return self.copies * self.buffer_bytes + self.batch_size * self.per_sequence
+        return self.copies * self.buffer_bytes + self.batch_size * self.per_sequence + self.readout_bytes
 
 
 def check_jacobian_memory(
