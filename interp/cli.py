@@ -108,11 +108,24 @@ def _check_method(method: str) -> None:
 
 
 def _make_explainer(method: str, model: Any, tokenizer: Any, *, batch_size: int | None = None,
-                    autocast: Any = None, layer: int | None = None, progress: bool = False) -> Any:  # fmt: skip
+                    autocast: Any = None, layer: int | None = None, progress: bool = False,
+                    per_layer: bool = False) -> Any:  # fmt: skip
     """The method's explainer with the command line's options (each method keeps those it declares)."""
     _check_method(method)
     return check_method(method).build(model, tokenizer, batch_size=batch_size, dtype=autocast, layer=layer,
-                                      show_progress=progress)  # fmt: skip
+                                      show_progress=progress, per_layer=per_layer or None)  # fmt: skip
+
+
+def _done_records(records: list[tuple[str, str, str]], paths_of: Any, overwrite: bool, notes: _Notes,
+                  out: Path) -> set[str]:  # fmt: skip
+    """The records whose every output file exists already (an earlier run wrote them): skipped, said once."""
+    if overwrite:
+        return set()
+    done = {stem for _, stem, _ in records if all(p.is_file() for p in paths_of(stem).values())}
+    if done:
+        notes.say(f"{len(done)} of {len(records)} records already written in {out}/ (an earlier run): skipped; "
+                  "--overwrite computes them again")  # fmt: skip
+    return done
 
 
 def _torch_dtype(name: str | None, allowed: tuple[str, ...], option: str) -> Any:
@@ -276,17 +289,25 @@ def contacts(
     autocast: Annotated[str | None, typer.Option(help="Autocast the Jacobians' forward passes: bfloat16 or float16.")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Mutants per forward pass (default: automatic).")] = None,
     layer: Annotated[int | None, typer.Option(help="The representation Jacobians' layer (default: the last, -1).")] = None,
+    per_layer: Annotated[bool, typer.Option(help="Also one map per layer from the same passes: kept in the .npz "
+                                                 "(layer_contacts), drawn in .layers.png, scored in .layers.csv.")] = False,
+    overwrite: Annotated[bool, typer.Option(help="Compute records again whose files an earlier run wrote.")] = False,
     trust_remote_code: Annotated[bool, typer.Option(help="Allow the model repository's own code.")] = False,
 ) -> None:
     """Contact maps for every record of a FASTA file: .npz, top pairs CSV, RR, PNG (and precision).
 
     Files are named by each record's identifier (the header's first word). A record that fails is reported
     with its identifier and the others go on (exit code 1); bad options and unreadable files stop before any
-    work (exit code 2).
+    work (exit code 2). A run started again into the same --out skips the records whose files are all
+    written (each file is written whole or not at all), so a killed run resumes.
     """
     from tqdm.auto import tqdm  # deferred: tqdm.auto adds ~50 ms to start-up
 
     _check_method(method)
+    declared = check_method(method)
+    if per_layer and not declared.gives_per_layer:
+        with_layers = [m for m in METHODS if check_method(m).gives_per_layer]
+        raise typer.BadParameter(f"--per-layer: {method!r} gives no per-layer maps; choose from {', '.join(with_layers)}")
     if unknown not in ("error", "mask"):
         raise typer.BadParameter(f"--unknown {unknown!r}: choose 'error' or 'mask'")
     weights_dtype = _torch_dtype(dtype, DTYPES, "--dtype")
@@ -294,19 +315,29 @@ def contacts(
     notes = _Notes()
     with _user_errors():
         records = _prepared_records(fasta, notes)
-        from interp.files.outputs import write_prediction_files  # deferred: start-up without torch
+        from interp.files.outputs import prediction_file_paths, write_prediction_files  # deferred: start-up
         from interp.models.loading import load_model  # deferred: start-up without transformers
         from interp.structures.structure import read_chain  # deferred: start-up without biotite
 
+        def paths_of(stem: str) -> dict[str, Path]:  # attention records its combiner: "attention_mean"
+            return prediction_file_paths(out, stem, declared.recorded_as, truth=structure is not None,
+                                         per_layer=per_layer)  # fmt: skip
+
+        done = _done_records(records, paths_of, overwrite, notes, out)
+        if len(done) == len(records):
+            typer.echo(f"all {len(records)} records already written to {out}/")
+            return
         structure_chain = None if structure is None else read_chain(structure, chain=chain)  # read once
         _quiet_transformers()
         with notes.catching():
             loaded, tokenizer = load_model(model, trust_remote_code=trust_remote_code, device=device,
                                            dtype=weights_dtype)  # fmt: skip
             explainer = _make_explainer(method, loaded, tokenizer, batch_size=batch_size, autocast=autocast_dtype,
-                                        layer=layer, progress=True)  # fmt: skip
+                                        layer=layer, progress=True, per_layer=per_layer)  # fmt: skip
     failures = 0
     for identifier, stem, sequence in tqdm(records, desc="records", unit="seq", disable=len(records) < 2):
+        if stem in done:
+            continue
         try:
             with notes.catching():
                 prediction = explainer.attribute(sequence, names=[identifier], unknown=unknown)
@@ -319,7 +350,87 @@ def contacts(
         except InterpError as exc:
             failures += 1
             _echo_error(f"error in record {identifier!r}: {exc}")
-    typer.echo(f"{len(records) - failures} of {len(records)} records written to {out}/")
+    kept = f" ({len(done)} kept from an earlier run)" if done else ""
+    typer.echo(f"{len(records) - failures} of {len(records)} records written to {out}/{kept}")
+    if failures:
+        raise typer.Exit(1)
+
+
+@app.command()
+def effects(
+    fasta: Annotated[Path, typer.Option(help="FASTA file with one or more sequences.")],
+    out: Annotated[Path, typer.Option(help="Output folder (created).")],
+    model: Annotated[str, typer.Option(help="Hub name, local folder, 'default' (the embedded model), or a pretrained antibody model: antiberty, sapiens-heavy, sapiens-light.")] = "default",
+    scores: Annotated[
+        list[str] | None,
+        typer.Option(help="wt_marginal, masked_marginal, mutant_likelihood; repeat for several (default: every "
+                          "score the model allows). Each costs its own passes: 1, L + 1, 19L + 1 forwards."),
+    ] = None,
+    unknown: Annotated[
+        str, typer.Option(help="Letters outside the model's alphabet: 'error' refuses the record, 'mask' puts the mask token there (their rows read n/a).")
+    ] = "error",
+    device: Annotated[str | None, typer.Option(help="cpu, cuda, cuda:1, ...")] = None,
+    dtype: Annotated[str | None, typer.Option(help="The weights' dtype: float32, bfloat16 or float16 (default: as stored).")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Mutants per forward pass (default: automatic).")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Compute records again whose files an earlier run wrote.")] = False,
+    trust_remote_code: Annotated[bool, typer.Option(help="Allow the model repository's own code.")] = False,
+) -> None:
+    """The effect of every single mutation of every record: a table (.effects.tsv) and a heat map (.effects.png).
+
+    The table has one row per mutant (e.g. A23G: position 1-based, wild-type and mutant letters) and one column
+    per score; its header names each score's convention. Resumable and per-record as `interp contacts`.
+    """
+    from tqdm.auto import tqdm  # deferred: tqdm.auto adds ~50 ms to start-up
+
+    from interp.maps.effects import CONVENTIONS  # light: no torch model is loaded
+
+    wanted = list(scores) if scores else None
+    bad = [s for s in wanted or [] if s not in CONVENTIONS]
+    if bad:
+        raise typer.BadParameter(f"--scores {bad[0]!r}: choose from {', '.join(CONVENTIONS)}")
+    if unknown not in ("error", "mask"):
+        raise typer.BadParameter(f"--unknown {unknown!r}: choose 'error' or 'mask'")
+    weights_dtype = _torch_dtype(dtype, DTYPES, "--dtype")
+    notes = _Notes()
+    with _user_errors():
+        records = _prepared_records(fasta, notes)
+        from interp.files.io import safe_file_name  # deferred: start-up without torch
+
+        def paths_of(stem: str) -> dict[str, Path]:
+            base = out / (safe_file_name(stem, suffix="") + ".effects")
+            return {"tsv": base.with_name(base.name + ".tsv"), "png": base.with_name(base.name + ".png")}
+
+        done = _done_records(records, paths_of, overwrite, notes, out)
+        if len(done) == len(records):
+            typer.echo(f"all {len(records)} records already written to {out}/")
+            return
+        from interp.explainers.effects import MutationEffects  # deferred: start-up without torch
+        from interp.files.io import atomic_write  # deferred: start-up without torch
+        from interp.models.loading import load_model  # deferred: start-up without transformers
+
+        _quiet_transformers()
+        with notes.catching():
+            loaded, tokenizer = load_model(model, trust_remote_code=trust_remote_code, device=device,
+                                           dtype=weights_dtype)  # fmt: skip
+            explainer = MutationEffects(loaded, tokenizer, scores=wanted, batch_size=batch_size, show_progress=True)
+        typer.echo(f"scores: {', '.join(explainer.scores)}")
+    out.mkdir(parents=True, exist_ok=True)
+    failures = 0
+    for identifier, stem, sequence in tqdm(records, desc="records", unit="seq", disable=len(records) < 2):
+        if stem in done:
+            continue
+        try:
+            with notes.catching():
+                table = explainer.attribute(sequence, names=[identifier], unknown=unknown)
+            paths = paths_of(stem)
+            table.write_tsv(paths["tsv"])
+            with atomic_write(paths["png"], "wb") as handle:
+                table.plot().savefig(handle, dpi=110, format="png")
+        except InterpError as exc:
+            failures += 1
+            _echo_error(f"error in record {identifier!r}: {exc}")
+    kept = f" ({len(done)} kept from an earlier run)" if done else ""
+    typer.echo(f"{len(records) - failures} of {len(records)} records written to {out}/{kept}")
     if failures:
         raise typer.Exit(1)
 

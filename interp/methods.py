@@ -18,7 +18,7 @@ from interp.errors import InterpError
 
 #: Constructor keywords that callers pass to any method (the command line, the benchmark, the callback); each
 #: method keeps those it declares in `Method.options` and ignores the rest.
-SHARED_OPTIONS = ("batch_size", "dtype", "layer", "memory_limit", "show_progress")
+SHARED_OPTIONS = ("batch_size", "dtype", "layer", "memory_limit", "per_layer", "show_progress")
 
 
 @dataclass(frozen=True)
@@ -96,6 +96,11 @@ class Method:
         return self.explainer_class()(model, tokenizer, **self.preset, **kept)
 
     @property
+    def gives_per_layer(self) -> bool:
+        """Whether it can also give one map per layer (`per_layer=True`, `ContactPrediction.layer_contacts`)."""
+        return "per_layer" in self.options
+
+    @property
     def benchmark_variants(self) -> tuple[Variant, ...]:
         """The settings the contact benchmark compares (one, named as the method, unless declared)."""
         return self.variants or (Variant(self.name, self.summary),)
@@ -103,7 +108,7 @@ class Method:
 
 _CATEGORICAL = "interp.explainers.categorical:CategoricalJacobian"
 _REPRESENTATION = "interp.explainers.categorical:RepresentationJacobian"
-_JACOBIAN_OPTIONS = ("batch_size", "dtype", "memory_limit", "show_progress")
+_JACOBIAN_OPTIONS = ("batch_size", "dtype", "memory_limit", "per_layer", "show_progress")
 
 DECLARED: tuple[Method, ...] = (
     Method(
@@ -124,7 +129,7 @@ DECLARED: tuple[Method, ...] = (
     Method(
         "attention", "interp.explainers.attention:AttentionReadout", "attention_mean",
         "attention readout: one forward, heads averaged",
-        "attention weights (softmax attention layers)",
+        "attention weights (softmax attention layers)", ("memory_limit", "per_layer", "show_progress"),
         variants=(
             Variant("attention-mean", "attention readout, every head averaged (one forward)",
                     MappingProxyType({"combiner": "mean"})),
@@ -200,11 +205,14 @@ def methods_table() -> str:
     """The docs' table of methods (docs/explainers.md shows it; a test keeps the page equal to this).
 
     Returns:
-        A Markdown table: method, what it is, what it needs, whether the training callback offers it.
+        A Markdown table: method, what it is, what it needs, whether the training callback offers it, whether it
+        gives per-layer maps (`per_layer=True`).
     """
-    rows = ["| method | what it is | needs from the model | in the training callback |", "| --- | --- | --- | --- |"]
+    rows = ["| method | what it is | needs from the model | in the training callback | per-layer maps |",
+            "| --- | --- | --- | --- | --- |"]  # fmt: skip
     for method in DECLARED:
-        rows.append(f"| `{method.name}` | {method.summary} | {method.needs} | {'yes' if method.in_training else 'no'} |")
+        yes_no = ("yes" if method.in_training else "no", "yes" if method.gives_per_layer else "no")
+        rows.append(f"| `{method.name}` | {method.summary} | {method.needs} | {yes_no[0]} | {yes_no[1]} |")
     return "\n".join(rows)
 
 

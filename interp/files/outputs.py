@@ -1,5 +1,6 @@
 """The files written for one predicted map: .npz (map), top pairs as CSV, a CASP RR file, a PNG (true
-contacts overlaid when known) and the precision table (CSV); shared by `interp demo` and the CLI.
+contacts overlaid when known) and the precision table (CSV); with per-layer maps also a per-layer figure (and a
+per-layer precision CSV when the structure is known); shared by `interp demo` and the CLI.
 
 The CSV and the RR file list the same pairs: in every separation range, the best L pairs (counting only
 pairs of resolved residues when the structure is known), so that `interp score` on either file gives the
@@ -19,7 +20,32 @@ from interp.files.io import atomic_write, safe_file_name, write_rr
 from interp.maps.contacts import Pair
 from interp.scoring.metrics import RANGES, unpack_truth
 
-__all__ = ["pairs_for_every_range", "write_prediction_files"]
+__all__ = ["pairs_for_every_range", "prediction_file_paths", "write_layer_files", "write_prediction_files"]
+
+_KINDS = (("npz", "npz"), ("pairs", "pairs.csv"), ("rr", "rr"), ("png", "png"), ("precision", "precision.csv"),
+          ("layers_png", "layers.png"), ("layers_precision", "layers.csv"))  # fmt: skip
+
+
+def prediction_file_paths(out_dir: str | Path, stem: str, method: str, *, truth: bool, per_layer: bool) -> dict[str, Path]:
+    """The paths `write_prediction_files` writes for one record, so a resumed run can see which records are done.
+
+    Args:
+        out_dir: the output folder.
+        stem: the record's file stem (made file-safe here, as when writing).
+        method: the recorded method (`ContactPrediction.method`, e.g. "categorical_jacobian").
+        truth: whether a structure is scored against (adds "precision" and, with `per_layer`, "layers_precision").
+        per_layer: whether the prediction holds per-layer maps (adds "layers_png").
+
+    Returns:
+        {kind: path}: a record is complete when every one exists (each is written atomically).
+    """
+    base = safe_file_name(stem, suffix="") + f".{method}"
+    paths = {kind: Path(out_dir) / f"{base}.{ext}" for kind, ext in _KINDS}
+    if not truth:
+        del paths["precision"], paths["layers_precision"]
+    if not per_layer:
+        paths.pop("layers_png"), paths.pop("layers_precision", None)
+    return paths
 
 
 def pairs_for_every_range(contacts: torch.Tensor, *, resolved: torch.Tensor | None = None,
@@ -72,9 +98,8 @@ def write_prediction_files(prediction: Any, out_dir: str | Path, *, truth: Any =
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    base = safe_file_name(stem or prediction.name or "prediction", suffix="") + f".{prediction.method}"
-    paths = {kind: out_dir / f"{base}.{ext}" for kind, ext in
-             (("npz", "npz"), ("pairs", "pairs.csv"), ("rr", "rr"), ("png", "png"), ("precision", "precision.csv"))}  # fmt: skip
+    paths = prediction_file_paths(out_dir, stem or prediction.name or "prediction", prediction.method,
+                                  truth=truth is not None, per_layer=prediction.layer_contacts is not None)  # fmt: skip
     prediction.save(paths["npz"])
     true_map, resolved = (None, None) if truth is None else unpack_truth(truth)
     pairs = pairs_for_every_range(prediction.contacts, resolved=resolved, min_separation=min_separation)
@@ -96,6 +121,32 @@ def write_prediction_files(prediction: Any, out_dir: str | Path, *, truth: Any =
             writer = csv.writer(handle)
             writer.writerow(["metric", "precision"])
             writer.writerows([name, f"{value:.4f}"] for name, value in precision.items())
-    else:
-        del paths["precision"]
+    if prediction.layer_contacts is not None:
+        write_layer_files(prediction, paths, truth=truth)
     return paths
+
+
+def write_layer_files(prediction: Any, paths: Mapping[str, Path], *, truth: Any = None) -> None:
+    """The per-layer outputs: a figure (precision against layer when `truth` is known, else the maps at a few
+    depths) and, with `truth`, the per-layer precision table (CSV: layer, then one column per range and k).
+
+    Args:
+        prediction: a `ContactPrediction` with `layer_contacts`.
+        paths: the paths of `prediction_file_paths` ("layers_png", and "layers_precision" with `truth`).
+        truth: the true contacts, or None.
+    """
+    from interp.files.plotting import plot_layer_maps, plot_layer_precision  # deferred: matplotlib only to draw
+
+    layers = prediction.layer_contacts
+    title = f"{prediction.name or 'prediction'}: contact precision by layer ({prediction.method.replace('_', ' ')})"
+    if truth is not None:
+        tables = prediction.layer_precision(truth)
+        with atomic_write(paths["layers_precision"], "w") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["layer", *tables[0]])
+            writer.writerows([n, *(f"{v:.4f}" for v in table.values())] for n, table in enumerate(tables, start=1))
+        figure = plot_layer_precision(tables, title=title)
+    else:
+        figure = plot_layer_maps(layers, name=prediction.name)
+    with atomic_write(paths["layers_png"], "wb") as handle:
+        figure.savefig(handle, dpi=110, format="png")

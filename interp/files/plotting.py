@@ -1,4 +1,5 @@
-"""Matplotlib pictures of contact maps: prediction above the diagonal, true contacts below, top pairs marked."""
+"""Matplotlib pictures of contact maps (prediction above the diagonal, true contacts below, top pairs marked), of
+per-layer contact maps and precision, and of single-mutant effect scores."""
 
 from __future__ import annotations
 
@@ -11,16 +12,26 @@ from typing import Any
 import numpy as np
 import torch
 from matplotlib import colormaps
-from matplotlib.colors import ListedColormap
+from matplotlib.colors import Colormap, ListedColormap
 from matplotlib.figure import Figure  # no pyplot: no global figure registry, no backend chosen for the user
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 from matplotlib.transforms import offset_copy
 
+from interp.errors import InterpError
 from interp.methods import method_recorded_as
 from interp.scoring.metrics import unpack_truth
 
-__all__ = ["method_title", "plot_contact_map", "plot_precision_curve", "plot_tradeoff", "precision_subtitle"]
+__all__ = [
+    "method_title",
+    "plot_contact_map",
+    "plot_effects",
+    "plot_layer_maps",
+    "plot_layer_precision",
+    "plot_precision_curve",
+    "plot_tradeoff",
+    "precision_subtitle",
+]
 
 
 # readable names of the methods predictions record (ContactPrediction.method); attention appends its combiner
@@ -63,6 +74,7 @@ def precision_subtitle(table: Mapping[str, float]) -> str:
     Returns:
         E.g. "long-range P@L = 0.345, P@L/5 = 0.690".
     """
+
     def number(key: str) -> str:
         value = table.get(key, math.nan)
         return "n/a" if math.isnan(value) else f"{value:.3f}"
@@ -92,8 +104,33 @@ def _colour_range(scores: torch.Tensor) -> tuple[float, float]:
     return (low, high) if high > low else (low - 0.5, low + 0.5)
 
 
+def _extend(values: Any, low: float, high: float) -> str:
+    """The colorbar's `extend`: which ends the finite `values` run past the colour range [low, high]."""
+    values = np.asarray(values)
+    over = bool(values.size) and float(values.max()) > high
+    under = bool(values.size) and float(values.min()) < low
+    return {(True, True): "both", (True, False): "max", (False, True): "min"}.get((over, under), "neither")
+
+
+def _light_greys() -> Colormap:
+    """The grey scale of predicted contact scores: white to mid grey (dots drawn over it stay visible), masked
+    cells white."""
+    colours = [[1 - 0.62 * t] * 3 for t in np.linspace(0, 1, 256)]
+    return ListedColormap(colours, name="light_greys").with_extremes(bad="white")
+
+
 def _true_map(truth: Any) -> torch.Tensor:
     return unpack_truth(truth)[0].bool().cpu()
+
+
+def _draw_true_contacts(ax: Any, true_map: torch.Tensor, min_separation: int) -> int:
+    """Draw the true contacts with i - j >= `min_separation` below the diagonal as near-black squares; returns
+    how many were drawn."""
+    length = true_map.shape[0]
+    lower = torch.tril(true_map, diagonal=-min_separation)
+    ax.imshow(np.ma.masked_array(np.ones((length, length)), mask=~lower.numpy()),
+              cmap=ListedColormap([_TRUE_COLOR]), vmin=0, vmax=1, origin="upper", interpolation="nearest")  # fmt: skip
+    return int(lower.sum())
 
 
 def plot_contact_map(prediction: Any, truth: Any = None, *, ax: Any = None, k: int | None = None,
@@ -133,15 +170,8 @@ def plot_contact_map(prediction: Any, truth: Any = None, *, ax: Any = None, k: i
     finite = scores[torch.isfinite(scores)]
     low, high = _colour_range(finite)
     shown = np.ma.masked_array(contacts.numpy(), mask=~upper_mask.numpy())
-    cmap = ListedColormap([[1 - 0.62 * t] * 3 for t in np.linspace(0, 1, 256)], name="light_greys").with_extremes(
-        bad="white"
-    )
-    image = ax.imshow(shown, cmap=cmap, vmin=low, vmax=high, origin="upper", interpolation="nearest")
-    over, under = (
-        bool(finite.numel()) and float(finite.max()) > high,
-        bool(finite.numel()) and float(finite.min()) < low,
-    )
-    extend = {(True, True): "both", (True, False): "max", (False, True): "min"}.get((over, under), "neither")
+    image = ax.imshow(shown, cmap=_light_greys(), vmin=low, vmax=high, origin="upper", interpolation="nearest")
+    extend = _extend(finite, low, high)
     colorbar = fig.colorbar(image, cax=ax.inset_axes([1.03, 0.0, 0.035, 1.0]), extend=extend)  # as tall as the map
     colorbar.set_label("predicted contact score")
     colorbar.ax.tick_params(labelsize=8)
@@ -163,11 +193,9 @@ def plot_contact_map(prediction: Any, truth: Any = None, *, ax: Any = None, k: i
         handles.append(Line2D([], [], marker="o", linestyle="none", color=color, markeredgecolor="white",
                               markersize=6, label=f"{text} ({len(group)})"))  # fmt: skip
     if true_map is not None:
-        lower = torch.tril(true_map, diagonal=-min_separation)
-        ax.imshow(np.ma.masked_array(np.ones((length, length)), mask=~lower.numpy()),
-                  cmap=ListedColormap([_TRUE_COLOR]), vmin=0, vmax=1, origin="upper", interpolation="nearest")  # fmt: skip
+        drawn = _draw_true_contacts(ax, true_map, min_separation)
         handles.append(Line2D([], [], marker="s", linestyle="none", color=_TRUE_COLOR, markersize=6,
-                              label=f"true contact ({int(lower.sum())}, below the diagonal)"))  # fmt: skip
+                              label=f"true contact ({drawn}, below the diagonal)"))  # fmt: skip
     bounds = list(getattr(prediction, "metadata", {}).get("chain_boundaries", []))[1:-1]
     for bound in bounds:  # a complex: the chains' blocks
         ax.axhline(bound - 0.5, color="0.35", linewidth=0.8, linestyle="--")
@@ -316,3 +344,254 @@ def plot_tradeoff(rows: list[dict[str, Any]], *, x: str = "seconds", y: str = "l
         ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, fontsize=9, frameon=False,
                   title=label, title_fontsize=9, ncols=1 if len(names) <= 14 else 2)  # fmt: skip
     return fig
+
+
+# readable names of the EffectTable conventions (interp.maps.effects.CONVENTIONS), for colorbars
+_SCORE_NAMES = {
+    "wt_marginal": "wild-type marginal",
+    "masked_marginal": "masked marginal",
+    "mutant_likelihood": "mutant log-likelihood ratio",
+}
+_EFFECT_CMAP = colormaps["RdBu"].with_extremes(bad="0.86")  # red: deleterious, blue: favoured, grey: no score
+_TICKED_RESIDUES = 60  # up to this length, every position is ticked with its wild-type letter ("M1")
+
+
+def plot_effects(table: Any, *, score: str | None = None, ax: Any = None) -> Any:
+    """Heat maps of single-mutant scores: one panel per score, residue position across, letter down.
+
+    Each cell is the score of putting that letter at that position: blue where the model finds the mutant
+    more likely than the wild type, red where less, white at 0; the colour scale is symmetric around 0, its
+    limits the 99th percentile of |score| (the colorbar extends past them when some scores do). Cells with no
+    score (NaN) are light grey; a black dot marks each position's wild-type letter. Positions count from 1;
+    up to 60 residues, every position is ticked with its wild-type letter ("M1"). The title names the record
+    and the model (`metadata["model"]`, else `metadata["adapter"]`).
+
+    Args:
+        table: an `interp.maps.effects.EffectTable` (anything with `sequence`, `alphabet`, `scores`
+            {name: [L, A] tensor}, `name` and `metadata`).
+        score: draw only this score (e.g. "masked_marginal"); None draws every score in `table.scores`.
+        ax: a matplotlib Axes to draw the one score into; None makes a new Figure with constrained layout,
+            6 to 16 inches wide (growing with L) and 2.6 inches high per panel.
+
+    Returns:
+        The matplotlib Figure (the one holding `ax` when given).
+
+    Raises:
+        InterpError: `score` is not one of the table's scores, the table holds none, or `ax` is given while
+            more than one score would be drawn.
+    """
+    names = _effect_names(table, score)
+    length = len(table.sequence)
+    if ax is None:
+        fig = Figure(figsize=(min(16.0, max(6.0, 1.6 + 0.13 * length)), 2.6 * len(names)), layout="constrained")
+        axes = list(fig.subplots(len(names), 1, squeeze=False)[:, 0])
+    elif len(names) > 1:
+        raise InterpError(f"an ax holds one score; this table has {len(names)}: pass score= one of {', '.join(names)}")
+    else:
+        fig, axes = ax.figure, [ax]
+    for name, panel in zip(names, axes, strict=True):
+        _effect_panel(panel, table, name)
+    metadata = getattr(table, "metadata", None) or {}
+    model = metadata.get("model") or metadata.get("adapter")
+    title = " \u00b7 ".join(
+        [f"single-mutant scores of {table.name or 'the sequence'} (L = {length})", *([str(model)] if model else [])]
+    )
+    if ax is None:
+        fig.suptitle(title, fontsize=11, parse_math=False)
+    else:  # the caller's figure: its suptitle is the caller's
+        ax.set_title(title, fontsize=11, parse_math=False)
+    return fig
+
+
+def _effect_names(table: Any, score: str | None) -> list[str]:
+    available = list(table.scores)
+    if score is None:
+        if not available:
+            raise InterpError("the effect table holds no scores to draw")
+        return available
+    if score not in table.scores:
+        raise InterpError(f"unknown score {score!r}; this table holds {', '.join(available) or 'none'}")
+    return [score]
+
+
+def _effect_limit(finite: np.ndarray) -> float:
+    """The symmetric colour limit: the 99th percentile of |score|, else the largest |score|, else 1."""
+    if not finite.size:
+        return 1.0
+    magnitude = np.abs(finite)
+    limit = float(np.quantile(magnitude, 0.99))
+    return limit if limit > 0 else (float(magnitude.max()) or 1.0)
+
+
+def _effect_panel(ax: Any, table: Any, name: str) -> None:
+    """One score's heat map (letters down, positions across) with its colorbar and the wild-type dots."""
+    values = table.scores[name].detach().float().cpu().numpy().T  # [A, L]
+    letters, length = len(table.alphabet), len(table.sequence)
+    finite = values[np.isfinite(values)]
+    limit = _effect_limit(finite)
+    image = ax.imshow(np.ma.masked_invalid(values), cmap=_EFFECT_CMAP, vmin=-limit, vmax=limit, aspect="auto",
+                      origin="upper", interpolation="nearest")  # fmt: skip
+    colorbar = ax.figure.colorbar(image, ax=ax, extend=_extend(finite, -limit, limit), pad=0.01, fraction=0.04)
+    colorbar.set_label(f"{_SCORE_NAMES.get(name, name.replace('_', ' '))}\n(log-ratio, > 0: mutant more likely)",
+                       fontsize=8)  # fmt: skip
+    colorbar.ax.tick_params(labelsize=7)
+    wild = [(p, table.alphabet.index(letter)) for p, letter in enumerate(table.sequence) if letter in table.alphabet]
+    box = ax.get_position()  # the cell size in points, from the Axes' share of the figure
+    cell = min(box.width * ax.figure.get_figwidth() / max(length, 1), box.height * ax.figure.get_figheight() / letters)
+    ax.scatter([p for p, _ in wild], [a for _, a in wild], s=max(1.0, min(4.5, 0.35 * 72 * cell)) ** 2, c="black",
+               marker="o", linewidths=0, zorder=3)  # fmt: skip
+    if length <= _TICKED_RESIDUES:
+        ax.set_xticks(range(length), [f"{letter}{p + 1}" for p, letter in enumerate(table.sequence)], rotation=90)
+    else:
+        ax.set_xticks(*_residue_ticks(length))
+    ax.set_yticks(range(letters), list(table.alphabet))
+    ax.tick_params(axis="x", labelsize=7 if length <= _TICKED_RESIDUES else 8)
+    ax.tick_params(axis="y", labelsize=max(4.5, min(8.0, 150 / letters)), length=2)
+    ax.set_xlabel("residue (black dot: wild-type letter)", fontsize=8)
+    ax.set_ylabel("mutant letter", fontsize=8)
+
+
+_DEFAULT_LAYER_KEYS = ("short_P@L", "medium_P@L", "long_P@L")
+
+
+def plot_layer_precision(tables: list[Mapping[str, float]], *, keys: Any = None, ax: Any = None,
+                         title: str | None = None) -> Any:  # fmt: skip
+    """Precision against layer, one line per metric, from `ContactPrediction.layer_precision(truth)`.
+
+    NaN values are left out; the y axis runs from 0 to 1. A larger hollow marker shows each line's best layer
+    (the first, on a tie), which its legend entry names: "long-range P@L (best: layer 5)".
+
+    Args:
+        tables: one precision dict per layer, layer 1 first ({"long_P@L": 0.4, "long_P@L/5": 0.7, ...}).
+        keys: the metric names to draw; None draws "short_P@L", "medium_P@L" and "long_P@L", those the
+            dicts hold.
+        ax: a matplotlib Axes to draw into; None makes a new 6 x 4 inch Figure with constrained layout.
+        title: the Axes' title; None sets none.
+
+    Returns:
+        The matplotlib Figure (the one holding `ax` when given).
+
+    Raises:
+        InterpError: `tables` is empty, or a key is in none of the dicts.
+    """
+    if not tables:
+        raise InterpError("no layers to draw: layer_precision gave an empty list")
+    held = {key for table in tables for key in table}
+    keys = list(keys) if keys is not None else [key for key in _DEFAULT_LAYER_KEYS if key in held]
+    missing = [key for key in keys if key not in held]
+    if missing:
+        raise InterpError(f"no layer holds {', '.join(missing)}; the keys are {', '.join(sorted(held))}")
+    if ax is None:
+        fig = Figure(figsize=(6, 4), layout="constrained")
+        ax = fig.subplots()
+    else:
+        fig = ax.figure
+    for n, key in enumerate(keys):
+        _layer_line(ax, tables, key, _MARKERS[n % len(_MARKERS)])
+    ax.set_xlim(0.5, len(tables) + 0.5)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("layer")
+    ax.set_ylabel("precision")
+    ax.set_ylim(0, 1)
+    ax.grid(alpha=0.3)
+    if keys:
+        ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def _layer_line(ax: Any, tables: list[Mapping[str, float]], key: str, marker: str) -> None:
+    """One metric's line over the layers (NaN left out), its best layer circled by a larger hollow marker."""
+    points = [(layer, float(table[key])) for layer, table in enumerate(tables, start=1)
+              if key in table and not math.isnan(float(table[key]))]  # fmt: skip
+    best = max(points, key=lambda point: point[1], default=None)  # max keeps the first of equal values
+    label = _axis_label(key) + (f" (best: layer {best[0]})" if best else " (no values)")
+    (line,) = ax.plot([p[0] for p in points], [p[1] for p in points], marker=marker, markersize=4, label=label,
+                      clip_on=False)  # fmt: skip
+    if best:
+        ax.scatter([best[0]], [best[1]], s=130, marker=marker, facecolors="none", edgecolors=line.get_color(),
+                   linewidths=1.2, zorder=3, clip_on=False)  # fmt: skip
+
+
+def _default_layers(n_layers: int, max_panels: int) -> list[int]:
+    """The depths `plot_layer_maps` draws by default (0-based, increasing, the last layer always among them):
+    the k-th of m = min(max_panels, n_layers) is round(k (n_layers - 1) / (m - 1)), halves rounded up, k = 0 to
+    m - 1 (m = 1: the last layer alone); equal indices are kept once."""
+    if n_layers < 1 or max_panels < 1:
+        raise InterpError(f"need at least one layer and one panel (got {n_layers} layers, max_panels={max_panels})")
+    count = min(max_panels, n_layers)
+    if count == 1:
+        return [n_layers - 1]
+    return list(dict.fromkeys(math.floor(k * (n_layers - 1) / (count - 1) + 0.5) for k in range(count)))
+
+
+def plot_layer_maps(layer_contacts: Any, *, layers: Any = None, truth: Any = None, name: str | None = None,
+                    max_panels: int = 4) -> Any:  # fmt: skip
+    """The per-layer contact maps at a few depths, side by side, titled "layer k of n" (k counted from 1).
+
+    Each panel draws one layer's map above the diagonal in grey scale as `plot_contact_map` does (white at
+    that layer's median score, darkest at its 99th percentile: each panel has its own scale) and, with
+    `truth`, the true contacts with |i - j| >= 6 below it. Axes count residues from 1.
+
+    Args:
+        layer_contacts: the maps, a float tensor [n_layers, L, L] (`ContactPrediction.layer_contacts`, layer 1
+            first).
+        layers: the 0-based layer indices to draw, in order; None takes up to `max_panels` depths spread evenly
+            from the first layer to the last: the k-th of m = min(max_panels, n_layers) panels (k = 0 to m - 1)
+            draws layer index round(k (n_layers - 1) / (m - 1)), halves rounded up, and m = 1 draws the last
+            layer alone. With max_panels = 4, 12 layers give [0, 4, 7, 11], 6 give [0, 2, 3, 5], 2 give [0, 1]
+            and 1 gives [0].
+        truth: the true contacts, a `ContactMap` or a bool [L, L] map; None draws the maps only.
+        name: the record's name, for the figure's title; None leaves it out.
+        max_panels: the most panels the default `layers` holds (at least 1).
+
+    Returns:
+        A new matplotlib Figure (3.3 inches wide per panel, constrained layout).
+
+    Raises:
+        InterpError: `layer_contacts` is not [n_layers, L, L], a layer index is outside 0 to n_layers - 1 (or
+            `layers` is empty), `max_panels` is below 1, or `truth` is not L x L.
+    """
+    maps = torch.as_tensor(layer_contacts).detach().float().cpu()
+    if maps.dim() != 3 or maps.shape[1] != maps.shape[2] or not maps.shape[0]:
+        raise InterpError(f"layer_contacts must be [n_layers, L, L]; got shape {tuple(maps.shape)}")
+    count, length = maps.shape[0], maps.shape[1]
+    chosen = _default_layers(count, max_panels) if layers is None else [int(layer) for layer in layers]
+    outside = [layer for layer in chosen if not 0 <= layer < count]
+    if outside or not chosen:
+        raise InterpError(f"layers {outside or chosen} out of range: the indices are 0-based, 0 to {count - 1}")
+    true_map = None if truth is None else _true_map(truth)
+    if true_map is not None and tuple(true_map.shape) != (length, length):
+        raise InterpError(f"truth is {tuple(true_map.shape)}; the maps are {length} x {length}")
+    fig = Figure(figsize=(0.6 + 3.3 * len(chosen), 3.9), layout="constrained")
+    axes = fig.subplots(1, len(chosen), squeeze=False)[0]
+    for panel, layer in zip(axes, chosen, strict=True):
+        _layer_panel(panel, maps[layer], true_map)
+        panel.set_title(f"layer {layer + 1} of {count}", fontsize=10)
+    axes[0].set_ylabel("residue i")
+    parts = [f"per-layer contact maps of {name}" if name else "per-layer contact maps", f"L = {length}"]
+    if true_map is not None:
+        parts.append("true contacts below the diagonal")
+    fig.suptitle(" \u00b7 ".join(parts), fontsize=11, parse_math=False)
+    return fig
+
+
+def _layer_panel(ax: Any, contacts: torch.Tensor, true_map: torch.Tensor | None) -> None:
+    """One layer's map above the diagonal (grey scale), the true contacts below it."""
+    length = contacts.shape[0]
+    upper_mask = torch.triu(torch.ones(length, length, dtype=torch.bool), diagonal=1)
+    scores = contacts[upper_mask]
+    low, high = _colour_range(scores[torch.isfinite(scores)])
+    shown = np.ma.masked_array(contacts.numpy(), mask=~upper_mask.numpy())
+    ax.imshow(shown, cmap=_light_greys(), vmin=low, vmax=high, origin="upper", interpolation="nearest")
+    if true_map is not None:
+        _draw_true_contacts(ax, true_map, 6)
+    ax.plot([-0.5, length - 0.5], [-0.5, length - 0.5], color="0.6", linewidth=0.6)
+    ticks, labels = _residue_ticks(length)
+    ax.set_xticks(ticks, labels)
+    ax.set_yticks(ticks, labels)
+    ax.tick_params(labelsize=8)
+    ax.set_xlim(-0.5, length - 0.5)
+    ax.set_ylim(length - 0.5, -0.5)
+    ax.set_xlabel("residue j")
