@@ -15,6 +15,10 @@ so all methods are compared on the same held-out proteins. Written to `--out`:
   P@L against chance, seconds per protein), then every range under "All ranges"; precisions to 3 decimals, seconds
   and GB to 3 significant digits. `--rewrite-summary` writes summary.md and the plot again from summary.json alone;
 - `precision_vs_cost.png`: long-range P@L against seconds per protein.
+- with `--per-layer`: every method that gives per-layer maps (the Jacobians, attention) also scores one map per
+  layer from the same run; summary.json gains "layers" (per method, per layer, the mean precision for every range
+  and k over the same proteins), summary.md a "Per layer" section (P@L by range per layer, the best layer of each
+  range), `per_layer.csv` the table and `per_layer_<method>.png` precision against layer.
 Progress goes to stderr: a bar over the (protein, method) maps on a terminal, one flushed line per finished, failed
 or kept map otherwise (a log); `--no-progress` silences both.
 A killed run started again with the same `--out` resumes: every finished (protein, method) is kept in
@@ -52,7 +56,8 @@ from interp.benchmarks.contact_methods import (
     prepare,
 )
 from interp.errors import InterpError
-from interp.files.io import atomic_write
+from interp.files.io import atomic_write, safe_file_name
+from interp.methods import benchmark_variants
 from interp.scoring.metrics import DEFAULT_KS, RANGES, chance_precision, nanmean_precision, precision_matrix
 
 CSV_COLUMNS = ["protein", "length", "method", "range", "k", "precision", "seconds"]
@@ -79,6 +84,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--trust-remote-code", action="store_true", help="let the model's repository run its code")
     parser.add_argument("--no-progress", action="store_true",
                         help="no progress on stderr (by default a bar on a terminal, a line per result in a log)")
+    parser.add_argument("--per-layer", action="store_true",
+                        help="also score one map per layer (methods that give them): where in the network contacts are")  # fmt: skip
     parser.add_argument("--rewrite-summary", action="store_true",
                         help="only write summary.md and the plot of --out again from its summary.json (no model loaded)")
     return parser.parse_args(argv)
@@ -105,6 +112,52 @@ def precision_rows(
     return [{"protein": protein, "length": length, "method": method, "range": range_name, "k": k,
              "precision": values[r, c].item(), "seconds": seconds}
             for r, range_name in enumerate(RANGES) for c, k in enumerate(DEFAULT_KS)]  # fmt: skip
+
+
+def layer_precision_rows(layer_contacts: torch.Tensor, truth: Any) -> list[list[list[float]]]:
+    """Per layer, the [range][k] precisions (`precision_matrix`, `RANGES` and `DEFAULT_KS` order) of that layer's map.
+
+    Args:
+        layer_contacts: the per-layer maps [layers, L, L] (`ContactPrediction.layer_contacts`).
+        truth: the panel entry's truth (`.contacts` and `.resolved`).
+
+    Returns:
+        Nested lists [layers][ranges][ks] of floats (NaN where a range has no candidate pair), JSON-ready.
+    """
+    return [precision_matrix(layer, truth.contacts, resolved=truth.resolved, ranges=tuple(RANGES), ks=DEFAULT_KS).tolist()
+            for layer in layer_contacts]  # fmt: skip
+
+
+def summarise_layers(records: Iterable[dict[str, Any]], summary: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Per method with per-layer results, per layer: the mean precision for every range and k (`nanmean_precision`)
+    over the same proteins as the method's summary row (the proteins every method scored).
+
+    Args:
+        records: finished (protein, method) results; those with "layer_rows" count.
+        summary: the rows of `summarise` (their "proteins" are the shared proteins; their dropped ones are left out).
+
+    Returns:
+        {method: [{"layer": n (1-based), "proteins": count, "{range}_P@{k}": mean}, ...]}; a method some shared
+        protein has no per-layer result for is left out.
+    """
+    by_method: dict[str, dict[str, list]] = {}
+    for record in records:
+        if "layer_rows" in record:
+            by_method.setdefault(record["method"], {})[record["protein"]] = record["layer_rows"]
+    layers: dict[str, list[dict[str, Any]]] = {}
+    for row in summary:
+        done = by_method.get(row["method"], {})
+        dropped = set(row.get("dropped_proteins", []))
+        proteins = [name for name in done if name not in dropped]
+        if not proteins or len(proteins) != row["proteins"]:
+            continue
+        means = nanmean_precision(torch.tensor([done[name] for name in proteins], dtype=torch.float64))
+        layers[row["method"]] = [
+            {"layer": n + 1, "proteins": len(proteins),
+             **{f"{r}_P@{k}": means[n, a, b].item() for a, r in enumerate(RANGES) for b, k in enumerate(DEFAULT_KS)}}
+            for n in range(means.shape[0])
+        ]  # fmt: skip
+    return layers
 
 
 def chance_by_range(truth: Any) -> dict[str, float]:
@@ -136,7 +189,7 @@ def read_progress(path: Path) -> dict[tuple[str, str], dict[str, Any]]:
                 record = json.loads(line)
             except json.JSONDecodeError:
                 continue
-            done.setdefault((record["protein"], record["method"]), record)
+            done[(record["protein"], record["method"])] = record  # a later line is a redo (e.g. with per-layer rows)
     return done
 
 
@@ -327,6 +380,7 @@ def summary_markdown(payload: dict[str, Any]) -> str:
     dropped = [f"- {row['method']}: {', '.join(row['dropped_proteins'])}" for row in summary if row.get("dropped")]
     if dropped:
         lines += ["", "Dropped from the comparison (another method has no result for them):", *dropped]
+    lines += layers_markdown(payload.get("layers") or {})
     if payload["unavailable"]:
         lines += ["", "Not available on this model:", *[f"- {m}: {why}" for m, why in payload["unavailable"].items()]]
     if payload["failures"]:
@@ -334,9 +388,32 @@ def summary_markdown(payload: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+LAYER_COLUMNS = ("short_P@L", "medium_P@L", "long_P@L", "long_P@L/5")
+"""The per-layer table's precision columns."""
+
+
+def layers_markdown(layers: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """summary.md's "Per layer" section: per method, P@L by range at every layer, and the best layer of each range."""
+    if not layers:
+        return []
+    lines = ["", "## Per layer", "",
+             "One map per layer from the same run (`--per-layer`), scored as the method's own map, over the same "
+             "proteins. Layer 1 is the first block."]  # fmt: skip
+    for method, rows in layers.items():
+        best = []
+        for key in LAYER_COLUMNS[:3]:
+            scored = [row for row in rows if not math.isnan(row[key])]
+            if scored:
+                top = max(scored, key=lambda row: row[key])
+                best.append(f"{key.split('_')[0]}-range P@L peaks at layer {top['layer']} ({precision_text(top[key])})")
+        lines += ["", f"### {method}", "", markdown_table(rows, ["layer", *LAYER_COLUMNS], dict.fromkeys(LAYER_COLUMNS, precision_text))]
+        lines += ["", "; ".join(best) + "." if best else "No layer could be scored."]
+    return lines
+
+
 def write_report(out: Path, payload: dict[str, Any]) -> None:
     """summary.md and the precision-versus-cost plot from the summary payload, each written atomically."""
-    from interp.files.plotting import plot_tradeoff
+    from interp.files.plotting import plot_layer_precision, plot_tradeoff
 
     with atomic_write(out / "summary.md") as handle:
         handle.write(summary_markdown(payload))
@@ -345,6 +422,11 @@ def write_report(out: Path, payload: dict[str, Any]) -> None:
     if points:
         figure = plot_tradeoff(points, title=f"Contact precision against cost: {payload['model']}, {payload['panel']}")
         with atomic_write(out / "precision_vs_cost.png", mode="wb") as handle:
+            figure.savefig(handle, format="png", dpi=120)
+    for method, rows in (payload.get("layers") or {}).items():
+        tables = [{key: row[key] for key in row if "_P@" in key} for row in rows]
+        figure = plot_layer_precision(tables, title=f"Precision by layer: {method}, {payload['model']}")
+        with atomic_write(out / f"per_layer_{safe_file_name(method, suffix='')}.png", mode="wb") as handle:
             figure.savefig(handle, format="png", dpi=120)
 
 
@@ -355,6 +437,13 @@ def write_outputs(out: Path, records: dict[tuple[str, str], dict[str, Any]], pay
         writer.writeheader()
         for record in records.values():
             writer.writerows(record.get("rows", []))
+    if payload.get("layers"):
+        with atomic_write(out / "per_layer.csv") as handle:
+            table = csv.writer(handle)
+            columns = [key for key in next(iter(payload["layers"].values()))[0] if "_P@" in key]
+            table.writerow(["method", "layer", "proteins", *columns])
+            for method, rows in payload["layers"].items():
+                table.writerows([method, row["layer"], row["proteins"], *(f"{row[c]:.4f}" for c in columns)] for row in rows)
     with atomic_write(out / "summary.json") as handle:
         json.dump(payload, handle, indent=1, default=str)
     write_report(out, payload)
@@ -452,8 +541,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     progress_path = out / "progress.jsonl"
     records = read_progress(progress_path)
     explainers, unavailable, fitted, failures = {}, {}, {}, []
+    layered: set[str] = set()  # methods scored per layer too (--per-layer)
+
+    def finished(protein: str, method: str) -> bool:  # per-layer rows are asked for and missing: compute again
+        record = records.get((protein, method))
+        return record is not None and (method not in layered or "layer_rows" in record)
+
     memory_limit = None if args.memory_limit is None else int(args.memory_limit * 1e9)
-    options = {"batch_size": args.batch_size, "memory_limit": memory_limit}
+    options = {"batch_size": args.batch_size, "memory_limit": memory_limit, "per_layer": args.per_layer or None}
     for method in methods:
         try:
             explainer = build_explainer(method, model, tokenizer, options=options)
@@ -468,17 +563,19 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             print(f"{method}: not available: {error}", file=sys.stderr, flush=True)
             continue
         explainers[method] = explainer
+        if args.per_layer and benchmark_variants()[method][0].gives_per_layer:
+            layered.add(method)
         if method in CALIBRATED:
             cropped = fitting_data(calibration, explainer.adapter)[2]
             fitted[method] = {"seconds": seconds, **describe_fit(saved), "cropped_to_model_length": cropped}
-    left = sum((entry.name, method) not in records for entry in held_out for method in explainers)
+    left = sum(not finished(entry.name, method) for entry in held_out for method in explainers)
     progress = Progress(len(held_out), left, enabled=not args.no_progress)
     for index, entry in enumerate(held_out, start=1):
-        kept = [method for method in explainers if (entry.name, method) in records]
+        kept = [method for method in explainers if finished(entry.name, method)]
         if kept:
             progress.kept(index, entry.name, kept)
         for method, explainer in explainers.items():
-            if (entry.name, method) in records:
+            if finished(entry.name, method):
                 continue
             progress.start(index, entry.name, method)
             if device.type == "cuda":
@@ -493,6 +590,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                       "peak_memory_gb": peak_memory_gb(device),
                       "rows": precision_rows(entry.name, len(entry.sequence), method, seconds, prediction.contacts,
                                              entry.truth)}  # fmt: skip
+            if method in layered:
+                record["layer_rows"] = layer_precision_rows(prediction.layer_contacts, entry.truth)
             append_progress(progress_path, record)
             records[(entry.name, method)] = record
             progress.finished(index, record)
@@ -519,6 +618,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "panel_failures": [{"source": name, "error": error} for name, error in panel.failures],
         "methods": {method: BENCHMARK_METHODS[method] for method in methods},
     }
+    if args.per_layer:
+        payload["layers"] = summarise_layers(records.values(), summary)
     write_outputs(out, records, payload)
     print((out / "summary.md").read_text())
     if not scored:  # an empty table is no result: say why, and exit non-zero (the command line exits 2)

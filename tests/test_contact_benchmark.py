@@ -368,3 +368,33 @@ def test_a_hub_checkpoint_is_read_from_the_local_cache(tmp_path, monkeypatch):
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path))
     assert checkpoint_keys("someone/tiny-esm") == {"esm.contact_head.regression.weight"}
     assert checkpoint_keys("someone/not-cached") is None
+
+
+def test_per_layer_results_are_the_mean_precision_of_each_layers_map_over_the_shared_proteins(tmp_path):
+    """`--per-layer`: per method and layer, the mean over the held-out proteins of that layer's precision, computed
+    here from the explainer's own per-layer maps; a resumed run without per-layer rows computes them."""
+    from interp.scoring.metrics import nanmean_precision, precision_matrix
+
+    args = [*QUICK, "--out", str(tmp_path), "--limit", "4", "--calibration", "1",
+            "--methods", "attention-mean", "fast-jacobian", "gradient"]  # fmt: skip
+    main(args)  # first without per-layer rows: the per-layer run must compute them again
+    payload = main([*args, "--per-layer"])
+    assert set(payload["layers"]) == {"attention-mean", "fast-jacobian"}  # the gradient gives no layers
+    model, tokenizer = load_model("default")
+    panel = load_panel("builtin", limit=4)[1:]
+    maps = [AttentionReadout(model, tokenizer, per_layer=True).attribute(e.sequence).layer_contacts for e in panel]
+    values = torch.stack([
+        torch.stack([precision_matrix(layer, e.truth.contacts, resolved=e.truth.resolved) for layer in m])
+        for m, e in zip(maps, panel, strict=True)
+    ])  # fmt: skip
+    expected = nanmean_precision(values)  # [layers, ranges, ks]
+    rows = payload["layers"]["attention-mean"]
+    assert len(rows) == expected.shape[0] and rows[0]["proteins"] == 3
+    for n, row in enumerate(rows):
+        for r, range_name in enumerate(RANGES):
+            assert row[f"{range_name}_P@L"] == pytest.approx(expected[n, r, 0].item(), abs=1e-12, nan_ok=True)
+    with open(tmp_path / "per_layer.csv", newline="") as handle:
+        written = list(csv.DictReader(handle))
+    assert {row["method"] for row in written} == {"attention-mean", "fast-jacobian"}
+    assert "## Per layer" in (tmp_path / "summary.md").read_text()
+    assert (tmp_path / "per_layer_fast-jacobian.png").stat().st_size > 1000

@@ -58,3 +58,25 @@ def test_custom_adapter_max_length():
     adapter = CustomAdapter(module, "ACGU", max_length=6)
     with pytest.warns(UserWarning, match="windows"):
         assert CategoricalJacobian(adapter).attribute("ACGUACGUAC").contacts.shape == (10, 10)
+
+
+def test_long_sequence_per_layer_maps_are_stitched_as_the_map_and_effects_refused():
+    from interp.errors import InterpError
+
+    model, tokenizer = esm_model("tiny")
+    explainer = CategoricalJacobian(model, tokenizer, fast=True, per_layer=True)
+    sequence = "MKTAYIAKQRQISFVKSHFSRQLEERLGLI"
+    explainer.adapter.max_length = 12  # this adapter object only: as if the model took 12 residues
+    try:
+        with pytest.warns(UserWarning, match="windows"):
+            pred = explainer.attribute(sequence)
+        spans = pred.metadata["windows"]
+        parts = [explainer.attribute(sequence[s:e]) for s, e in spans]
+        assert pred.layer_contacts is not None and pred.layer_contacts.shape == (2, 30, 30)
+        for n in range(2):
+            expected = stitch(30, spans, [p.layer_contacts[n] for p in parts])[0]
+            torch.testing.assert_close(pred.layer_contacts[n], expected)
+        with pytest.raises(InterpError, match="mutation effects are read over the whole sequence"):
+            CategoricalJacobian(explainer.adapter, effects=True).attribute(sequence)
+    finally:
+        explainer.adapter.max_length = 1024

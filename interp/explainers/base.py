@@ -213,6 +213,9 @@ class Explainer:
     def _explain_windows(self, sequence: str, label: str, name: str | None, unknown: str) -> ContactPrediction:
         limit = self.adapter.max_length
         assert limit is not None  # only sequences that do not fit come here
+        if getattr(self, "effects", False):  # a window's scores would read the sequence without its other residues
+            raise InterpError(f"sequence {label!r} has {len(sequence)} residues, more than {self.adapter.name}'s "
+                              f"{limit}: mutation effects are read over the whole sequence, not in windows")  # fmt: skip
         spans = window_spans(len(sequence), limit, self.window_overlap)
         warnings.warn(
             f"sequence {label!r} has {len(sequence)} residues, more than {self.adapter.name}'s {limit}: "
@@ -225,7 +228,13 @@ class Explainer:
         ]
         contacts, covered = stitch(len(sequence), spans, [p.contacts for p in parts])
         metadata = {**parts[0].metadata, "windows": spans, "covered": covered}
-        return ContactPrediction(sequence, parts[0].method, contacts, name=name, metadata=metadata)
+        prediction = ContactPrediction(sequence, parts[0].method, contacts, name=name, metadata=metadata)
+        if parts[0].layer_contacts is not None:  # each layer's maps stitched as the map is
+            layers = [p.layer_contacts for p in parts]
+            prediction.layer_contacts = torch.stack([
+                stitch(len(sequence), spans, [part[n] for part in layers])[0] for n in range(len(layers[0]))
+            ])  # fmt: skip
+        return prediction
 
     def _explain_complex(self, chains: tuple[str, ...], *, name: str | None, unknown: str) -> ContactPrediction:
         """The full map of several chains; `metadata["chain_boundaries"]` holds [0, L1, L1 + L2, ...]."""

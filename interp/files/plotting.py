@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -454,7 +454,7 @@ def _effect_panel(ax: Any, table: Any, name: str) -> None:
 _DEFAULT_LAYER_KEYS = ("short_P@L", "medium_P@L", "long_P@L")
 
 
-def plot_layer_precision(tables: list[Mapping[str, float]], *, keys: Any = None, ax: Any = None,
+def plot_layer_precision(tables: Sequence[Mapping[str, float]], *, keys: Any = None, ax: Any = None,
                          title: str | None = None) -> Any:  # fmt: skip
     """Precision against layer, one line per metric, from `ContactPrediction.layer_precision(truth)`.
 
@@ -501,7 +501,7 @@ def plot_layer_precision(tables: list[Mapping[str, float]], *, keys: Any = None,
     return fig
 
 
-def _layer_line(ax: Any, tables: list[Mapping[str, float]], key: str, marker: str) -> None:
+def _layer_line(ax: Any, tables: Sequence[Mapping[str, float]], key: str, marker: str) -> None:
     """One metric's line over the layers (NaN left out), its best layer circled by a larger hollow marker."""
     points = [(layer, float(table[key])) for layer, table in enumerate(tables, start=1)
               if key in table and not math.isnan(float(table[key]))]  # fmt: skip
