@@ -20,7 +20,7 @@ from torch import nn
 from interp.adapters import get_adapter
 from interp.errors import InterpError
 from interp.explainers import make_explainer
-from interp.methods import TRAINING_METHODS
+from interp.methods import TRAINING_METHODS, check_method
 from interp.scoring.metrics import DEFAULT_KS, ContactPrecision
 from interp.scoring.truth import true_contacts
 
@@ -64,6 +64,12 @@ class ContactPrecisionMonitor(pl.Callback):
     per range and k, named `{prefix}{range}_P@{k}`, plus `{prefix}seconds_total` (time spent evaluating).
     Each evaluation is appended to `history`, which `state_dict` keeps for resume.
 
+    With `per_layer=True` the explainer also gives one map per layer from the same passes (attention per
+    layer, or the Jacobians' per-layer maps: `interp.explainers.sweep_readouts.LayerMaps`), and each layer's
+    precision is logged too, as `{prefix}layer_{n}/{range}_P@{k}` (n from 1, the first block), reduced across
+    ranks as the main values are; `layer_history` keeps them. This shows where in the network contacts
+    appear, and when. With many layers, `ks=("L",)` keeps the curves few.
+
     Args:
         panel: (sequence, structure file | ContactMap | bool map) pairs; or "builtin", the panel of crystal
             structures shipped with interp (`interp.structures.panel.builtin_panel`: the first `panel_size` chains by PDB id,
@@ -79,10 +85,12 @@ class ContactPrecisionMonitor(pl.Callback):
         ranges: separation ranges to log.
         ks: how many top pairs, as fractions of L ("L", "L/2", "L/5").
         prefix: the logged names' prefix (distinct prefixes let several monitors run side by side).
+        per_layer: also log each layer's precision (the explainer must give per-layer maps: "attention",
+            "jacobian", "fast-jacobian", the representation Jacobians, or a callable whose explainer does).
 
     Raises:
         InterpError: an empty panel, a true map that does not cover its sequence, an unknown explainer name, a
-            panel_size with a list of pairs.
+            panel_size with a list of pairs, `per_layer` with an explainer that gives no per-layer maps.
     """
 
     def __init__(
@@ -97,12 +105,15 @@ class ContactPrecisionMonitor(pl.Callback):
         ranges: Sequence[str] = ("short", "medium", "long"),
         ks: Sequence[str] = DEFAULT_KS,
         prefix: str = "contacts/",
+        per_layer: bool = False,
     ) -> None:
         panel = named_panel(panel, panel_size)
         if not panel:
             raise InterpError("ContactPrecisionMonitor needs a non-empty panel of (sequence, structure) pairs")
         if isinstance(explainer, str) and explainer not in EXPLAINERS:
             raise InterpError(f"explainer={explainer!r}; choose one of {EXPLAINERS} or pass a callable")
+        if per_layer and isinstance(explainer, str) and not check_method(explainer).gives_per_layer:
+            raise InterpError(f"per_layer=True: explainer {explainer!r} gives no per-layer maps")
         if every_n_steps is not None and every_n_steps < 1:
             raise InterpError(f"every_n_steps must be >= 1 or None; got {every_n_steps}")
         self.panel = [(sequence, true_contacts(sequence, truth, name=f'panel entry {i + 1}'))
@@ -114,6 +125,8 @@ class ContactPrecisionMonitor(pl.Callback):
         self.ranges, self.ks, self.prefix = list(ranges), list(ks), prefix
         self.last_step = -1
         self.history: list[dict[str, float]] = []
+        self.per_layer = per_layer
+        self.layer_history: list[dict[str, Any]] = []  # {"step": n, "layers": [{name: value} per layer]}
         self.seconds = 0.0
         self.listeners: list[Callable[[pl.Trainer, list[tuple[Any, Any]]], None]] = []
 
@@ -132,20 +145,43 @@ class ContactPrecisionMonitor(pl.Callback):
     def _make_explainer(self, model: nn.Module) -> Any:
         if callable(self.explainer):
             return self.explainer(model, self.tokenizer)
-        return make_explainer(self.explainer, get_adapter(model, self.tokenizer))
+        options = {"per_layer": True} if self.per_layer else {}
+        return make_explainer(self.explainer, get_adapter(model, self.tokenizer), **options)
+
+    def _layer_metrics(self, model: nn.Module) -> list[ContactPrecision]:
+        """One metric per layer (every rank makes as many, whatever its share, so their states reduce together)."""
+        if not self.per_layer:
+            return []
+        layers = get_adapter(model, self.tokenizer).shape.layers
+        return [ContactPrecision(ranges=self.ranges, ks=self.ks) for _ in range(layers)]
 
     # --- running -------------------------------------------------------------------------------
-    def _update(self, metric: ContactPrecision, model: nn.Module, share: Sequence[tuple[str, Any]]) -> list:
-        """Run the explainer on `share` (model in eval mode, no gradients; modes restored) into `metric`;
-        returns the (prediction, true contacts) pairs."""
+    def _update(self, metric: ContactPrecision, model: nn.Module, share: Sequence[tuple[str, Any]],
+                layer_metrics: Sequence[ContactPrecision] = ()) -> list:  # fmt: skip
+        """Run the explainer on `share` (model in eval mode, no gradients; modes restored) into `metric` (and each
+        layer's map into its `layer_metrics`); returns the (prediction, true contacts) pairs."""
         explainer = self._make_explainer(model)
         predictions = []
         with torch.no_grad():
             for sequence, (contacts, resolved) in share:
                 prediction = explainer.attribute(sequence)
                 metric.update(prediction.contacts, contacts, resolved)
+                if layer_metrics:
+                    self._update_layers(layer_metrics, prediction, contacts, resolved)
                 predictions.append((prediction, contacts))
         return predictions
+
+    @staticmethod
+    def _update_layers(layer_metrics: Sequence[ContactPrecision], prediction: Any, contacts: torch.Tensor,
+                       resolved: torch.Tensor) -> None:  # fmt: skip
+        layers = prediction.layer_contacts
+        if layers is None:
+            raise InterpError("per_layer=True, but the explainer gave no per-layer maps (ContactPrediction.layer_contacts)")
+        if len(layers) != len(layer_metrics):
+            raise InterpError(f"per_layer=True: the explainer gave {len(layers)} layer maps for a model of "
+                              f"{len(layer_metrics)} layers")  # fmt: skip
+        for layer_metric, layer in zip(layer_metrics, layers, strict=True):
+            layer_metric.update(layer, contacts, resolved)
 
     def score(self, model: nn.Module) -> dict[str, float]:
         """The whole panel's precision for `model` in this process, outside any Trainer (e.g. after training).
@@ -186,16 +222,25 @@ class ContactPrecisionMonitor(pl.Callback):
         start = time.perf_counter()
         metric = ContactPrecision(ranges=self.ranges, ks=self.ks).to(pl_module.device)
         share = self.share(trainer)
-        predictions = self._update(metric, self._language_model(pl_module), share)
+        model = self._language_model(pl_module)
+        layer_metrics = [m.to(pl_module.device) for m in self._layer_metrics(model)]
+        predictions = self._update(metric, model, share, layer_metrics)
         values = {name: float(value) for name, value in metric.compute().items()}  # synced across ranks
+        layer_values = [{name: float(value) for name, value in m.compute().items()} for m in layer_metrics]
         self.seconds += time.perf_counter() - start
         for name, value in values.items():
             pl_module.log(f"{self.prefix}{name}", value, sync_dist=True, on_step=per_step, on_epoch=not per_step)
+        for n, layer in enumerate(layer_values, start=1):
+            for name, value in layer.items():
+                pl_module.log(f"{self.prefix}layer_{n}/{name}", value, sync_dist=True, on_step=per_step,
+                              on_epoch=not per_step)  # fmt: skip
         pl_module.log(
             f"{self.prefix}seconds_total", self.seconds, sync_dist=True, on_step=per_step, on_epoch=not per_step
         )
         self.last_step = trainer.global_step
         self.history.append({"step": trainer.global_step, **values})
+        if layer_values:
+            self.layer_history.append({"step": trainer.global_step, "layers": layer_values})
         for listener in self.listeners:  # e.g. ContactMapLogger
             listener(trainer, predictions)
         return values
@@ -241,11 +286,13 @@ class ContactPrecisionMonitor(pl.Callback):
         return self._generate_state_key(prefix=self.prefix)
 
     def state_dict(self) -> dict[str, Any]:
-        """The last evaluated step, the history and the seconds spent, for resume."""
-        return {"last_step": self.last_step, "history": list(self.history), "seconds": self.seconds}
+        """The last evaluated step, the history (and per-layer history) and the seconds spent, for resume."""
+        return {"last_step": self.last_step, "history": list(self.history), "seconds": self.seconds,
+                "layer_history": list(self.layer_history)}  # fmt: skip
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore what `state_dict` saved."""
         self.last_step = int(state_dict.get("last_step", -1))
         self.history = list(state_dict.get("history", []))
         self.seconds = float(state_dict.get("seconds", 0.0))
+        self.layer_history = list(state_dict.get("layer_history", []))

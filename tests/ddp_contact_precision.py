@@ -19,7 +19,8 @@ from interp.callbacks import ContactPrecisionMonitor
 def run(devices: int, strategy: str) -> dict[str, float]:
     torch.manual_seed(0)
     module = ValidatingMLM()
-    callback = ContactPrecisionMonitor([*PANEL, PANEL[0]], tokenizer=module.tokenizer)  # 3 entries: ranks get 2 and 1
+    # 3 entries: ranks get 2 and 1; per-layer values reduce across ranks as the main ones do
+    callback = ContactPrecisionMonitor([*PANEL, PANEL[0]], tokenizer=module.tokenizer, per_layer=True)
     trainer = pl.Trainer(
         accelerator="cpu", devices=devices, strategy=strategy, logger=False, enable_progress_bar=False,
         enable_model_summary=False, callbacks=[callback],

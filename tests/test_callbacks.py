@@ -134,6 +134,7 @@ def test_ddp_two_processes_log_what_one_process_logs():
     assert result.returncode == 0, result.stderr[-3000:]
     logged = json.loads(result.stdout.strip().splitlines()[-1])
     assert set(logged["one"]) == set(logged["two"]) and "contacts/long_P@L" in logged["one"]
+    assert "contacts/layer_2/long_P@L" in logged["one"]  # per-layer values, reduced the same way
     for key, value in logged["one"].items():
         assert logged["two"][key] == pytest.approx(value, abs=1e-6), key
 
@@ -236,3 +237,44 @@ def test_the_builtin_panel_needs_no_structure_files():
     assert len(ContactPrecisionMonitor("builtin", tokenizer=tokenizer).panel) == 8
     with pytest.raises(InterpError, match="panel_size"):
         ContactPrecisionMonitor([("MKTAYIAKQR", torch.zeros(10, 10, dtype=torch.bool))], panel_size=1)
+
+
+@pytest.mark.parametrize("method", ["attention", "fast-jacobian"])
+def test_per_layer_precision_is_logged_as_each_layers_map_scores_offline(method):
+    from interp.explainers import make_explainer
+
+    module = TinyMLM()
+    callback = ContactPrecisionMonitor(PANEL, tokenizer=module.tokenizer, every_n_steps=2, explainer=method,
+                                       ranges=["short", "long"], ks=["L"], per_layer=True)  # fmt: skip
+    trainer = _trainer(callback)
+    trainer.fit(module)
+    assert [h["step"] for h in callback.layer_history] == [2, 4]
+    offline = make_explainer(method, module.model, module.tokenizer, per_layer=True)
+    maps = [offline.attribute(s).layer_contacts for s, _ in PANEL]
+    assert len(callback.layer_history[-1]["layers"]) == len(maps[0]) == 2
+    for n in range(2):
+        tables = [precision_table(m[n], t, ranges=["short", "long"], ks=["L"]) for m, (_, t) in zip(maps, PANEL)]
+        for key in ("short_P@L", "long_P@L"):
+            values = [t[key] for t in tables if not np.isnan(t[key])]
+            expected = sum(values) / len(values)
+            assert callback.layer_history[-1]["layers"][n][key] == pytest.approx(expected, abs=1e-6)
+            assert float(trainer.callback_metrics[f"contacts/layer_{n + 1}/{key}"]) == pytest.approx(expected, abs=1e-6)
+    restored = ContactPrecisionMonitor(PANEL, tokenizer=module.tokenizer, per_layer=True)
+    restored.load_state_dict(callback.state_dict())
+    assert restored.layer_history == callback.layer_history
+
+
+def test_per_layer_is_off_by_default_and_refused_without_layer_maps():
+    module = TinyMLM()
+    callback = ContactPrecisionMonitor(PANEL, tokenizer=module.tokenizer, every_n_steps=2)
+    trainer = _trainer(callback, steps=2)
+    trainer.fit(module)
+    assert callback.layer_history == [] and not any("layer_" in key for key in trainer.callback_metrics)
+
+    def without_layers(model, tokenizer):
+        return AttentionReadout(model, tokenizer)  # built without per_layer=True: no layer maps
+
+    refusing = ContactPrecisionMonitor(PANEL, tokenizer=module.tokenizer, every_n_steps=2, explainer=without_layers,
+                                       per_layer=True)  # fmt: skip
+    with pytest.raises(InterpError, match="gave no per-layer maps"):
+        _trainer(refusing, steps=2).fit(TinyMLM())
