@@ -5,6 +5,8 @@ the categorical-Jacobian callback, side by side in one process.
     python benchmarks/callback_overhead.py            # ESM-2-35M shape, validation (and the callback) every 100 steps
     python benchmarks/callback_overhead.py --shape 150M --device cuda   # on a GPU
     python benchmarks/callback_overhead.py --quick    # 8M shape, fewer steps
+    python benchmarks/callback_overhead.py --explainers attention attention+layers jacobian jacobian+layers
+An explainer name with "+layers" runs the callback with `per_layer=True` (each layer's precision logged too).
 The panel: the first `--panel-size` chains of the built-in structure panel (`interp.structures.panel`) of at most
 `--max-length` residues. Besides the measured overhead at `--every`, the result gives each callback's seconds per
 evaluation and the overhead it would have at other schedules (evaluation seconds / (n x seconds per step)).
@@ -66,7 +68,11 @@ class MLM(pl.LightningModule):
 def run(panel, args, explainer: str | None) -> dict:
     torch.manual_seed(0)
     module = MLM(args.length, args.batch_size, args.shape)
-    monitors = [] if explainer is None else [ContactPrecisionMonitor(panel, tokenizer=module.tokenizer, explainer=explainer)]
+    monitors = []
+    if explainer is not None:
+        name, _, layers = explainer.partition("+")
+        monitors.append(ContactPrecisionMonitor(panel, tokenizer=module.tokenizer, explainer=name,
+                                                per_layer=layers == "layers"))  # fmt: skip
     callbacks: list[pl.Callback] = list(monitors)
     trainer = pl.Trainer(max_steps=args.steps, val_check_interval=args.every, limit_val_batches=1,
                          num_sanity_val_steps=0, accelerator=args.accelerator, devices=1, logger=False, enable_checkpointing=False,
@@ -90,7 +96,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-length", type=int, default=100, help="longest panel chain")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--explainers", nargs="+", default=["attention", "jacobian"])
+    parser.add_argument("--explainers", nargs="+", default=["attention", "jacobian"],
+                        help='callback explainers; "NAME+layers" with per-layer logging')  # fmt: skip
     add_out_argument(parser)
     args = parser.parse_args(argv)
     out = args.out
@@ -108,6 +115,9 @@ def main(argv: list[str] | None = None) -> None:
         result["callback_share"] = result["callback_seconds"] / result["seconds"]
         per_evaluation = result["callback_seconds"] / max(result["evaluations"], 1)
         result["seconds_per_evaluation"] = per_evaluation
+        plain = next((r for r in rows if r["explainer"] == explainer.partition("+")[0]), None)
+        if "+" in explainer and plain is not None:  # per-layer logging against the same callback without it
+            result["per_layer_extra"] = per_evaluation / plain["seconds_per_evaluation"] - 1
         for every in (100, 500, 1000):
             result[f"share_every_{every}"] = per_evaluation / (per_evaluation + every * step_seconds)
         rows.append(result)
@@ -117,13 +127,17 @@ def main(argv: list[str] | None = None) -> None:
         f"ESM-2-{args.shape} shape ({gpu}), batch {args.batch_size} x L {args.length}, {args.steps} steps "
         f"({step_seconds:.3f} s per step without the callback), validation and the callback every {args.every} "
         f"steps, panel of {len(panel)} built-in chains ({', '.join(f'{e.name} L={len(e.sequence)}' for e in chains)}). "
-        "share_every_n: the callback's share of a run that evaluates every n steps.\n\n"
+        "share_every_n: the callback's share of a run that evaluates every n steps. per_layer_extra: seconds per "
+        "evaluation with per-layer logging over those of the same explainer without it, minus 1.\n\n"
         + markdown_table(
             rows, ["explainer", "seconds", "callback_seconds", "evaluations", "seconds_per_evaluation", "overhead",
-                   "callback_share", "share_every_100", "share_every_500", "share_every_1000"]
+                   "callback_share", "share_every_100", "share_every_500", "share_every_1000",
+                   *(["per_layer_extra"] if any("per_layer_extra" in r for r in rows) else [])]
         )
     )  # fmt: skip
     name = "callback_overhead_quick" if args.quick else f"callback_overhead_{args.shape}" + ("_gpu" if args.device == "cuda" else "")
+    if any("+" in explainer for explainer in args.explainers):
+        name += "_per_layer"
     path = write_results(name, {"machine": machine(), "settings": vars(args), "results": rows}, text, out)
     print(path.read_text())
 

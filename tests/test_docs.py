@@ -20,8 +20,9 @@ CLAIMS = {  # printed text the pages promise in their comments
     "docs/structures.md": ["183 104", "\n38\n", "0.9047", "tensor(0.7788)"],
     "docs/explainers.md": ["torch.Size([53, 53]) torch.float32"],
     "docs/families.md": ["torch.Size([8, 8])"],
-    "docs/lightning.md": ["['sp|P1|one', 'sp|P2|two']", "contacts/long_P@L", "4 True", "2 True"],
+    "docs/lightning.md": ["['sp|P1|one', 'sp|P2|two']", "contacts/long_P@L", "4 True", "2 True", "\n2 True\n"],
     "docs/training.md": ["torch.Size([10, 10])", "200 30 6"],
+    "docs/readouts.md": ["torch.Size([33, 33]) torch.Size([2, 33, 33])", "(33, 20)", "L23G"],
 }
 
 
