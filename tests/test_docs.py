@@ -15,7 +15,7 @@ from helpers import DATA, REPO
 PAGES = ["README.md", *sorted(str(path.relative_to(REPO)) for path in (REPO / "docs").glob("**/*.md"))]
 NEEDS_DATA = {"README.md", "docs/structures.md"}  # pages whose examples read ../shared/data
 CLAIMS = {  # printed text the pages promise in their comments
-    "README.md": ["torch.Size([30, 30])"],
+    "README.md": ["torch.Size([30, 30])", "torch.Size([2, 30, 30]) M1A"],
     "docs/index.md": ["torch.Size([30, 30])"],
     "docs/structures.md": ["183 104", "\n38\n", "0.9047", "tensor(0.7788)"],
     "docs/explainers.md": ["torch.Size([53, 53]) torch.float32"],
