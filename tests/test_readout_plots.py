@@ -279,3 +279,24 @@ def test_contact_map_still_draws_true_contacts_below_the_diagonal():
     assert np.argwhere(~np.ma.getmaskarray(ax.images[1].get_array())).tolist() == [[20, 1]]
     assert any("true contact (1," in text.get_text() for text in ax.get_legend().get_texts())
     renders(fig)
+
+
+def test_a_prediction_draws_its_layers_as_precision_with_a_structure_and_as_maps_without():
+    from interp import AttentionReadout
+    from interp.errors import InterpError
+    from interp.testing.stand_ins import esm_model
+
+    model, tokenizer = esm_model("tiny")
+    sequence = "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQ"
+    prediction = AttentionReadout(model, tokenizer, per_layer=True).attribute(sequence)
+    truth = torch.zeros(33, 33, dtype=torch.bool)
+    truth[0, 30] = truth[30, 0] = truth[2, 20] = truth[20, 2] = True
+    with_truth = prediction.plot_layers(truth)
+    lines = with_truth.axes[0].get_lines()
+    tables = prediction.layer_precision(truth)
+    long_line = next(line for line in lines if "long" in line.get_label())
+    assert list(long_line.get_ydata()) == pytest.approx([t["long_P@L"] for t in tables])
+    without = prediction.plot_layers()
+    assert len([ax for ax in without.axes if ax.images]) == 2  # both layers of the tiny model
+    with pytest.raises(InterpError, match="per_layer=True"):
+        AttentionReadout(model, tokenizer).attribute(sequence).plot_layers()

@@ -135,18 +135,13 @@ def write_layer_files(prediction: Any, paths: Mapping[str, Path], *, truth: Any 
         paths: the paths of `prediction_file_paths` ("layers_png", and "layers_precision" with `truth`).
         truth: the true contacts, or None.
     """
-    from interp.files.plotting import plot_layer_maps, plot_layer_precision  # deferred: matplotlib only to draw
-
-    layers = prediction.layer_contacts
-    title = f"{prediction.name or 'prediction'}: contact precision by layer ({prediction.method.replace('_', ' ')})"
+    tables = None
     if truth is not None:
         tables = prediction.layer_precision(truth)
         with atomic_write(paths["layers_precision"], "w") as handle:
             writer = csv.writer(handle)
             writer.writerow(["layer", *tables[0]])
             writer.writerows([n, *(f"{v:.4f}" for v in table.values())] for n, table in enumerate(tables, start=1))
-        figure = plot_layer_precision(tables, title=title)
-    else:
-        figure = plot_layer_maps(layers, name=prediction.name)
+    figure = prediction.plot_layers(truth, layer_tables=tables)
     with atomic_write(paths["layers_png"], "wb") as handle:
         figure.savefig(handle, dpi=110, format="png")

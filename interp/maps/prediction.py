@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -169,6 +169,29 @@ class ContactPrediction:
         from interp.files.plotting import plot_contact_map  # deferred: matplotlib only when a figure is drawn
 
         return plot_contact_map(self, truth=truth, ax=ax, k=k, min_separation=min_separation, precision=precision)
+
+    def plot_layers(self, truth: Any = None, *, layer_tables: Sequence[Mapping[str, float]] | None = None) -> Any:
+        """Draw the per-layer maps: precision against layer when `truth` is known, else the maps at a few depths.
+
+        Args:
+            truth: the true contacts, a `ContactMap` or a bool [L, L] map; None draws the maps themselves.
+            layer_tables: `self.layer_precision(truth)` when the caller already has it (it is not computed again).
+
+        Returns:
+            A matplotlib Figure (`interp.files.plotting.plot_layer_precision` or `plot_layer_maps`).
+
+        Raises:
+            InterpError: the prediction holds no per-layer maps (the explainer ran without `per_layer=True`).
+        """
+        from interp.files.plotting import plot_layer_maps, plot_layer_precision  # deferred: matplotlib only to draw
+
+        if self.layer_contacts is None:
+            raise InterpError("this prediction holds no per-layer maps: run the explainer with per_layer=True")
+        if truth is None:
+            return plot_layer_maps(self.layer_contacts, name=self.name)
+        tables = layer_tables if layer_tables is not None else self.layer_precision(truth)
+        title = f"{self.name or 'prediction'}: contact precision by layer ({self.method.replace('_', ' ')})"
+        return plot_layer_precision(tables, title=title)
 
     def save(self, path: str | os.PathLike) -> None:
         """Write an .npz with the map, sequence, method (and the name, Jacobian and per-layer maps when set).
