@@ -20,6 +20,7 @@ import json
 import resource
 import subprocess
 import sys
+from typing import Any
 
 import torch
 
@@ -67,7 +68,7 @@ def family_rows(length: int = 64) -> list[dict]:
     return rows
 
 
-READOUT_VARIANTS = {  # name: CategoricalJacobian options
+READOUT_VARIANTS: dict[str, dict[str, Any]] = {  # name: CategoricalJacobian options
     "plain": {},
     "per_layer": {"per_layer": True},
     "effects": {"effects": True},

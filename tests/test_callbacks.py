@@ -253,7 +253,7 @@ def test_per_layer_precision_is_logged_as_each_layers_map_scores_offline(method)
     maps = [offline.attribute(s).layer_contacts for s, _ in PANEL]
     assert len(callback.layer_history[-1]["layers"]) == len(maps[0]) == 2
     for n in range(2):
-        tables = [precision_table(m[n], t, ranges=["short", "long"], ks=["L"]) for m, (_, t) in zip(maps, PANEL)]
+        tables = [precision_table(m[n], t, ranges=["short", "long"], ks=["L"]) for m, (_, t) in zip(maps, PANEL, strict=True)]
         for key in ("short_P@L", "long_P@L"):
             values = [t[key] for t in tables if not np.isnan(t[key])]
             expected = sum(values) / len(values)

@@ -229,8 +229,8 @@ class Explainer:
         contacts, covered = stitch(len(sequence), spans, [p.contacts for p in parts])
         metadata = {**parts[0].metadata, "windows": spans, "covered": covered}
         prediction = ContactPrediction(sequence, parts[0].method, contacts, name=name, metadata=metadata)
-        if parts[0].layer_contacts is not None:  # each layer's maps stitched as the map is
-            layers = [p.layer_contacts for p in parts]
+        layers = [p.layer_contacts for p in parts if p.layer_contacts is not None]
+        if len(layers) == len(parts):  # each layer's maps stitched as the map is
             prediction.layer_contacts = torch.stack([
                 stitch(len(sequence), spans, [part[n] for part in layers])[0] for n in range(len(layers[0]))
             ])  # fmt: skip
