@@ -128,6 +128,26 @@ def _done_records(records: list[tuple[str, str, str]], paths_of: Any, overwrite:
     return done
 
 
+def _each_record(records: list[tuple[str, str, str]], done: set[str], write_one: Any, out: Path) -> None:
+    """Run `write_one(identifier, stem, sequence)` on every record not `done`, a progress bar over them; a record
+    that fails (InterpError) is reported with its identifier and the rest go on (exit code 1 at the end)."""
+    from tqdm.auto import tqdm  # deferred: tqdm.auto adds ~50 ms to start-up
+
+    failures = 0
+    for identifier, stem, sequence in tqdm(records, desc="records", unit="seq", disable=len(records) < 2):
+        if stem in done:
+            continue
+        try:
+            write_one(identifier, stem, sequence)
+        except InterpError as exc:
+            failures += 1
+            _echo_error(f"error in record {identifier!r}: {exc}")
+    kept = f" ({len(done)} kept from an earlier run)" if done else ""
+    typer.echo(f"{len(records) - failures} of {len(records)} records written to {out}/{kept}")
+    if failures:
+        raise typer.Exit(1)
+
+
 def _torch_dtype(name: str | None, allowed: tuple[str, ...], option: str) -> Any:
     if name is None:
         return None
@@ -301,8 +321,6 @@ def contacts(
     work (exit code 2). A run started again into the same --out skips the records whose files are all
     written (each file is written whole or not at all), so a killed run resumes.
     """
-    from tqdm.auto import tqdm  # deferred: tqdm.auto adds ~50 ms to start-up
-
     _check_method(method)
     declared = check_method(method)
     if per_layer and not declared.gives_per_layer:
@@ -334,26 +352,17 @@ def contacts(
                                            dtype=weights_dtype)  # fmt: skip
             explainer = _make_explainer(method, loaded, tokenizer, batch_size=batch_size, autocast=autocast_dtype,
                                         layer=layer, progress=True, per_layer=per_layer)  # fmt: skip
-    failures = 0
-    for identifier, stem, sequence in tqdm(records, desc="records", unit="seq", disable=len(records) < 2):
-        if stem in done:
-            continue
-        try:
-            with notes.catching():
-                prediction = explainer.attribute(sequence, names=[identifier], unknown=unknown)
-            truth = None if structure_chain is None else structure_chain.contact_map(sequence)
-            table = None if truth is None else prediction.precision(truth)
-            write_prediction_files(prediction, out, truth=truth, stem=stem, precision=table)
-            if table is not None:
-                typer.echo(f"{identifier}:")
-                _print_table(table)
-        except InterpError as exc:
-            failures += 1
-            _echo_error(f"error in record {identifier!r}: {exc}")
-    kept = f" ({len(done)} kept from an earlier run)" if done else ""
-    typer.echo(f"{len(records) - failures} of {len(records)} records written to {out}/{kept}")
-    if failures:
-        raise typer.Exit(1)
+    def write_one(identifier: str, stem: str, sequence: str) -> None:
+        with notes.catching():
+            prediction = explainer.attribute(sequence, names=[identifier], unknown=unknown)
+        truth = None if structure_chain is None else structure_chain.contact_map(sequence)
+        table = None if truth is None else prediction.precision(truth)
+        write_prediction_files(prediction, out, truth=truth, stem=stem, precision=table)
+        if table is not None:
+            typer.echo(f"{identifier}:")
+            _print_table(table)
+
+    _each_record(records, done, write_one, out)
 
 
 @app.command()
@@ -380,9 +389,7 @@ def effects(
     The table has one row per mutant (e.g. A23G: position 1-based, wild-type and mutant letters) and one column
     per score; its header names each score's convention. Resumable and per-record as `interp contacts`.
     """
-    from tqdm.auto import tqdm  # deferred: tqdm.auto adds ~50 ms to start-up
-
-    from interp.maps.effects import CONVENTIONS  # light: no torch model is loaded
+    from interp.maps.effects import CONVENTIONS  # deferred: start-up without torch (checked before any model loads)
 
     wanted = list(scores) if scores else None
     bad = [s for s in wanted or [] if s not in CONVENTIONS]
@@ -415,24 +422,15 @@ def effects(
             explainer = MutationEffects(loaded, tokenizer, scores=wanted, batch_size=batch_size, show_progress=True)
         typer.echo(f"scores: {', '.join(explainer.scores)}")
     out.mkdir(parents=True, exist_ok=True)
-    failures = 0
-    for identifier, stem, sequence in tqdm(records, desc="records", unit="seq", disable=len(records) < 2):
-        if stem in done:
-            continue
-        try:
-            with notes.catching():
-                table = explainer.attribute(sequence, names=[identifier], unknown=unknown)
-            paths = paths_of(stem)
-            table.write_tsv(paths["tsv"])
-            with atomic_write(paths["png"], "wb") as handle:
-                table.plot().savefig(handle, dpi=110, format="png")
-        except InterpError as exc:
-            failures += 1
-            _echo_error(f"error in record {identifier!r}: {exc}")
-    kept = f" ({len(done)} kept from an earlier run)" if done else ""
-    typer.echo(f"{len(records) - failures} of {len(records)} records written to {out}/{kept}")
-    if failures:
-        raise typer.Exit(1)
+    def write_one(identifier: str, stem: str, sequence: str) -> None:
+        with notes.catching():
+            table = explainer.attribute(sequence, names=[identifier], unknown=unknown)
+        paths = paths_of(stem)
+        table.write_tsv(paths["tsv"])
+        with atomic_write(paths["png"], "wb") as handle:
+            table.plot().savefig(handle, dpi=110, format="png")
+
+    _each_record(records, done, write_one, out)
 
 
 @app.command()

@@ -92,6 +92,17 @@ def _residue_ticks(length: int) -> tuple[list[int], list[str]]:
     return [n - 1 for n in numbers], [str(n) for n in numbers]
 
 
+def _residue_axes(ax: Any, length: int, *, labelsize: float) -> None:
+    """A square residue-by-residue map's axes: 1-based ticks on both, residue 1 top left, "residue j" below."""
+    ticks, labels = _residue_ticks(length)
+    ax.set_xticks(ticks, labels)
+    ax.set_yticks(ticks, labels)
+    ax.tick_params(labelsize=labelsize)
+    ax.set_xlim(-0.5, length - 0.5)
+    ax.set_ylim(length - 0.5, -0.5)
+    ax.set_xlabel("residue j")
+
+
 def _colour_range(scores: torch.Tensor) -> tuple[float, float]:
     """The colour scale of the predicted scores: white at the median (below it, the background), darkest at
     the 99th percentile, so that neither the many near-zero pairs nor a few extreme ones set the contrast."""
@@ -201,13 +212,7 @@ def plot_contact_map(prediction: Any, truth: Any = None, *, ax: Any = None, k: i
         ax.axhline(bound - 0.5, color="0.35", linewidth=0.8, linestyle="--")
         ax.axvline(bound - 0.5, color="0.35", linewidth=0.8, linestyle="--")
 
-    ticks, labels = _residue_ticks(length)
-    ax.set_xticks(ticks, labels)
-    ax.set_yticks(ticks, labels)
-    ax.tick_params(labelsize=9)
-    ax.set_xlim(-0.5, length - 0.5)
-    ax.set_ylim(length - 0.5, -0.5)
-    ax.set_xlabel("residue j")
+    _residue_axes(ax, length, labelsize=9)
     ax.set_ylabel("residue i")
     metadata = getattr(prediction, "metadata", None) or {}
     model = metadata.get("model") or metadata.get("adapter")
@@ -588,10 +593,4 @@ def _layer_panel(ax: Any, contacts: torch.Tensor, true_map: torch.Tensor | None)
     if true_map is not None:
         _draw_true_contacts(ax, true_map, 6)
     ax.plot([-0.5, length - 0.5], [-0.5, length - 0.5], color="0.6", linewidth=0.6)
-    ticks, labels = _residue_ticks(length)
-    ax.set_xticks(ticks, labels)
-    ax.set_yticks(ticks, labels)
-    ax.tick_params(labelsize=8)
-    ax.set_xlim(-0.5, length - 0.5)
-    ax.set_ylim(length - 0.5, -0.5)
-    ax.set_xlabel("residue j")
+    _residue_axes(ax, length, labelsize=8)
