@@ -100,3 +100,28 @@ def test_docs_antibody_results_are_the_ones_generated_from_the_committed_runs():
     root = Path(__file__).resolve().parents[1]
     page = (root / "docs" / "benchmarks.md").read_text()
     assert page.split(START, 1)[1].split(END, 1)[0].strip() == table(root / "docs" / "results").strip()
+
+
+def test_the_readout_rows_time_every_variant_against_its_own_plain_sweep():
+    from interp.benchmarks.speed import READOUT_VARIANTS, readout_rows
+
+    model, tokenizer = esm_model("tiny", seed=5)
+    rows = readout_rows(model, tokenizer, 10, 1, lambda message: None)
+    assert [row["variant"] for row in rows] == list(READOUT_VARIANTS)
+    seconds = {row["variant"]: row["seconds"] for row in rows}
+    for row in rows:  # fast variants against the plain fast sweep, the rest against the plain Jacobian
+        base = seconds["fast" if row["variant"].startswith("fast") else "plain"]
+        assert math.isclose(row["overhead_pct"], 100 * (row["seconds"] / base - 1))
+
+
+def test_the_callback_benchmark_runs_a_callback_with_per_layer_logging():
+    import argparse
+
+    import torch
+
+    from interp.benchmarks.callback_overhead import run
+
+    panel = [(random_protein(20, seed=1), torch.rand(20, 20) < 0.1)]
+    args = argparse.Namespace(length=16, batch_size=2, shape="tiny", steps=2, every=1, accelerator="cpu")
+    result = run(panel, args, "attention+layers")
+    assert result["explainer"] == "attention+layers" and result["evaluations"] == 2
