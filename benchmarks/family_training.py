@@ -160,13 +160,8 @@ This model knows one protein family; it is a demo and test fixture, not a genera
     (folder / "MODEL_CARD.md").write_text(card)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--family", default="1a3a_A")
-    parser.add_argument("--all", action="store_true", help="every family in families.tsv")
-    parser.add_argument("--only", nargs="+", default=None, help="with --all: just these family ids")
-    parser.add_argument("--minutes", type=float, default=15.0, help="training budget per family (wall clock)")
-    parser.add_argument("--steps", type=int, default=4500, help="schedule length (cosine ends here)")
+def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
+    """The training recipe's options (model shape, masking, optimiser), shared by the suites that train with it."""
     parser.add_argument("--layers", type=int, default=1)
     parser.add_argument("--width", type=int, default=128)
     parser.add_argument("--heads", type=int, default=8)
@@ -177,6 +172,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--warmup", type=int, default=100)
     parser.add_argument("--weight-decay", type=float, default=0.01)
     parser.add_argument("--batch-size", type=int, default=64)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--family", default="1a3a_A")
+    parser.add_argument("--all", action="store_true", help="every family in families.tsv")
+    parser.add_argument("--only", nargs="+", default=None, help="with --all: just these family ids")
+    parser.add_argument("--minutes", type=float, default=15.0, help="training budget per family (wall clock)")
+    parser.add_argument("--steps", type=int, default=4500, help="schedule length (cosine ends here)")
+    add_recipe_arguments(parser)
     parser.add_argument("--ungapped", dest="gapped", action="store_false", help="train on unaligned rows")
     parser.add_argument("--no-reweight", dest="reweight", action="store_false", help="uniform row sampling")
     parser.add_argument("--eval-every", type=int, default=250)

@@ -473,6 +473,7 @@ def demo(
 
 BENCHMARKS = {
     "speed": ("speed", [], ["--quick"]),
+    "readouts": ("speed", ["--per-layer", "--repeats", "3"], ["--per-layer", "--lengths", "64"]),
     "families": ("speed", ["--families"], ["--families"]),
     "accuracy": ("family_training", ["--all", "--minutes", "3", "--steps", "1000"],
                  ["--all", "--only", "1guu_A_psicov", "RF00005_1_1ehz", "--minutes", "0.2", "--steps", "120",
@@ -480,6 +481,7 @@ BENCHMARKS = {
     "training": ("family_training", [], ["--minutes", "0.3", "--steps", "100", "--eval-every", "50", "--potts-iterations", "10",
                                    "--name", "family_training_quick"]),
     "callback": ("callback_overhead", [], ["--quick"]),
+    "mutations": ("mutation_effects", [], ["--quick"]),
     "scaling": ("scaling", [], ["--quick"]),
     "precision": ("reduced_precision", [], []),
     "reliability": ("reliability", [], ["--quick"]),
