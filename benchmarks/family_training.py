@@ -58,6 +58,31 @@ def potts_baseline(family: Any, truth: Any, iterations: int, seconds: float | No
     return {"potts": precision_table(fit.contacts(), truth)[LONG], "potts_minutes": fit.seconds / 60}
 
 
+def fit_recipe(model: Any, tokenizer: Any, ids: torch.Tensor, loader: Any, args: argparse.Namespace,
+               callbacks: list[Any] | None = None) -> tuple[pl.Trainer, float]:  # fmt: skip
+    """Train `model` on `loader` with the recipe's masked-LM module and schedule (`add_recipe_arguments`), on the CPU,
+    for `args.steps` steps or `args.minutes`, whichever ends first; the model is left in eval mode.
+
+    Returns:
+        (the Trainer, seconds of training, callbacks included).
+    """
+    module = MaskedLMModule(
+        model, tokenizer.mask_token_id, mask_fraction=args.mask, lr=args.lr, weight_decay=args.weight_decay,
+        warmup_steps=args.warmup, total_steps=args.steps, random_fraction=args.random_fraction,
+        keep_fraction=args.keep_fraction, replacement_ids=letter_ids(ids, tokenizer),
+    )  # fmt: skip
+    trainer = pl.Trainer(
+        max_steps=args.steps, max_time={"minutes": args.minutes}, callbacks=callbacks or [], logger=False,
+        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False, accelerator="cpu",
+    )  # fmt: skip
+    trainer.fit_loop.max_epochs = args.steps // max(1, len(loader)) + 1
+    start = time.perf_counter()
+    trainer.fit(module, loader)
+    seconds = time.perf_counter() - start
+    model.eval()
+    return trainer, seconds
+
+
 def train(family: Any, truth: Any, args: argparse.Namespace) -> tuple[Any, Any, dict[str, Any]]:
     """Train with both callbacks attached; returns (model, tokenizer, results with the curve)."""
     model, tokenizer = family_model(
@@ -73,22 +98,8 @@ def train(family: Any, truth: Any, args: argparse.Namespace) -> tuple[Any, Any, 
         ContactPrecisionMonitor(panel, tokenizer=tokenizer, explainer="attention", every_n_steps=args.eval_every,
                          prefix="contacts/attention/", ranges=["long"], ks=["L"]),
     )  # fmt: skip
-    module = MaskedLMModule(
-        model, tokenizer.mask_token_id, mask_fraction=args.mask, lr=args.lr, weight_decay=args.weight_decay,
-        warmup_steps=args.warmup, total_steps=args.steps, random_fraction=args.random_fraction,
-        keep_fraction=args.keep_fraction, replacement_ids=letter_ids(ids, tokenizer),
-    )  # fmt: skip
-    trainer = pl.Trainer(
-        max_steps=args.steps, max_time={"minutes": args.minutes}, callbacks=[jacobian_cb, attention_cb], logger=False,
-        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False, accelerator="cpu",
-    )  # fmt: skip
     loader = alignment_loader(ids, batch_size=args.batch_size, weights=weights, seed=args.seed)
-    epochs_needed = args.steps // max(1, len(loader)) + 1
-    trainer.fit_loop.max_epochs = epochs_needed
-    start = time.perf_counter()
-    trainer.fit(module, loader)
-    seconds = time.perf_counter() - start
-    model.eval()
+    trainer, seconds = fit_recipe(model, tokenizer, ids, loader, args, callbacks=[jacobian_cb, attention_cb])
     final_j = jacobian_cb.score(model)
     final_a = attention_cb.score(model)
     curve = [

@@ -28,16 +28,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-import lightning.pytorch as pl
 import torch
 from torchmetrics.functional import spearman_corrcoef
 
 from interp import MutationEffects
 from interp.benchmarks.common import AMINO_ACIDS, add_out_argument, machine, markdown_table, write_results
-from interp.benchmarks.family_training import add_recipe_arguments
+from interp.benchmarks.family_training import add_recipe_arguments, fit_recipe
 from interp.explainers import CategoricalJacobian
 from interp.scoring.metrics import contact_precision
-from interp.training.masked_lm import MaskedLMModule, alignment_loader, encode_rows, family_model, letter_ids
+from interp.training.masked_lm import alignment_loader, encode_rows, family_model
 from interp.training.planted_potts import PottsModel, gibbs_sample, planted_potts, to_strings
 from interp.training.pseudo_likelihood import PottsFit, fit_potts
 
@@ -155,21 +154,8 @@ def train(rows: list[str], args: argparse.Namespace, seed: int) -> tuple[Any, An
     model, tokenizer = family_model(len(rows[0]), layers=args.layers, width=args.width, heads=args.heads, seed=seed)
     initial, _ = family_model(len(rows[0]), layers=args.layers, width=args.width, heads=args.heads, seed=seed)
     ids = encode_rows(rows, tokenizer)
-    module = MaskedLMModule(
-        model, tokenizer.mask_token_id, mask_fraction=args.mask, lr=args.lr, weight_decay=args.weight_decay,
-        warmup_steps=args.warmup, total_steps=args.steps, random_fraction=args.random_fraction,
-        keep_fraction=args.keep_fraction, replacement_ids=letter_ids(ids, tokenizer),
-    )  # fmt: skip
-    trainer = pl.Trainer(
-        max_steps=args.steps, max_time={"minutes": args.minutes}, logger=False, enable_checkpointing=False,
-        enable_progress_bar=False, enable_model_summary=False, accelerator="cpu",
-    )  # fmt: skip
     loader = alignment_loader(ids, batch_size=args.batch_size, seed=seed)
-    trainer.fit_loop.max_epochs = args.steps // max(1, len(loader)) + 1
-    start = time.perf_counter()
-    trainer.fit(module, loader)
-    seconds = time.perf_counter() - start
-    model.eval()
+    trainer, seconds = fit_recipe(model, tokenizer, ids, loader, args)
     loss = trainer.callback_metrics.get("train/loss")
     facts = {"steps": trainer.global_step, "train_minutes": seconds / 60,
              "final_loss": None if loss is None else float(loss)}  # fmt: skip
