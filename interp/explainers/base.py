@@ -69,6 +69,18 @@ def model_name(model: Any) -> str:
     return path
 
 
+def records(inputs: str | list[str], names: Sequence[str] | None) -> tuple[list[str], list[str]]:
+    """The sequences of one input or a list, and the label each is reported by: its name, else "#1", "#2", ...
+
+    Raises:
+        InterpError: `names` does not give one name per sequence.
+    """
+    sequences = [inputs] if isinstance(inputs, str) else list(inputs)
+    if names is not None and len(names) != len(sequences):
+        raise InterpError(f"{len(names)} names for {len(sequences)} sequences")
+    return sequences, list(names) if names is not None else [f"#{n + 1}" for n in range(len(sequences))]
+
+
 class Explainer:
     """Base class: `attribute(sequence or list of sequences)` -> ContactPrediction or list of them.
 
@@ -177,10 +189,7 @@ class Explainer:
         if isinstance(inputs, tuple):  # one complex: chains joined by the family's linker
             return self._explain_complex(inputs, name=None if names is None else names[0], unknown=unknown)
         single = isinstance(inputs, str)
-        sequences: list[str] = [inputs] if isinstance(inputs, str) else list(inputs)
-        if names is not None and len(names) != len(sequences):
-            raise InterpError(f"{len(names)} names for {len(sequences)} sequences")
-        labels = list(names) if names is not None else [f"#{n + 1}" for n in range(len(sequences))]
+        sequences, labels = records(inputs, names)
         # every record checked (once: encoding checks it) before any model call
         prepared = [self._prepare(seq, label, unknown) for seq, label in zip(sequences, labels, strict=True)]
         with eval_mode(self.adapter.model):

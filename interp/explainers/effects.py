@@ -10,7 +10,7 @@ from torch import nn
 
 from interp.adapters.base import Adapter, Encoded
 from interp.errors import InsufficientMemoryError, InterpError, NonFiniteOutputError
-from interp.explainers.base import eval_mode, model_name
+from interp.explainers.base import eval_mode, model_name, records
 from interp.explainers.categorical import CategoricalJacobian
 from interp.explainers.sweep_readouts import SCORE_NAMES, MutationScores
 from interp.maps.effects import EffectTable
@@ -122,10 +122,7 @@ class MutationEffects:
                 record is checked before any model call.
         """
         single = isinstance(inputs, str)
-        sequences = [inputs] if isinstance(inputs, str) else list(inputs)
-        if names is not None and len(names) != len(sequences):
-            raise InterpError(f"{len(names)} names for {len(sequences)} sequences")
-        labels = list(names) if names is not None else [f"#{n + 1}" for n in range(len(sequences))]
+        sequences, labels = records(inputs, names)
         encoded = [self.adapter.encode(s, name=label, unknown=unknown) for s, label in zip(sequences, labels, strict=True)]
         with eval_mode(self.adapter.model):
             tables = [

@@ -59,8 +59,9 @@ class SweepPlan:
         return len(self.encoded.sequence)
 
 
-def layer_states(output: ForwardOutput, encoded: Encoded, adapter_name: str) -> list[torch.Tensor]:
-    """Every layer's hidden states at the residues: one float32 [B, L, H] per layer (the embeddings left out).
+def layer_states(output: ForwardOutput, encoded: Encoded, adapter_name: str, *, rows: int | None = None) -> list[torch.Tensor]:
+    """Every layer's hidden states at the residues: one float32 [B, L, H] per layer (the embeddings left out), of
+    the batch's first `rows` sequences (None: all).
 
     Raises:
         InterpError: the forward returned no hidden states, or only the embeddings.
@@ -72,7 +73,7 @@ def layer_states(output: ForwardOutput, encoded: Encoded, adapter_name: str) -> 
             "there are no per-layer maps to read"
         )
     positions = encoded.residue_positions.to(states[1].device)
-    return [layer.index_select(1, positions).float() for layer in states[1:]]
+    return [layer[:rows].index_select(1, positions).float() for layer in states[1:]]
 
 
 def row_norms(block: torch.Tensor) -> torch.Tensor:
@@ -113,8 +114,8 @@ class LayerMaps:
         self.sweep = sweep
 
     def observe(self, positions: torch.Tensor, letters: torch.Tensor, output: ForwardOutput, values: torch.Tensor) -> None:
-        states = torch.stack(layer_states(output, self.sweep.encoded, self.adapter.name), dim=1)  # [B, layers, L, H]
-        states = states[: len(positions)]
+        # [B, layers, L, H], the batch's padding rows left out
+        states = torch.stack(layer_states(output, self.sweep.encoded, self.adapter.name, rows=len(positions)), dim=1)
         if self._wild_type is None:
             self._wild_type = states[0].clone()
             n_layers, length = states.shape[1], states.shape[2]
@@ -122,14 +123,19 @@ class LayerMaps:
             states, positions, letters = states[1:], positions[1:], letters[1:]
             for p in (self.sweep.rows_per_position == 0).nonzero().flatten().tolist():
                 self._close(p)  # a residue with no mutant row (its letter is the only one): its rows stay zero
-        for row, (p, s) in enumerate(zip(positions.tolist(), letters.tolist(), strict=True)):
+        # the sweep runs each residue's mutants in consecutive rows: one copy per residue, not one per row
+        residues, counts = torch.unique_consecutive(positions.cpu(), return_counts=True)
+        start = 0
+        for p, count in zip(residues.tolist(), counts.tolist(), strict=True):
             block = self._open.get(p)
             if block is None:
                 block = self._open[p] = torch.zeros(
                     states.shape[1], self.sweep.substitutions, *states.shape[2:], device=states.device
                 )
-            block[:, s] = states[row] - self._wild_type
-            self._filled[p] = self._filled.get(p, 0) + 1
+            rows = slice(start, start + count)
+            block[:, letters[rows].to(block.device)] = (states[rows] - self._wild_type).transpose(0, 1)
+            start += count
+            self._filled[p] = self._filled.get(p, 0) + count
             if self._filled[p] == int(self.sweep.rows_per_position[p]):
                 self._close(p)
 
@@ -204,6 +210,10 @@ class MutationScores:
         letters = {c: n for n, c in enumerate(self.adapter.alphabet)}
         self.wild_type = torch.tensor([letters.get(c, -1) for c in sweep.encoded.sequence])
         self.known = self.wild_type >= 0
+        # residues whose letter a pass predicts: in the alphabet, and not a causal model's unread first residue
+        self.predicted = self.known.clone()
+        if sweep.encoded.first_unpredicted:
+            self.predicted[0] = False
         length, alphabet = sweep.length, len(self.adapter.alphabet)
         self._likelihood = torch.full((length, alphabet), math.nan) if not sweep.masked else None
         self._masked = torch.full((length, alphabet), math.nan) if sweep.masked else None
@@ -212,25 +222,17 @@ class MutationScores:
     def _log_probabilities(self, values: torch.Tensor) -> torch.Tensor:
         return torch.log_softmax(values.float(), dim=-1).cpu()
 
-    def _predicted(self) -> torch.Tensor:
-        """Residues whose letter a pass predicts: in the alphabet, and not a causal model's unread first residue."""
-        predicted = self.known.clone()
-        if self.sweep.encoded.first_unpredicted:
-            predicted[0] = False
-        return predicted
-
     def observe(self, positions: torch.Tensor, letters: torch.Tensor, output: ForwardOutput, values: torch.Tensor) -> None:
         log_p = self._log_probabilities(values[: len(positions)])  # [B, L, A]
         positions, letters = positions.cpu(), letters.cpu()
         safe_wild_type = self.wild_type.clamp(min=0)
-        predicted = self._predicted()
+        predicted = self.predicted
         if self._wild_type_total is None:  # the first row of the first batch is the wild type
             wild = log_p[0]
             marginal = wild - wild.gather(1, safe_wild_type[:, None])
             marginal[~predicted] = math.nan
             self.scores["wt_marginal"] = marginal
-            self._wild_type_each = wild.gather(1, safe_wild_type[:, None]).squeeze(1)
-            self._wild_type_total = self._wild_type_each[predicted].sum()
+            self._wild_type_total = wild.gather(1, safe_wild_type[:, None]).squeeze(1)[predicted].sum()
             log_p, positions, letters = log_p[1:], positions[1:], letters[1:]
         if not len(positions):
             return
@@ -254,7 +256,7 @@ class MutationScores:
             if table is None:
                 continue
             table[rows[self.known], wild[self.known]] = 0.0
-            unread = ~self._predicted() if name == "masked_marginal" else ~self.known
+            unread = ~self.predicted if name == "masked_marginal" else ~self.known
             table[unread] = math.nan
             self.scores[name] = table
         return self.scores

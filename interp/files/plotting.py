@@ -130,6 +130,19 @@ def _light_greys() -> Colormap:
     return ListedColormap(colours, name="light_greys").with_extremes(bad="white")
 
 
+def _draw_upper_map(ax: Any, contacts: torch.Tensor) -> tuple[Any, torch.Tensor, tuple[float, float]]:
+    """A map's scores above the diagonal in the light grey scale (`_colour_range`); returns the image, the finite
+    scores drawn and the colour range."""
+    length = contacts.shape[0]
+    upper_mask = torch.triu(torch.ones(length, length, dtype=torch.bool), diagonal=1)
+    scores = contacts[upper_mask]
+    finite = scores[torch.isfinite(scores)]
+    low, high = _colour_range(finite)
+    shown = np.ma.masked_array(contacts.numpy(), mask=~upper_mask.numpy())
+    image = ax.imshow(shown, cmap=_light_greys(), vmin=low, vmax=high, origin="upper", interpolation="nearest")
+    return image, finite, (low, high)
+
+
 def _true_map(truth: Any) -> torch.Tensor:
     return unpack_truth(truth)[0].bool().cpu()
 
@@ -176,12 +189,7 @@ def plot_contact_map(prediction: Any, truth: Any = None, *, ax: Any = None, k: i
         ax = fig.subplots()
     else:
         fig = ax.figure
-    upper_mask = torch.triu(torch.ones(length, length, dtype=torch.bool), diagonal=1)
-    scores = contacts[upper_mask]
-    finite = scores[torch.isfinite(scores)]
-    low, high = _colour_range(finite)
-    shown = np.ma.masked_array(contacts.numpy(), mask=~upper_mask.numpy())
-    image = ax.imshow(shown, cmap=_light_greys(), vmin=low, vmax=high, origin="upper", interpolation="nearest")
+    image, finite, (low, high) = _draw_upper_map(ax, contacts)
     extend = _extend(finite, low, high)
     colorbar = fig.colorbar(image, cax=ax.inset_axes([1.03, 0.0, 0.035, 1.0]), extend=extend)  # as tall as the map
     colorbar.set_label("predicted contact score")
@@ -585,11 +593,7 @@ def plot_layer_maps(layer_contacts: Any, *, layers: Any = None, truth: Any = Non
 def _layer_panel(ax: Any, contacts: torch.Tensor, true_map: torch.Tensor | None) -> None:
     """One layer's map above the diagonal (grey scale), the true contacts below it."""
     length = contacts.shape[0]
-    upper_mask = torch.triu(torch.ones(length, length, dtype=torch.bool), diagonal=1)
-    scores = contacts[upper_mask]
-    low, high = _colour_range(scores[torch.isfinite(scores)])
-    shown = np.ma.masked_array(contacts.numpy(), mask=~upper_mask.numpy())
-    ax.imshow(shown, cmap=_light_greys(), vmin=low, vmax=high, origin="upper", interpolation="nearest")
+    _draw_upper_map(ax, contacts)
     if true_map is not None:
         _draw_true_contacts(ax, true_map, 6)
     ax.plot([-0.5, length - 0.5], [-0.5, length - 0.5], color="0.6", linewidth=0.6)
